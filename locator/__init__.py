@@ -1,0 +1,1 @@
+"""The locator: geodesy, association, TDOA solvers, incidents, the ingest service, alerts, the store."""

@@ -1,0 +1,1 @@
+"""The sensor node: audio sources, sample clock -> UTC, detection pipeline, wire protocol, uplink."""
