@@ -17,7 +17,7 @@ from salvo import __version__
 from salvo.errors import SalvoError
 
 # Order is the order of ``salvo --help``.
-_CLI_MODULES = ("sim.cli", "locator.cli", "sensor_node.cli", "salvo.demo", "dashboard.cli")
+_CLI_MODULES = ("sim.cli", "locator.cli", "sensor_node.cli", "locator.service_cli", "salvo.demo", "dashboard.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
