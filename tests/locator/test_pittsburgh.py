@@ -1,0 +1,66 @@
+"""The loader of the ShotSpotter release layout, on the real data and on broken copies."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from locator.pittsburgh import iter_test_dirs, iter_tests, load_test, speed_of_sound_mps
+from salvo.errors import InputError
+
+
+def test_speed_of_sound_matches_reference():
+    assert speed_of_sound_mps(20.0) == pytest.approx(343.2, abs=0.05)
+    assert speed_of_sound_mps(0.0) == pytest.approx(331.3)
+
+
+def test_loads_every_dev_test(pittsburgh):
+    tests = list(iter_tests(pittsburgh))
+    assert len(tests) == 54
+    assert sum(t.survey.num_rounds for t in tests) == 108
+    for t in tests:
+        assert 4 <= len(t.sensors) <= 6
+        assert len(t.tuples) == t.survey.num_rounds
+        assert all(s.wav_path.is_file() for s in t.sensors)
+        times = [p.t_ns for p in t.pulses]
+        assert times == sorted(times)
+        assert 320.0 < t.c_mps < 335.0
+
+
+def test_first_test_fields(pittsburgh):
+    t = load_test(pittsburgh / "FP1" / "test_001")
+    assert t.firing_position == "FP1"
+    assert t.survey.num_rounds == 3
+    np.testing.assert_allclose(t.survey.pos_m, [-11450.2046110589, 3653.51602554694, -92.8580693662])
+    s = {x.serial: x for x in t.sensors}["SCP-00-BNG-5567"]
+    np.testing.assert_allclose(s.pos_m, [-11625.3960530303, 3373.84941826388, -125.092069366200])
+    assert s.start_ns == 1545180566 * 10**9
+    shots = t.tuple_pulses()
+    assert len(shots) == 3 and len(shots[0]) == 20
+    assert t.weather is not None and t.weather.temperature_c == 0.0
+
+
+def test_firing_position_filter(pittsburgh):
+    dirs = iter_test_dirs(pittsburgh, ("FP2",))
+    assert len(dirs) == 18 and all(d.parent.name == "FP2" for d in dirs)
+
+
+def test_broken_copy_names_file_and_field(pittsburgh, tmp_path):
+    src = pittsburgh / "FP1" / "test_004"
+    dst = tmp_path / "test_004"
+    shutil.copytree(src, dst)
+    survey = dst / "test_004.survey.json"
+    d = json.loads(survey.read_text())
+    del d["survey_location"]["y"]
+    survey.write_text(json.dumps(d))
+    with pytest.raises(InputError, match=r"test_004\.survey\.json: survey_location\.y"):
+        load_test(dst)
+    survey.write_text("{ not json")
+    with pytest.raises(InputError, match=r"test_004\.survey\.json:1"):
+        load_test(dst)
+    survey.unlink()
+    with pytest.raises(InputError, match="not found"):
+        load_test(dst)
