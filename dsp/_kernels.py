@@ -1,0 +1,111 @@
+"""Numba kernels of ``dsp``.  Private: preallocated outputs, no validation; the public wrappers check and allocate.
+
+Each kernel has a plain-numpy twin in :mod:`dsp._twins` that the tests compare it against.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Layout of the trigger's parameter vector (float64).
+P_HOP = 0            # frame hop (samples)
+P_ALPHA_FAST = 1     # per-frame EMA weight of the fast energy
+P_ALPHA_REF = 2      # per-frame EMA weight of the recent reference
+P_FLOOR_UP = 3       # per-frame multiplicative slew limit of the floor's rise
+P_ALPHA_DOWN = 4     # per-frame EMA weight with which the floor falls
+P_ALPHA_WARM = 5     # per-frame EMA weight of the floor during warm-up
+P_WARM_FRAMES = 6    # warm-up length (frames)
+P_SNR_ON = 7         # fast / floor needed to trigger (energy ratio)
+P_JUMP = 8           # fast / previous reference needed to trigger (energy ratio)
+P_REFRACTORY = 9     # frames without triggers after a trigger
+P_FLOOR_MIN = 10     # lowest floor (energy, full scale = 1)
+N_PARAMS = 11
+
+# Layout of the trigger's state vector (float64).
+S_ACC = 0            # energy accumulated in the current, unfinished frame
+S_COUNT = 1          # samples in the current frame
+S_FAST = 2
+S_REF = 3
+S_FLOOR = 4
+S_FRAME = 5          # frames completed since the stream start
+S_REFR_LEFT = 6      # refractory frames left
+N_STATE = 7
+
+
+@njit(cache=True, nogil=True)
+def trigger_kernel(x, sos, zi, params, state, y_out, trig_out, floor_out):  # pragma: no cover - compiled
+    """High-pass ``x`` through ``sos`` and run the frame-energy trigger over it.
+
+    ``zi`` (n_sections, 2) and ``state`` (N_STATE,) are updated in place so that consecutive blocks continue
+    exactly.  Writes the filtered samples to ``y_out`` and, per trigger, the sample index of the triggering
+    frame's start (from the stream start) to ``trig_out`` and the noise floor (mean-square) to ``floor_out``.
+    Returns the number of triggers written.
+    """
+    hop = int(params[P_HOP])
+    a_fast = params[P_ALPHA_FAST]
+    a_ref = params[P_ALPHA_REF]
+    up = params[P_FLOOR_UP]
+    a_down = params[P_ALPHA_DOWN]
+    a_warm = params[P_ALPHA_WARM]
+    warm = params[P_WARM_FRAMES]
+    snr_on = params[P_SNR_ON]
+    jump = params[P_JUMP]
+    refractory = params[P_REFRACTORY]
+    floor_min = params[P_FLOOR_MIN]
+    n_sec = sos.shape[0]
+    acc = state[S_ACC]
+    count = int(state[S_COUNT])
+    fast = state[S_FAST]
+    ref = state[S_REF]
+    floor = state[S_FLOOR]
+    frame = state[S_FRAME]
+    refr = state[S_REFR_LEFT]
+    n_trig = 0
+    for i in range(x.shape[0]):
+        v = np.float64(x[i])
+        for s in range(n_sec):
+            # transposed direct form II, as scipy.signal.sosfilt
+            out = sos[s, 0] * v + zi[s, 0]
+            zi[s, 0] = sos[s, 1] * v - sos[s, 4] * out + zi[s, 1]
+            zi[s, 1] = sos[s, 2] * v - sos[s, 5] * out
+            v = out
+        y_out[i] = v
+        acc += v * v
+        count += 1
+        if count == hop:
+            e = acc / hop
+            acc = 0.0
+            count = 0
+            if frame == 0.0:
+                fast = e
+                ref = e
+                floor = max(e, floor_min)
+            else:
+                ref_prev = ref
+                fast += a_fast * (e - fast)
+                ref += a_ref * (e - ref)
+                if frame < warm:
+                    floor += a_warm * (ref - floor)
+                elif ref > floor:
+                    floor = min(floor * up, ref)
+                else:
+                    floor += a_down * (ref - floor)
+                if floor < floor_min:
+                    floor = floor_min
+                if refr > 0.0:
+                    refr -= 1.0
+                elif fast > snr_on * floor and fast > jump * ref_prev:
+                    trig_out[n_trig] = np.int64(frame) * hop
+                    floor_out[n_trig] = floor
+                    n_trig += 1
+                    refr = refractory
+            frame += 1.0
+    state[S_ACC] = acc
+    state[S_COUNT] = count
+    state[S_FAST] = fast
+    state[S_REF] = ref
+    state[S_FLOOR] = floor
+    state[S_FRAME] = frame
+    state[S_REFR_LEFT] = refr
+    return n_trig

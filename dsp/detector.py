@@ -1,0 +1,233 @@
+"""The streaming impulse detector: trigger, onset picking, features, classification, labelling.
+
+:class:`StreamingDetector` keeps all its state explicitly (filter state, trigger state, a bounded history of
+samples, triggers waiting for their look-ahead, recent primary picks), so feeding a stream in blocks of any size
+gives exactly the picks of one :func:`detect` call on the whole signal.
+
+Latency: a trigger is picked, measured and reported once the stream has passed ``lookahead_s`` (0.1 s by
+default) beyond it; nothing else waits.  Memory: ``pre_s + lookahead_s`` of history plus the current block.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsp.classifier import get_classifier
+from dsp.config import FS_MAX_HZ, FS_MIN_HZ, DetectorConfig
+from dsp.features import compute_features
+from dsp.onset import PICKERS
+from dsp.pick import Pick
+from dsp.trigger import TriggerStream, design_trigger
+from salvo.errors import ConfigError, InputError
+
+#: Block length :func:`detect` feeds the streaming detector with (samples): bounds its working memory.
+DETECT_CHUNK = 1 << 16
+
+
+def check_fs(fs_hz: float) -> float:
+    """Validate a sample rate; InputError naming ``fs_hz`` when outside 8-96 kHz."""
+    try:
+        fs = float(fs_hz)
+    except (TypeError, ValueError):
+        raise InputError(f"fs_hz: not a number: {fs_hz!r}") from None
+    if not (FS_MIN_HZ <= fs <= FS_MAX_HZ):
+        raise InputError(f"fs_hz: {fs_hz!r} Hz is outside the supported {FS_MIN_HZ:.0f}-{FS_MAX_HZ:.0f} Hz")
+    return fs
+
+
+def as_block(x: object, name: str = "x") -> np.ndarray:
+    """Validate audio samples and return them as contiguous float32 (full scale 1.0).
+
+    Integer input is scaled to full scale by its type's range.  Raises InputError naming ``name`` for
+    non-1-D, non-numeric or non-finite input.
+    """
+    a = np.asarray(x)
+    if a.ndim != 1:
+        raise InputError(f"{name}: expected a 1-D array of samples, got shape {a.shape}")
+    if a.dtype.kind in "iu":
+        info = np.iinfo(a.dtype)
+        a = (a.astype(np.float64) - (info.max + info.min + 1) / 2) / ((info.max - info.min + 1) / 2)
+    elif a.dtype.kind != "f":
+        raise InputError(f"{name}: expected real samples, got dtype {a.dtype}")
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    if a.size and not np.isfinite(a).all():
+        bad = int(np.flatnonzero(~np.isfinite(a))[0])
+        raise InputError(f"{name}: non-finite sample (NaN or inf) at index {bad}")
+    return a
+
+
+@dataclass(frozen=True, slots=True)
+class _Primary:
+    onset_sample: float
+    peak_amp: float
+
+
+class StreamingDetector:
+    """Impulse detector over a stream of audio blocks.
+
+    Parameters
+    ----------
+    fs_hz : float
+        Sample rate (Hz), 8,000-96,000.
+    config : DetectorConfig, optional
+        Parameters (defaults when None).
+
+    Notes
+    -----
+    :meth:`process` returns the picks whose look-ahead has completed; :meth:`flush` returns the rest at the
+    end of the stream.  Sample indices count from the first sample given to :meth:`process`.
+    """
+
+    def __init__(self, fs_hz: float, config: DetectorConfig | None = None) -> None:
+        self.fs_hz = check_fs(fs_hz)
+        self.config = config if config is not None else DetectorConfig()
+        if not isinstance(self.config, DetectorConfig):
+            raise ConfigError(f"config: expected a DetectorConfig, got {type(self.config).__name__}")
+        if self.config.picker not in PICKERS:
+            raise ConfigError(f"DetectorConfig: picker: unknown {self.config.picker!r}; known: {sorted(PICKERS)}")
+        self._picker = PICKERS[self.config.picker]
+        self._classifier = get_classifier(self.config.classifier)
+        self._trigger = TriggerStream(design_trigger(self.fs_hz, self.config))
+        fs = self.fs_hz
+        self._pre = int(round(self.config.pre_s * fs))
+        self._post = int(round(self.config.lookahead_s * fs))
+        self._refractory = int(round(self.config.refractory_s * fs))
+        self._pos = 0                      # samples consumed
+        self._hist_start = 0               # stream index of _raw[0] / _filt[0]
+        self._raw = np.zeros(0, np.float32)
+        self._filt = np.zeros(0, np.float32)
+        self._pending: list[int] = []      # trigger sample indices awaiting their look-ahead
+        self._primaries: list[_Primary] = []
+
+    @property
+    def lookahead_samples(self) -> int:
+        """Samples the detector waits after a trigger before it reports it."""
+        return self._post
+
+    def process(self, block: object) -> list[Pick]:
+        """Feed the next block of samples; return the picks completed so far, in time order.
+
+        Parameters
+        ----------
+        block : array_like, shape (n,)
+            Samples, float (full scale 1.0) or integer PCM.  Any length, including 0.
+        """
+        x = as_block(block, "block")
+        if x.size == 0:
+            return []
+        y, trig, _ = self._trigger.run(x)
+        self._raw = np.concatenate([self._raw, x])
+        self._filt = np.concatenate([self._filt, y])
+        self._pos += x.size
+        self._pending.extend(int(t) for t in trig)
+        picks = self._finalize(final=False)
+        keep_from = self._pos - (self._pre + self._post + 1)
+        if self._pending:
+            keep_from = min(keep_from, self._pending[0] - self._pre)
+        cut = keep_from - self._hist_start
+        if cut > 0:
+            self._raw = self._raw[cut:].copy()
+            self._filt = self._filt[cut:].copy()
+            self._hist_start += cut
+        return picks
+
+    def flush(self) -> list[Pick]:
+        """End of stream: pick every trigger still waiting, with what look-ahead there is."""
+        return self._finalize(final=True)
+
+    # -- internals ---------------------------------------------------------------------------------------------
+
+    def _finalize(self, final: bool) -> list[Pick]:
+        picks: list[Pick] = []
+        while self._pending and (final or self._pending[0] + self._post <= self._pos):
+            t = self._pending.pop(0)
+            next_trig = self._pending[0] if self._pending else None
+            picks.extend(self._make_picks(t, next_trig))
+        return picks
+
+    def _window(self, t: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """Raw and filtered samples from ``pre`` before to ``post`` after stream index ``t``."""
+        a = max(t - self._pre, self._hist_start)
+        b = min(t + self._post + 1, self._pos)
+        i, j = a - self._hist_start, b - self._hist_start
+        return self._raw[i:j], self._filt[i:j], a, t - a
+
+    def _make_picks(self, t: int, next_trig: int | None) -> list[Pick]:
+        raw, y, w0, trig = self._window(t)
+        if y.size < 4 or trig >= y.size:
+            return []
+        fs = self.fs_hz
+        cfg = self.config
+        first = self._picker(y, trig, fs)
+        out = []
+        feats = compute_features(raw, y, first.onset, first.peak_index, first.peak_amp, first.noise_rms, fs)
+        blast_trig = None
+        if feats.pulse_s <= cfg.nwave_max_s and feats.neg_ratio >= cfg.nwave_neg_ratio:
+            blast_trig = self._following_arrival(y, first, feats.pulse_s)
+        if blast_trig is not None:
+            kind = "nwave"
+        else:
+            kind = self._label(w0 + first.onset, first.peak_amp, feats.rise_s)
+        out.append(self._pick(w0, first, feats, kind))
+        if blast_trig is not None and (next_trig is None or w0 + blast_trig + self._refractory // 2 < next_trig):
+            # the blast after an N-wave fell inside the trigger's refractory time: pick it here
+            second = self._picker(y, blast_trig, fs)
+            if second.onset > first.onset + 1:
+                f2 = compute_features(raw, y, second.onset, second.peak_index, second.peak_amp, second.noise_rms, fs)
+                out.append(self._pick(w0, second, f2, self._label(w0 + second.onset, second.peak_amp, f2.rise_s)))
+        return out
+
+    def _following_arrival(self, y: np.ndarray, first, pulse_s: float) -> int | None:
+        """Index of a strong arrival after a short first pulse (an N-wave's blast), or None."""
+        fs = self.fs_hz
+        start = first.peak_index + int(math.ceil((2.0 * pulse_s + 0.5e-3) * fs))
+        stop = min(y.size, first.peak_index + int(round(self.config.nwave_gap_max_s * fs)))
+        if stop <= start:
+            return None
+        thr = max(6.0 * first.noise_rms, 0.1 * first.peak_amp)
+        hits = np.flatnonzero(np.abs(y[start:stop]) >= thr)
+        return int(start + hits[0]) if hits.size else None
+
+    def _label(self, onset_sample: float, peak_amp: float, rise_s: float) -> str:
+        cfg = self.config
+        horizon = onset_sample - cfg.echo_window_s * self.fs_hz
+        self._primaries = [p for p in self._primaries if p.onset_sample >= horizon]
+        drop = 10.0 ** (cfg.echo_drop_db / 20.0)
+        if any(p.peak_amp >= drop * peak_amp for p in self._primaries):
+            return "secondary"
+        self._primaries.append(_Primary(onset_sample, peak_amp))
+        return "blast" if rise_s <= cfg.blast_rise_max_s else "impulse"
+
+    def _pick(self, w0: int, onset, feats, kind: str) -> Pick:
+        return Pick(onset_sample=float(w0 + onset.onset), sigma_s=onset.sigma_s, snr_db=feats.snr_db,
+                    peak_dbfs=feats.peak_dbfs, kind=kind, p_gunshot=self._classifier.predict(feats),
+                    features=feats)
+
+
+def detect(x: object, fs_hz: float, config: DetectorConfig | None = None) -> list[Pick]:
+    """Detect impulses in a whole signal: the streaming detector run over it in fixed blocks.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,)
+        Samples, float (full scale 1.0) or integer PCM.
+    fs_hz : float
+        Sample rate (Hz), 8,000-96,000.
+    config : DetectorConfig, optional
+        Parameters (defaults when None).
+
+    Returns
+    -------
+    list of Pick
+        In time order.  ``p_gunshot`` is NaN when the classifier weights are absent.
+    """
+    a = as_block(x, "x")
+    det = StreamingDetector(fs_hz, config)
+    picks: list[Pick] = []
+    for i in range(0, a.size, DETECT_CHUNK):
+        picks.extend(det.process(a[i : i + DETECT_CHUNK]))
+    picks.extend(det.flush())
+    return picks

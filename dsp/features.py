@@ -1,0 +1,181 @@
+"""Features of one detected impulse, in physical units, for the gunshot classifier and for people.
+
+Spectral features use only 100 Hz - 5.5 kHz, so that they mean the same at every sample rate from 12 kHz up
+(at 8 kHz the band is cut at 3.9 kHz).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import astuple, dataclass, fields
+
+import numpy as np
+
+SPEC_LO_HZ = 100.0
+SPEC_HI_HZ = 5500.0
+LOW_SPLIT_HZ = 500.0
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """Named features of one impulse.
+
+    Attributes
+    ----------
+    rise_s : float
+        Onset to first strong peak (s).
+    pulse_s : float
+        Width of the first pulse: onset to the first zero crossing after the first peak (s).
+    neg_ratio : float
+        Largest opposite-polarity amplitude within one pulse width after the first pulse, over the first peak:
+        near 1 for a supersonic N-wave (+P falling straight to -P), about 0.1-0.4 for a Friedlander blast.
+    duration_s : float
+        Time after the onset within which 90% of the first 100 ms of energy arrived (s).
+    decay_db : float
+        Energy of the first 5 ms over that of 20-50 ms after the onset (dB); reverberant or ringing sounds decay less.
+    centroid_hz : float
+        Spectral centroid of the raw signal from 1 ms before to 10 ms after the onset, 100 Hz-5.5 kHz (Hz).
+    bandwidth_hz : float
+        Spectral spread (standard deviation around the centroid) over the same band (Hz).
+    low_frac : float
+        Share of that band's energy below 500 Hz (0..1).
+    crest_db : float
+        Peak over RMS of the high-passed signal in the 20 ms after the onset (dB).
+    kurtosis : float
+        Kurtosis of the high-passed signal from 5 ms before to 20 ms after the onset (3 for Gaussian noise).
+    later_db : float
+        Largest peak from 2 to 20 ms after the first peak, relative to the first peak (dB); > 0 when a louder
+        arrival follows (an N-wave before its blast).
+    snr_db : float
+        First peak over the noise RMS before the onset (dB).
+    peak_dbfs : float
+        Peak of the raw signal in the 10 ms after the onset (dB re full scale).
+    clipped_frac : float
+        Share of raw samples at or above 0.999 full scale in the 10 ms after the onset.
+    """
+
+    rise_s: float
+    pulse_s: float
+    neg_ratio: float
+    duration_s: float
+    decay_db: float
+    centroid_hz: float
+    bandwidth_hz: float
+    low_frac: float
+    crest_db: float
+    kurtosis: float
+    later_db: float
+    snr_db: float
+    peak_dbfs: float
+    clipped_frac: float
+
+    def as_dict(self) -> dict[str, float]:
+        """The features by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def as_array(self) -> np.ndarray:
+        """The features in the order of :data:`FEATURE_NAMES`, float64."""
+        return np.array(astuple(self), dtype=np.float64)
+
+
+#: Feature names in the order of :meth:`Features.as_array`.
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Features))
+
+
+def _db(ratio: float) -> float:
+    return 10.0 * math.log10(max(ratio, 1e-30))
+
+
+def _energy(y: np.ndarray, a: int, b: int) -> float:
+    a, b = max(a, 0), min(b, y.shape[0])
+    if b <= a:
+        return 0.0
+    seg = y[a:b].astype(np.float64)
+    return float(np.dot(seg, seg))
+
+
+def compute_features(raw: np.ndarray, y: np.ndarray, onset: float, peak_index: int, peak_amp: float,
+                     noise_rms: float, fs_hz: float) -> Features:
+    """Measure :class:`Features` of the impulse whose onset is at ``onset`` in the window.
+
+    Parameters
+    ----------
+    raw : ndarray, shape (n,)
+        Raw input window (full scale 1.0).
+    y : ndarray, shape (n,)
+        The same window high-passed.
+    onset : float
+        Sub-sample onset index within the window.
+    peak_index : int
+        Index of the first strong peak.
+    peak_amp : float
+        Its |amplitude| in ``y``.
+    noise_rms : float
+        RMS of ``y`` before the onset.
+    fs_hz : float
+        Sample rate (Hz).
+    """
+    n = y.shape[0]
+    ms = fs_hz * 1e-3
+    i0 = int(math.floor(onset))
+    rise_s = max(peak_index - onset, 0.0) / fs_hz
+
+    # first pulse: from the onset to the zero crossing after the first peak
+    sgn = 1.0 if y[peak_index] >= 0 else -1.0
+    after = sgn * y[peak_index:].astype(np.float64)
+    neg = np.flatnonzero(after <= 0.0)
+    end = peak_index + (int(neg[0]) if neg.size else after.size)
+    pulse_s = max(end - onset, 0.0) / fs_hz
+    width = max(int(math.ceil(end - onset)), 1)
+    opp = -sgn * y[end : min(n, end + width + 1)].astype(np.float64)
+    neg_ratio = float(max(opp.max(), 0.0) / peak_amp) if opp.size and peak_amp > 0 else 0.0
+
+    e100 = y[max(i0, 0) : min(n, i0 + int(round(100 * ms)))].astype(np.float64) ** 2
+    if e100.size and e100.sum() > 0:
+        c = np.cumsum(e100)
+        duration_s = (int(np.searchsorted(c, 0.9 * c[-1])) + 1) / fs_hz
+    else:
+        duration_s = 0.0
+    e_head = _energy(y, i0, i0 + int(round(5 * ms))) / max(round(5 * ms), 1)
+    e_tail = _energy(y, i0 + int(round(20 * ms)), i0 + int(round(50 * ms))) / max(round(30 * ms), 1)
+    noise_e = noise_rms * noise_rms
+    decay_db = _db((e_head + noise_e * 1e-3) / (e_tail + noise_e * 1e-3 + 1e-30))
+
+    # spectrum of the raw pulse
+    a, b = max(i0 - int(round(ms)), 0), min(n, i0 + int(round(10 * ms)))
+    seg = raw[a:b].astype(np.float64)
+    centroid_hz = bandwidth_hz = 0.0
+    low_frac = 0.0
+    if seg.size >= 8:
+        seg = (seg - seg.mean()) * np.hanning(seg.size)
+        nfft = 1 << int(math.ceil(math.log2(max(seg.size, 64))))
+        spec = np.abs(np.fft.rfft(seg, nfft)) ** 2
+        f = np.fft.rfftfreq(nfft, 1.0 / fs_hz)
+        band = (f >= SPEC_LO_HZ) & (f <= min(SPEC_HI_HZ, 0.49 * fs_hz))
+        p, fb = spec[band], f[band]
+        tot = float(p.sum())
+        if tot > 0:
+            centroid_hz = float((p * fb).sum() / tot)
+            bandwidth_hz = float(math.sqrt(max(((fb - centroid_hz) ** 2 * p).sum() / tot, 0.0)))
+            low_frac = float(p[fb < LOW_SPLIT_HZ].sum() / tot)
+
+    post = y[max(i0, 0) : min(n, i0 + int(round(20 * ms)))].astype(np.float64)
+    rms = math.sqrt(float(np.mean(post * post))) if post.size else 0.0
+    crest_db = _db((peak_amp / rms) ** 2) if rms > 0 else 0.0
+    k = y[max(i0 - int(round(5 * ms)), 0) : min(n, i0 + int(round(20 * ms)))].astype(np.float64)
+    kurt = 0.0
+    if k.size >= 4:
+        k = k - k.mean()
+        v = float(np.mean(k * k))
+        kurt = float(np.mean(k**4) / (v * v)) if v > 0 else 0.0
+    lat = np.abs(y[min(n, peak_index + int(round(2 * ms))) : min(n, peak_index + int(round(20 * ms)))])
+    later_db = _db((float(lat.max()) / peak_amp) ** 2) if lat.size and peak_amp > 0 else -60.0
+    later_db = max(later_db, -60.0)
+    snr_db = _db((peak_amp / noise_rms) ** 2) if noise_rms > 0 else 120.0
+    snr_db = min(snr_db, 120.0)
+    head = np.abs(raw[max(i0, 0) : min(n, i0 + int(round(10 * ms)) + 1)].astype(np.float64))
+    peak_raw = float(head.max()) if head.size else 0.0
+    peak_dbfs = max(_db(peak_raw**2), -120.0)
+    clipped_frac = float(np.mean(head >= 0.999)) if head.size else 0.0
+    return Features(rise_s, pulse_s, neg_ratio, duration_s, decay_db, centroid_hz, bandwidth_hz, low_frac, crest_db, kurt,
+                    later_db, snr_db, peak_dbfs, clipped_frac)
