@@ -1,0 +1,560 @@
+"""Numba kernels of the TDOA solver, and their plain-numpy twins.
+
+Private: the public functions in :mod:`locator.solve` validate, centre the
+coordinates, allocate the outputs and call these.  The kernels validate nothing.
+
+Model (one shot, sensors i = 1..n, all in a centred local frame, metres/seconds)::
+
+    tau_i = t0 + T(s_i - x; c, w) + noise_i,      noise_i ~ N(0, sigma_i^2)
+
+where ``T`` is the travel time from the source ``x`` to sensor ``s_i`` through air
+moving with the horizontal wind ``w``: the wavefront leaves the source at speed
+``c`` relative to the air, so the ray to ``s_i`` satisfies ``|d - w T| = c T`` with
+``d = s_i - x``, whose positive root is::
+
+    T = (sqrt(b^2 + a |d|^2) - b) / a,   a = c^2 - |w|^2,  b = d . w
+
+(``T = |d| / c`` without wind).
+
+The parameter vector has a fixed layout of 7 entries, ``[x, y, z, t0, c, wx, wy]``;
+``free`` (uint8, 7) says which are estimated, the others are held at their value.
+Residuals are ``tau_i - t0 - T_i`` in seconds; weights ``w_i = 1/sigma_i^2``, zero
+for sensors left out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+NPAR = 7
+IX, IY, IZ, IT0, IC, IWX, IWY = range(NPAR)
+
+# Status codes returned by ``locate``.
+OK = 0
+NO_CANDIDATE = 1  # no start at all (kept for callers; the centroid start makes it rare)
+SINGULAR = 2  # the Fisher information is singular at the solution
+
+
+# ----------------------------------------------------------------------------------------------
+# numba kernels
+# ----------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _travel(dx, dy, dz, c, wx, wy, grad):
+    """Travel time (s) over d = sensor - source; grad[0:3] = dT/dd, grad[4] = dT/dc, grad[5:7] = dT/dw."""
+    a = c * c - wx * wx - wy * wy
+    b = dx * wx + dy * wy
+    dd = dx * dx + dy * dy + dz * dz
+    big_d = np.sqrt(b * b + a * dd)
+    if big_d < 1e-9:
+        big_d = 1e-9
+    t = (big_d - b) / a
+    grad[0] = ((b * wx + a * dx) / big_d - wx) / a
+    grad[1] = ((b * wy + a * dy) / big_d - wy) / a
+    grad[2] = dz / big_d
+    grad[3] = 0.0
+    grad[4] = c * (dd / big_d - 2.0 * t) / a
+    grad[5] = (((b * dx - dd * wx) / big_d - dx) + 2.0 * wx * t) / a
+    grad[6] = (((b * dy - dd * wy) / big_d - dy) + 2.0 * wy * t) / a
+    return t
+
+
+@njit(cache=True)
+def _residuals_jacobian(s, tau, p, idx, res, jac):
+    """Fill res (n,) with tau - t0 - T and jac (n, k) with d res / d p[idx]."""
+    grad = np.empty(NPAR)
+    for i in range(s.shape[0]):
+        t = _travel(s[i, 0] - p[IX], s[i, 1] - p[IY], s[i, 2] - p[IZ], p[IC], p[IWX], p[IWY], grad)
+        res[i] = tau[i] - p[IT0] - t
+        # d res / d x = + dT/dd (d = s - x); d res / d t0 = -1; d res / d (c, w) = - dT/d(c, w)
+        grad[4] = -grad[4]
+        grad[5] = -grad[5]
+        grad[6] = -grad[6]
+        grad[3] = -1.0
+        for j in range(idx.shape[0]):
+            jac[i, j] = grad[idx[j]]
+
+
+@njit(cache=True)
+def _cost(s, tau, wt, p):
+    grad = np.empty(NPAR)
+    total = 0.0
+    for i in range(s.shape[0]):
+        if wt[i] > 0.0:
+            t = _travel(s[i, 0] - p[IX], s[i, 1] - p[IY], s[i, 2] - p[IZ], p[IC], p[IWX], p[IWY], grad)
+            r = tau[i] - p[IT0] - t
+            total += wt[i] * r * r
+    return total
+
+
+@njit(cache=True)
+def _chol_solve(a, b, x):
+    """Solve the symmetric positive system a x = b (k <= 7) with Jacobi scaling; False if singular."""
+    k = a.shape[0]
+    d = np.empty(k)
+    for i in range(k):
+        if a[i, i] <= 0.0:
+            return False
+        d[i] = 1.0 / np.sqrt(a[i, i])
+    m = np.empty((k, k))
+    for i in range(k):
+        for j in range(k):
+            m[i, j] = a[i, j] * d[i] * d[j]
+    for j in range(k):
+        acc = m[j, j]
+        for q in range(j):
+            acc -= m[j, q] * m[j, q]
+        if acc <= 1e-13:
+            return False
+        m[j, j] = np.sqrt(acc)
+        for i in range(j + 1, k):
+            acc = m[i, j]
+            for q in range(j):
+                acc -= m[i, q] * m[j, q]
+            m[i, j] = acc / m[j, j]
+    y = np.empty(k)
+    for i in range(k):
+        acc = b[i] * d[i]
+        for q in range(i):
+            acc -= m[i, q] * y[q]
+        y[i] = acc / m[i, i]
+    for i in range(k - 1, -1, -1):
+        acc = y[i]
+        for q in range(i + 1, k):
+            acc -= m[q, i] * x[q]
+        x[i] = acc / m[i, i]
+    for i in range(k):
+        x[i] *= d[i]
+    return True
+
+
+@njit(cache=True)
+def _closed_form(s, tau, wt, zf, c, cands):
+    """Constrained linear start (Chan & Ho / Bancroft style) -> up to two (x, y, z, t0) rows in cands.
+
+    Squaring |x - s_i| = c (tau_i - t0) gives, with R = |x|^2 - c^2 t0^2 and T0 = c t0,
+    ``-2 s_i . x + 2 c tau_i T0 + R = c^2 tau_i^2 - |s_i|^2``, linear in (x, T0) for a
+    given R; the weighted least-squares (x, T0) = a + b R put back into the definition
+    of R is a quadratic in R.  Returns the number of rows written (0 if degenerate).
+    """
+    n = s.shape[0]
+    three_d = np.isnan(zf)
+    q = 4 if three_d else 3  # unknowns besides R: position components and T0
+    ata = np.zeros((q, q))
+    ath = np.zeros(q)
+    at1 = np.zeros(q)
+    row = np.empty(q)
+    for i in range(n):
+        if wt[i] <= 0.0:
+            continue
+        h = c * c * tau[i] * tau[i] - (s[i, 0] ** 2 + s[i, 1] ** 2 + s[i, 2] ** 2)
+        row[0] = -2.0 * s[i, 0]
+        row[1] = -2.0 * s[i, 1]
+        if three_d:
+            row[2] = -2.0 * s[i, 2]
+        else:
+            h += 2.0 * s[i, 2] * zf
+        row[q - 1] = 2.0 * c * tau[i]
+        for j in range(q):
+            ath[j] += wt[i] * row[j] * h
+            at1[j] += wt[i] * row[j]
+            for k in range(q):
+                ata[j, k] += wt[i] * row[j] * row[k]
+    va = np.empty(q)
+    vb = np.empty(q)
+    if not _chol_solve(ata, ath, va):
+        return 0
+    if not _chol_solve(ata, at1, vb):
+        return 0
+    for j in range(q):
+        vb[j] = -vb[j]
+    # theta = va + vb R ; R = |x|^2 - T0^2
+    z2 = 0.0 if three_d else zf * zf
+    qa = -(vb[q - 1] ** 2)
+    qb = -2.0 * va[q - 1] * vb[q - 1] - 1.0
+    qc = z2 - va[q - 1] ** 2
+    for j in range(q - 1):
+        qa += vb[j] ** 2
+        qb += 2.0 * va[j] * vb[j]
+        qc += va[j] ** 2
+    roots = np.empty(2)
+    nr = 0
+    if abs(qa) < 1e-300 or abs(qa) * abs(qc) < 1e-12 * qb * qb:
+        # (nearly) linear: the small root of the quadratic, stably
+        roots[0] = -qc / qb if qb != 0.0 else 0.0
+        nr = 1
+    else:
+        disc = qb * qb - 4.0 * qa * qc
+        if disc < 0.0:
+            roots[0] = -qb / (2.0 * qa)  # noise pushed the roots off the real axis: take the vertex
+            nr = 1
+        else:
+            sq = np.sqrt(disc)
+            qq = -0.5 * (qb + sq) if qb >= 0.0 else -0.5 * (qb - sq)
+            roots[0] = qq / qa
+            roots[1] = qc / qq if qq != 0.0 else roots[0]
+            nr = 2
+    m = 0
+    for r in range(nr):
+        rr = roots[r]
+        cands[m, 0] = va[0] + vb[0] * rr
+        cands[m, 1] = va[1] + vb[1] * rr
+        cands[m, 2] = va[2] + vb[2] * rr if three_d else zf
+        cands[m, 3] = (va[q - 1] + vb[q - 1] * rr) / c
+        m += 1
+    return m
+
+
+@njit(cache=True)
+def _centroid_start(s, tau, wt, zf, c, cands):
+    total = 0.0
+    for j in range(3):
+        cands[0, j] = 0.0
+    tmin = np.inf
+    for i in range(s.shape[0]):
+        if wt[i] > 0.0:
+            total += 1.0
+            for j in range(3):
+                cands[0, j] += s[i, j]
+            tmin = min(tmin, tau[i])
+    for j in range(3):
+        cands[0, j] /= total
+    if not np.isnan(zf):
+        cands[0, 2] = zf
+    spread = 0.0
+    for i in range(s.shape[0]):
+        if wt[i] > 0.0:
+            spread += np.sqrt((s[i, 0] - cands[0, 0]) ** 2 + (s[i, 1] - cands[0, 1]) ** 2
+                              + (s[i, 2] - cands[0, 2]) ** 2)
+    cands[0, 3] = tmin - spread / total / c
+
+
+@njit(cache=True)
+def _lm(s, tau, wt, p, idx, max_iter):
+    """Levenberg-Marquardt from p (modified in place) over the free indices idx; returns the cost."""
+    n = s.shape[0]
+    k = idx.shape[0]
+    res = np.empty(n)
+    jac = np.empty((n, k))
+    a = np.empty((k, k))
+    g = np.empty(k)
+    step = np.empty(k)
+    trial = np.empty(NPAR)
+    lam = 1e-4
+    _residuals_jacobian(s, tau, p, idx, res, jac)
+    cost = 0.0
+    for i in range(n):
+        cost += wt[i] * res[i] * res[i]
+    for _ in range(max_iter):
+        for j in range(k):
+            g[j] = 0.0
+            for l in range(k):
+                a[j, l] = 0.0
+        for i in range(n):
+            if wt[i] <= 0.0:
+                continue
+            for j in range(k):
+                g[j] -= wt[i] * jac[i, j] * res[i]
+                for l in range(j + 1):
+                    a[j, l] += wt[i] * jac[i, j] * jac[i, l]
+        for j in range(k):
+            for l in range(j):
+                a[l, j] = a[j, l]
+        improved = False
+        while lam < 1e10:
+            damped = a.copy()
+            for j in range(k):
+                damped[j, j] = a[j, j] * (1.0 + lam)
+            if not _chol_solve(damped, g, step):
+                lam *= 10.0
+                continue
+            for j in range(NPAR):
+                trial[j] = p[j]
+            for j in range(k):
+                trial[idx[j]] += step[j]
+            # keep the wind well below the speed of sound and c physical
+            if trial[IC] < 100.0 or trial[IWX] ** 2 + trial[IWY] ** 2 > 0.25 * trial[IC] ** 2:
+                lam *= 10.0
+                continue
+            new_cost = _cost(s, tau, wt, trial)
+            if new_cost <= cost:
+                improved = True
+                break
+            lam *= 10.0
+        if not improved:
+            break
+        drop = cost - new_cost
+        for j in range(NPAR):
+            p[j] = trial[j]
+        cost = new_cost
+        lam = max(lam * 0.1, 1e-12)
+        _residuals_jacobian(s, tau, p, idx, res, jac)
+        if drop <= 1e-12 * cost + 1e-24:
+            break
+    return cost
+
+
+@njit(cache=True)
+def locate(s, tau, wt, zf, c, free, max_iter, out_p, out_cost, out_cov, out_res):
+    """Closed-form start(s) then Levenberg-Marquardt; best fit first.
+
+    Parameters
+    ----------
+    s : (n, 3) float64
+        Sensor positions, metres, centred.
+    tau : (n,) float64
+        Arrival times, seconds, relative to a reference.
+    wt : (n,) float64
+        Weights 1/sigma^2 (s^-2); 0 leaves a sensor out.
+    zf : float
+        Source height (m) in 2D mode; NaN solves z.
+    c : float
+        Speed of sound (m/s), the start value when fitted.
+    free : (7,) uint8
+        Which of [x, y, z, t0, c, wx, wy] are estimated.
+    max_iter : int
+        Levenberg-Marquardt iterations per start.
+    out_p : (2, 7) float64
+        Fitted parameters of up to two distinct solutions, best first.
+    out_cost : (2,) float64
+        Their weighted squared residual sums (chi-square).
+    out_cov : (7, 7) float64
+        Covariance of the best fit (zero rows/columns for fixed parameters).
+    out_res : (n,) float64
+        Residuals tau - t0 - T of the best fit, seconds, for every sensor.
+
+    Returns
+    -------
+    n_solutions : int
+        0, 1 or 2 rows of out_p filled.
+    status : int
+        OK, NO_CANDIDATE or SINGULAR.
+    """
+    n = s.shape[0]
+    nfree = 0
+    for j in range(NPAR):
+        if free[j]:
+            nfree += 1
+    idx = np.empty(nfree, dtype=np.int64)
+    m = 0
+    for j in range(NPAR):
+        if free[j]:
+            idx[m] = j
+            m += 1
+    cands = np.empty((2, 4))
+    ncand = _closed_form(s, tau, wt, zf, c, cands)
+    if ncand == 0:
+        # The linear system is singular (e.g. equal arrivals in the sensors' plane, or collinear
+        # sensors): start from the weighted centroid, fired one mean sensor distance before the first arrival.
+        _centroid_start(s, tau, wt, zf, c, cands)
+        ncand = 1
+    found = 0
+    p = np.empty(NPAR)
+    for r in range(ncand):
+        p[IX] = cands[r, 0]
+        p[IY] = cands[r, 1]
+        p[IZ] = cands[r, 2]
+        p[IT0] = cands[r, 3]
+        p[IC] = c
+        p[IWX] = 0.0
+        p[IWY] = 0.0
+        cost = _lm(s, tau, wt, p, idx, max_iter)
+        dup = False
+        for q in range(found):
+            dist = (p[IX] - out_p[q, IX]) ** 2 + (p[IY] - out_p[q, IY]) ** 2 + (p[IZ] - out_p[q, IZ]) ** 2
+            if dist < 1e-6:
+                dup = True
+                if cost < out_cost[q]:
+                    out_cost[q] = cost
+                    for j in range(NPAR):
+                        out_p[q, j] = p[j]
+        if dup:
+            continue
+        for j in range(NPAR):
+            out_p[found, j] = p[j]
+        out_cost[found] = cost
+        found += 1
+    if found == 2 and out_cost[1] < out_cost[0]:
+        for j in range(NPAR):
+            tmp = out_p[0, j]
+            out_p[0, j] = out_p[1, j]
+            out_p[1, j] = tmp
+        tmp = out_cost[0]
+        out_cost[0] = out_cost[1]
+        out_cost[1] = tmp
+    # covariance and residuals at the best fit
+    for j in range(NPAR):
+        p[j] = out_p[0, j]
+    jac = np.empty((n, nfree))
+    _residuals_jacobian(s, tau, p, idx, out_res, jac)
+    fisher = np.zeros((nfree, nfree))
+    for i in range(n):
+        if wt[i] <= 0.0:
+            continue
+        for j in range(nfree):
+            for l in range(nfree):
+                fisher[j, l] += wt[i] * jac[i, j] * jac[i, l]
+    for j in range(NPAR):
+        for l in range(NPAR):
+            out_cov[j, l] = 0.0
+    unit = np.zeros(nfree)
+    col = np.empty(nfree)
+    for l in range(nfree):
+        unit[:] = 0.0
+        unit[l] = 1.0
+        if not _chol_solve(fisher, unit, col):
+            return found, SINGULAR
+        for j in range(nfree):
+            out_cov[idx[j], idx[l]] = col[j]
+    return found, OK
+
+
+# ----------------------------------------------------------------------------------------------
+# plain-numpy twins (same algorithm, vectorised; the tests compare them with the kernels)
+# ----------------------------------------------------------------------------------------------
+
+
+def travel_numpy(d, c, w):
+    """Travel times (n,) over d = sensor - source (n, 3) and gradients (n, 7) as in ``_travel``."""
+    wv = np.array([w[0], w[1], 0.0])
+    a = c * c - w[0] ** 2 - w[1] ** 2
+    b = d @ wv
+    dd = np.einsum("ij,ij->i", d, d)
+    big_d = np.maximum(np.sqrt(b * b + a * dd), 1e-9)
+    t = (big_d - b) / a
+    grad = np.zeros((d.shape[0], NPAR))
+    grad[:, 0:3] = ((b[:, None] * wv + a * d) / big_d[:, None] - wv) / a
+    grad[:, 2] = d[:, 2] / big_d
+    grad[:, IC] = c * (dd / big_d - 2.0 * t) / a
+    for j, col in ((0, IWX), (1, IWY)):
+        grad[:, col] = (((b * d[:, j] - dd * w[j]) / big_d - d[:, j]) + 2.0 * w[j] * t) / a
+    return t, grad
+
+
+def residuals_jacobian_numpy(s, tau, p, idx):
+    t, grad = travel_numpy(s - p[:3], p[IC], p[IWX:])
+    res = tau - p[IT0] - t
+    grad[:, IT0] = -1.0
+    grad[:, IC:] *= -1.0
+    return res, grad[:, idx]
+
+
+def closed_form_numpy(s, tau, wt, zf, c):
+    """Twin of ``_closed_form``: list of (4,) candidates [x, y, z, t0]."""
+    use = wt > 0
+    s_u, tau_u, w_u = s[use], tau[use], wt[use]
+    three_d = np.isnan(zf)
+    h = c * c * tau_u**2 - np.einsum("ij,ij->i", s_u, s_u)
+    cols = [-2.0 * s_u[:, 0], -2.0 * s_u[:, 1]]
+    if three_d:
+        cols.append(-2.0 * s_u[:, 2])
+    else:
+        h = h + 2.0 * s_u[:, 2] * zf
+    cols.append(2.0 * c * tau_u)
+    mat = np.stack(cols, axis=1)
+    ata = mat.T @ (w_u[:, None] * mat)
+    try:
+        np.linalg.cholesky(ata / np.sqrt(np.outer(np.diag(ata), np.diag(ata))))
+    except np.linalg.LinAlgError:
+        return []
+    va = np.linalg.solve(ata, mat.T @ (w_u * h))
+    vb = -np.linalg.solve(ata, mat.T @ w_u)
+    z2 = 0.0 if three_d else zf * zf
+    qa = np.sum(vb[:-1] ** 2) - vb[-1] ** 2
+    qb = 2.0 * np.dot(va[:-1], vb[:-1]) - 2.0 * va[-1] * vb[-1] - 1.0
+    qc = np.sum(va[:-1] ** 2) + z2 - va[-1] ** 2
+    if abs(qa) < 1e-300 or abs(qa) * abs(qc) < 1e-12 * qb * qb:
+        roots = [-qc / qb if qb != 0.0 else 0.0]
+    else:
+        disc = qb * qb - 4.0 * qa * qc
+        if disc < 0.0:
+            roots = [-qb / (2.0 * qa)]
+        else:
+            qq = -0.5 * (qb + np.copysign(np.sqrt(disc), qb if qb != 0 else 1.0))
+            roots = [qq / qa, qc / qq if qq != 0.0 else qq / qa]
+    out = []
+    for rr in roots:
+        th = va + vb * rr
+        z = th[2] if three_d else zf
+        out.append(np.array([th[0], th[1], z, th[-1] / c]))
+    return out
+
+
+def lm_numpy(s, tau, wt, p, idx, max_iter):
+    """Twin of ``_lm``; returns (p, cost)."""
+    p = p.copy()
+    res, jac = residuals_jacobian_numpy(s, tau, p, idx)
+    cost = float(np.sum(wt * res**2))
+    lam = 1e-4
+    for _ in range(max_iter):
+        a = jac.T @ (wt[:, None] * jac)
+        g = -jac.T @ (wt * res)
+        improved = False
+        while lam < 1e10:
+            damped = a + np.diag(np.diag(a) * lam)
+            scale = 1.0 / np.sqrt(np.diag(damped))
+            try:
+                np.linalg.cholesky(damped * np.outer(scale, scale))
+            except np.linalg.LinAlgError:
+                lam *= 10.0
+                continue
+            trial = p.copy()
+            trial[idx] += np.linalg.solve(damped, g)
+            if trial[IC] < 100.0 or trial[IWX] ** 2 + trial[IWY] ** 2 > 0.25 * trial[IC] ** 2:
+                lam *= 10.0
+                continue
+            r_trial, _ = residuals_jacobian_numpy(s, tau, trial, idx)
+            new_cost = float(np.sum(wt * r_trial**2))
+            if new_cost <= cost:
+                improved = True
+                break
+            lam *= 10.0
+        if not improved:
+            break
+        drop = cost - new_cost
+        p, cost = trial, new_cost
+        lam = max(lam * 0.1, 1e-12)
+        res, jac = residuals_jacobian_numpy(s, tau, p, idx)
+        if drop <= 1e-12 * cost + 1e-24:
+            break
+    return p, cost
+
+
+def locate_numpy(s, tau, wt, zf, c, free, max_iter):
+    """Twin of ``locate``: returns (params (m, 7), costs (m,), cov (7, 7) or None, res (n,), status)."""
+    idx = np.flatnonzero(free)
+    cands = closed_form_numpy(s, tau, wt, zf, c)
+    if not cands:
+        use = wt > 0
+        start = s[use].mean(axis=0)
+        if not np.isnan(zf):
+            start[2] = zf
+        spread = np.linalg.norm(s[use] - start, axis=1).mean()
+        cands = [np.array([*start, tau[use].min() - spread / c])]
+    params, costs = [], []
+    for cand in cands:
+        p0 = np.array([cand[0], cand[1], cand[2], cand[3], c, 0.0, 0.0])
+        p, cost = lm_numpy(s, tau, wt, p0, idx, max_iter)
+        dup = [q for q, other in enumerate(params) if np.sum((p[:3] - other[:3]) ** 2) < 1e-6]
+        if dup:
+            if cost < costs[dup[0]]:
+                params[dup[0]], costs[dup[0]] = p, cost
+            continue
+        params.append(p)
+        costs.append(cost)
+    order = np.argsort(costs, kind="stable")
+    params = np.array(params)[order]
+    costs = np.array(costs)[order]
+    res, jac = residuals_jacobian_numpy(s, tau, params[0], idx)
+    fisher = jac.T @ (wt[:, None] * jac)
+    cov = np.zeros((NPAR, NPAR))
+    try:
+        scale = 1.0 / np.sqrt(np.diag(fisher))
+        inv = np.linalg.inv(fisher * np.outer(scale, scale)) * np.outer(scale, scale)
+        np.linalg.cholesky(fisher * np.outer(scale, scale))
+    except (np.linalg.LinAlgError, FloatingPointError):
+        return params, costs, None, res, SINGULAR
+    cov[np.ix_(idx, idx)] = inv
+    return params, costs, cov, res, OK

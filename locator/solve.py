@@ -1,0 +1,498 @@
+"""Where and when a shot was fired, from its arrival times at several sensors (TDOA).
+
+``solve(positions_m, toas_s, sigmas_s, ...) -> Solution`` is the one entry point.  It
+validates, centres the coordinates (sensor centroid, earliest arrival) so that
+UTM-sized positions or epoch-sized times lose no precision, and hands the problem
+to a solver from :data:`SOLVERS`:
+
+``"ls"``
+    Plain weighted least squares: a closed-form start (Chan & Ho style constrained
+    linear solution, both roots) refined by Levenberg–Marquardt.
+``"robust"`` (default)
+    ``"ls"``, then while an arrival is inconsistent with the others (normalised
+    residual above ``SolverConfig.outlier_sigma``) leave out the one whose removal
+    fits the rest best, and flag it with the reason; needs one redundant arrival
+    beyond the unknowns to tell which one is wrong.
+``"ransac"``
+    Every minimal set of arrivals (random ones when there are many) gives exact
+    candidates; the candidate most arrivals agree with is refined on its inliers.
+    Handles several wrong arrivals at once, at the price of speed.
+
+Unknowns: horizontal position and discharge time always; height in ``mode="3d"``
+(in ``"2d"`` the shooter's height is given, by default near the ground below the
+array); the speed of sound (``fit_c``) and a horizontal wind (``fit_wind``) on request.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+
+from locator import _kernels as K
+from locator.crlb import crlb
+from salvo.errors import InputError
+
+__all__ = ["Solution", "Ellipse", "Alternative", "SolverConfig", "SOLVERS", "solve", "crlb", "default_source_z"]
+
+
+@dataclass(frozen=True)
+class SolverConfig:
+    """Tuning of the solvers; every field with its unit and default.
+
+    Attributes
+    ----------
+    max_iter : int
+        Levenberg–Marquardt iterations per start (default 30; 3–8 are typical).
+    outlier_sigma : float
+        An arrival whose residual exceeds this many of its own sigmas is inconsistent
+        (dimensionless, default 4.0: a false alarm on 6e-5 of good arrivals).
+    max_outliers : int
+        At most this many arrivals are left out of one solution (default 3).
+    sensor_height_m : float
+        Typical height of a sensor above its ground, metres (default 5.0), for the
+        default shooter height in "2d" mode.
+    muzzle_height_m : float
+        Height of the muzzle above the ground, metres (default 1.5).
+    ransac_max_sets : int
+        Minimal sets RANSAC tries; all of them when there are fewer (default 300).
+    ransac_seed : int
+        Seed of the random minimal sets, so results are reproducible (default 0).
+    """
+
+    max_iter: int = 30
+    outlier_sigma: float = 4.0
+    max_outliers: int = 3
+    sensor_height_m: float = 5.0
+    muzzle_height_m: float = 1.5
+    ransac_max_sets: int = 300
+    ransac_seed: int = 0
+
+
+DEFAULT_CONFIG = SolverConfig()
+
+
+@dataclass(frozen=True)
+class Ellipse:
+    """1-sigma horizontal error ellipse.
+
+    Attributes
+    ----------
+    semi_major_m, semi_minor_m : float
+        Semi-axes, metres (square roots of the eigenvalues of the horizontal covariance).
+    azimuth_deg : float
+        Direction of the major axis, degrees clockwise from north (0..180).
+    """
+
+    semi_major_m: float
+    semi_minor_m: float
+    azimuth_deg: float
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Another source position that fits the arrivals (the 3-sensor 2D mirror solution).
+
+    Attributes
+    ----------
+    pos_m : ndarray, shape (3,)
+        Position in the caller's frame, metres.
+    t0_s : float
+        Discharge time, seconds, in the caller's time base.
+    chi2 : float
+        Weighted sum of squared residuals at that position.
+    """
+
+    pos_m: np.ndarray
+    t0_s: float
+    chi2: float
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Where and when one shot was fired, and how sure the solver is.
+
+    Attributes
+    ----------
+    ok : bool
+        False when no position could be given; ``reason`` says why.
+    reason : str
+        Why ``ok`` is False, or a note on a valid solution (ambiguity, no redundancy); "" otherwise.
+    pos_m : ndarray, shape (3,)
+        Source position in the caller's frame, metres (NaN when not ok).
+    cov_m2 : ndarray, shape (3, 3)
+        Position covariance, m^2 (the z row/column is zero in "2d" mode, where z was given).
+    t0_s : float
+        Discharge time, seconds, in the same time base as ``toas_s``.
+    residual_s : ndarray, shape (n,)
+        Observed minus predicted arrival time per sensor, seconds (left-out sensors too).
+    used : ndarray of bool, shape (n,)
+        Sensors the solution rests on.
+    flags : tuple of str, length n
+        Why a sensor was left out ("" for sensors used).
+    err_m : float
+        1-sigma horizontal error radius, metres: ``sqrt(var_x + var_y)``.
+    ellipse : Ellipse or None
+        1-sigma horizontal error ellipse.
+    gdop : float
+        Horizontal geometric dilution of precision: ``err_m / (c * sigma_rms)`` (dimensionless).
+    c_mps : float
+        Speed of sound used or fitted, m/s.
+    wind_mps : ndarray, shape (2,)
+        Horizontal wind used or fitted (towards east, north), m/s.
+    alternatives : tuple of Alternative
+        Other positions that fit equally well (two roots with 3 sensors in 2D).
+    chi2 : float
+        Weighted sum of squared residuals over used sensors.
+    dof : int
+        Used sensors minus unknowns.
+    mode : str
+        "2d" or "3d".
+    method : str
+        Name of the solver in :data:`SOLVERS`.
+    """
+
+    ok: bool
+    reason: str
+    pos_m: np.ndarray
+    cov_m2: np.ndarray
+    t0_s: float
+    residual_s: np.ndarray
+    used: np.ndarray
+    flags: tuple[str, ...]
+    err_m: float
+    ellipse: Ellipse | None
+    gdop: float
+    c_mps: float
+    wind_mps: np.ndarray
+    alternatives: tuple[Alternative, ...] = ()
+    chi2: float = math.nan
+    dof: int = 0
+    mode: str = "2d"
+    method: str = "robust"
+
+
+# ----------------------------------------------------------------------------------------------
+# the problem as the solvers see it, and what they return
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One shot, centred: what a solver in :data:`SOLVERS` receives.
+
+    Attributes
+    ----------
+    s : ndarray, shape (n, 3)
+        Sensor positions minus ``origin``, metres.
+    tau : ndarray, shape (n,)
+        Arrival times minus ``t_ref``, seconds.
+    sigma : ndarray, shape (n,)
+        1-sigma timing uncertainty, seconds.
+    zf : float
+        Source height (centred frame) in "2d" mode, metres; NaN in "3d".
+    c : float
+        Speed of sound (start value when fitted), m/s.
+    free : ndarray of uint8, shape (7,)
+        Which of [x, y, z, t0, c, wx, wy] are unknown.
+    """
+
+    s: np.ndarray
+    tau: np.ndarray
+    sigma: np.ndarray
+    zf: float
+    c: float
+    free: np.ndarray
+    origin: np.ndarray
+    t_ref: float
+    weight: np.ndarray  # (n,) 1 / sigma^2, s^-2
+
+    @property
+    def n_unknowns(self) -> int:
+        return int(self.free.sum())
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A solver's answer in the centred frame (params layout of :mod:`locator._kernels`)."""
+
+    status: int
+    params: np.ndarray  # (7,)
+    cov: np.ndarray  # (7, 7)
+    res: np.ndarray  # (n,)
+    used: np.ndarray  # (n,) bool
+    chi2: float
+    flags: tuple[str, ...]
+    others: tuple[tuple[np.ndarray, float], ...] = ()  # (params, chi2) of other solutions
+    note: str = ""
+
+
+def _run(problem: Problem, used: np.ndarray, config: SolverConfig) -> Fit:
+    n = problem.s.shape[0]
+    wt = problem.weight * used
+    out_p = np.empty((2, K.NPAR))
+    out_cost = np.empty(2)
+    out_cov = np.empty((K.NPAR, K.NPAR))
+    out_res = np.empty(n)
+    found, status = K.locate(problem.s, problem.tau, wt, problem.zf, problem.c, problem.free,
+                             config.max_iter, out_p, out_cost, out_cov, out_res)
+    if found == 0:
+        return Fit(status, np.full(K.NPAR, np.nan), out_cov, np.full(n, np.nan), used, math.inf, ("",) * n)
+    others = ((out_p[1].copy(), float(out_cost[1])),) if found == 2 else ()
+    return Fit(status, out_p[0].copy(), out_cov, out_res, used, float(out_cost[0]), ("",) * n, others)
+
+
+def _flag_text(res_s: float, sigma_s: float) -> str:
+    kind = "late: non-line-of-sight or echo?" if res_s > 0 else "early: N-wave or wrong pick?"
+    return f"left out: {res_s * 1e3:+.1f} ms ({abs(res_s) / sigma_s:.1f} sigma) off the others' fit, {kind}"
+
+
+def solve_ls(problem: Problem, config: SolverConfig) -> Fit:
+    """Plain weighted least squares over every arrival."""
+    return _run(problem, np.ones(problem.s.shape[0], dtype=bool), config)
+
+
+def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
+    """Least squares, then leave out inconsistent arrivals one at a time (best leave-one-out fit)."""
+    fit = solve_ls(problem, config)
+    flags = list(fit.flags)
+    k = problem.n_unknowns
+    removed = 0
+    limit = config.outlier_sigma**2
+    while fit.status == K.OK:
+        z2 = fit.res * fit.res * problem.weight * fit.used
+        if z2.max() <= limit:
+            break
+        n_used = int(fit.used.sum())
+        if n_used - 1 < k + 1 or removed >= config.max_outliers:
+            return Fit(fit.status, fit.params, fit.cov, fit.res, fit.used, fit.chi2, tuple(flags), fit.others,
+                       "arrivals are inconsistent but too few are redundant to tell which is wrong")
+        best = None
+        for j in np.flatnonzero(fit.used):
+            trial_used = fit.used.copy()
+            trial_used[j] = False
+            trial = _run(problem, trial_used, config)
+            if trial.status == K.OK and (best is None or trial.chi2 < best[1].chi2):
+                best = (j, trial)
+        if best is None:
+            break
+        j, fit = best
+        flags[j] = _flag_text(float(fit.res[j]), float(problem.sigma[j]))
+        removed += 1
+    return Fit(fit.status, fit.params, fit.cov, fit.res, fit.used, fit.chi2, tuple(flags), fit.others)
+
+
+def solve_ransac(problem: Problem, config: SolverConfig) -> Fit:
+    """RANSAC over minimal sets of arrivals, then the robust fit on the largest consistent set."""
+    n = problem.s.shape[0]
+    m = 4 if np.isnan(problem.zf) else 3  # position components + t0 (c and wind come in the refit)
+    if n <= m + 1:
+        return solve_robust(problem, config)
+    sets = list(combinations(range(n), m))
+    if len(sets) > config.ransac_max_sets:
+        rng = np.random.default_rng(config.ransac_seed)
+        sets = [tuple(sorted(rng.choice(n, m, replace=False))) for _ in range(config.ransac_max_sets)]
+    base_free = problem.free.copy()
+    base_free[K.IC:] = 0
+    sub = Problem(problem.s, problem.tau, problem.sigma, problem.zf, problem.c, base_free, problem.origin,
+                  problem.t_ref, problem.weight)
+    best_inliers, best_cost = None, math.inf
+    for chosen in sets:
+        used = np.zeros(n, dtype=bool)
+        used[list(chosen)] = True
+        fit = _run(sub, used, config)
+        if fit.status != K.OK:
+            continue
+        for params in (fit.params, *(p for p, _ in fit.others)):
+            t, _ = K.travel_numpy(problem.s - params[:3], params[K.IC], params[K.IWX:])
+            z = np.abs(problem.tau - params[K.IT0] - t) / problem.sigma
+            inliers = z <= config.outlier_sigma
+            cost = float(np.sum(np.minimum(z, config.outlier_sigma) ** 2))
+            if best_inliers is None or inliers.sum() > best_inliers.sum() or (
+                    inliers.sum() == best_inliers.sum() and cost < best_cost):
+                best_inliers, best_cost = inliers, cost
+    if best_inliers is None or best_inliers.sum() < problem.n_unknowns:
+        return solve_robust(problem, config)
+    fit = _run(problem, best_inliers, config)
+    flags = tuple("" if best_inliers[i] else _flag_text(float(fit.res[i]), float(problem.sigma[i]))
+                  for i in range(n))
+    return Fit(fit.status, fit.params, fit.cov, fit.res, fit.used, fit.chi2, flags, fit.others)
+
+
+#: The solvers by name; each takes a :class:`Problem` and a :class:`SolverConfig` and returns a :class:`Fit`.
+SOLVERS: dict[str, Callable[[Problem, SolverConfig], Fit]] = {
+    "ls": solve_ls,
+    "robust": solve_robust,
+    "ransac": solve_ransac,
+}
+DEFAULT_METHOD = "robust"
+
+
+# ----------------------------------------------------------------------------------------------
+# the public entry point
+# ----------------------------------------------------------------------------------------------
+
+
+def default_source_z(positions_m, config: SolverConfig = DEFAULT_CONFIG) -> float:
+    """Default shooter height for "2d" mode: near the ground below the array, metres.
+
+    The median sensor height minus a typical mount height plus the muzzle height: the
+    median resists one sensor on a tall building or down in a valley.
+    """
+    z = np.sort(np.asarray(positions_m, dtype=np.float64)[:, 2])
+    mid = z.shape[0] // 2
+    median = z[mid] if z.shape[0] % 2 else 0.5 * (z[mid - 1] + z[mid])
+    return float(median - config.sensor_height_m + config.muzzle_height_m)
+
+
+def _check(name: str, arr: np.ndarray) -> None:
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise InputError(f"{name}{list(bad.tolist())}: is {arr[tuple(bad)]!r}, not a finite number")
+
+
+def solve(positions_m, toas_s, sigmas_s, *, mode: str = "2d", z_m: float | None = None, c_mps: float = 343.2,
+          fit_c: bool = False, fit_wind: bool = False, method: str | None = None,
+          config: SolverConfig | None = None) -> Solution:
+    """Locate one shot from its arrival times.
+
+    Parameters
+    ----------
+    positions_m : array_like, shape (n, 3)
+        Sensor positions, metres, in any Cartesian frame (e.g. local ENU or UTM).
+    toas_s : array_like, shape (n,)
+        Arrival times, seconds, in any time base (e.g. relative to the first detection).
+    sigmas_s : float or array_like, shape (n,)
+        1-sigma uncertainty of each arrival time, seconds (picker, clock and position error together).
+    mode : {"2d", "3d"}
+        "2d": the shooter's height is given (``z_m``) and x, y, t0 are solved; "3d": z too.
+    z_m : float, optional
+        Shooter (muzzle) height in "2d" mode, same frame as ``positions_m``; default
+        :func:`default_source_z` (near the ground below the array).
+    c_mps : float
+        Speed of sound, m/s (its start value when ``fit_c``).
+    fit_c : bool
+        Also solve for the speed of sound (one more unknown).
+    fit_wind : bool
+        Also solve for a horizontal wind vector (two more unknowns).
+    method : str, optional
+        Name in :data:`SOLVERS` (default "robust").
+    config : SolverConfig, optional
+
+    Returns
+    -------
+    Solution
+        ``ok=False`` with a reason when there are fewer usable sensors than unknowns
+        or the geometry cannot fix the position (coincident or collinear sensors).
+
+    Raises
+    ------
+    InputError
+        When an argument has the wrong shape or holds NaN/inf, a sigma is not positive,
+        or ``mode``/``method`` is unknown.
+    """
+    config = DEFAULT_CONFIG if config is None else config
+    method = DEFAULT_METHOD if method is None else method
+    pos = np.asarray(positions_m, dtype=np.float64)
+    toa = np.asarray(toas_s, dtype=np.float64)
+    if pos.ndim != 2 or pos.shape[1] != 3:
+        raise InputError(f"positions_m: expected shape (n, 3), got {pos.shape}")
+    n = pos.shape[0]
+    if toa.shape != (n,):
+        raise InputError(f"toas_s: expected shape ({n},) to match positions_m, got {toa.shape}")
+    sig = np.asarray(sigmas_s, dtype=np.float64)
+    if sig.shape != (n,):
+        if sig.ndim != 0:
+            raise InputError(f"sigmas_s: expected a number or shape ({n},), got {sig.shape}")
+        sig = np.full(n, float(sig))
+    # one cheap test on the hot path (NaN and inf propagate through sums); the detail only on failure
+    if not math.isfinite(float(pos.sum()) + float(toa.sum()) + float(sig.sum())):
+        _check("positions_m", pos)
+        _check("toas_s", toa)
+        _check("sigmas_s", sig)
+    if not sig.min() > 0:
+        raise InputError(f"sigmas_s[{int(np.argmin(sig > 0))}]: must be > 0 seconds")
+    if mode != "2d" and mode != "3d":
+        raise InputError(f"mode: {mode!r} is not '2d' or '3d'")
+    if not (math.isfinite(c_mps) and c_mps > 100.0):
+        raise InputError(f"c_mps: {c_mps!r} is not a plausible speed of sound (m/s)")
+    solver = SOLVERS.get(method)
+    if solver is None:
+        raise InputError(f"method: {method!r} is not one of {sorted(SOLVERS)}")
+    if mode == "2d":
+        if z_m is None:
+            z_m = default_source_z(pos, config) if n else 0.0
+        elif not math.isfinite(z_m):
+            raise InputError(f"z_m: {z_m!r} is not a finite height (m)")
+
+    free = np.array([1, 1, mode == "3d", 1, fit_c, fit_wind, fit_wind], dtype=np.uint8)
+    k = int(free.sum())
+    if n < k:
+        what = "x, y" + (", z" if mode == "3d" else "") + ", t0" + (", c" if fit_c else "") + (
+            ", wind" if fit_wind else "")
+        return _failed(n, f"{n} sensors for {k} unknowns ({what}): at least {k} needed", mode, method, c_mps)
+
+    # Centre: UTM-sized coordinates and epoch-sized times would otherwise cost digits in r^2 terms.
+    origin = pos.sum(axis=0) / n
+    t_ref = float(toa.min())
+    zf = float(z_m) - origin[2] if mode == "2d" else math.nan
+    problem = Problem(pos - origin, toa - t_ref, sig, zf, float(c_mps), free, origin, t_ref, 1.0 / (sig * sig))
+    fit = solver(problem, config)
+    if fit.status != K.OK:
+        return _failed(n, _degenerate_reason(problem, fit), mode, method, c_mps)
+    return _solution(problem, fit, mode, method)
+
+
+def _failed(n: int, reason: str, mode: str, method: str, c_mps: float) -> Solution:
+    nan3 = np.full(3, np.nan)
+    return Solution(False, reason, nan3, np.full((3, 3), np.nan), math.nan, np.full(n, np.nan),
+                    np.zeros(n, dtype=bool), ("",) * n, math.nan, None, math.nan, c_mps, np.zeros(2), (),
+                    math.nan, 0, mode, method)
+
+
+def _degenerate_reason(problem: Problem, fit: Fit) -> str:
+    pts = problem.s[fit.used]
+    horiz = pts[:, :2] - pts[:, :2].mean(axis=0)
+    sv = np.linalg.svd(horiz, compute_uv=False) if len(pts) > 1 else np.zeros(2)
+    spread = float(np.ptp(pts, axis=0).max()) if len(pts) else 0.0
+    if spread < 1e-6:
+        return "sensors coincide: no baseline to locate from"
+    if sv.size < 2 or sv[1] < 1e-6 * max(sv[0], 1e-12):
+        return "sensors are collinear: the position is ambiguous across their line"
+    if np.isnan(problem.zf) and np.ptp(pts[:, 2]) < 1e-3 * spread:
+        return "sensors are coplanar: the height is ambiguous above/below their plane; use mode='2d'"
+    return "geometry does not fix the unknowns (singular information matrix)"
+
+
+def _solution(problem: Problem, fit: Fit, mode: str, method: str) -> Solution:
+    p = fit.params
+    pos = p[:3] + problem.origin
+    cov = fit.cov[:3, :3].copy()
+    vxx, vyy, vxy = float(cov[0, 0]), float(cov[1, 1]), float(cov[0, 1])
+    err = math.sqrt(max(vxx + vyy, 0.0))
+    half_tr, det_part = 0.5 * (vxx + vyy), math.hypot(0.5 * (vxx - vyy), vxy)
+    major, minor = math.sqrt(max(half_tr + det_part, 0.0)), math.sqrt(max(half_tr - det_part, 0.0))
+    # eigenvector angle from the x (east) axis; azimuth is clockwise from north
+    azimuth = (90.0 - math.degrees(0.5 * math.atan2(2.0 * vxy, vxx - vyy))) % 180.0
+    used = fit.used
+    n_used = int(used.sum())
+    sig_rms = math.sqrt(float((problem.sigma * problem.sigma) @ used) / n_used)
+    dof = n_used - problem.n_unknowns
+    note = fit.note
+    alternatives = []
+    for params, chi2 in fit.others:
+        # another root is a real ambiguity when it fits as well as chance allows
+        if chi2 <= dof + 3.0 * math.sqrt(2.0 * max(dof, 0)) + 1e-6 and params[K.IT0] <= problem.tau[used].min():
+            alternatives.append(Alternative(params[:3] + problem.origin, float(params[K.IT0] + problem.t_ref),
+                                            chi2))
+    if alternatives:
+        note = (note + "; " if note else "") + (
+            f"{len(alternatives) + 1} positions fit the arrivals; the alternatives are listed")
+    elif dof == 0 and not note:
+        note = "no redundant arrival: a wrong arrival cannot be detected"
+    return Solution(True, note, pos, cov, float(p[K.IT0] + problem.t_ref), fit.res.copy(), used.copy(),
+                    fit.flags, err, Ellipse(major, minor, azimuth), err / (float(p[K.IC]) * sig_rms),
+                    float(p[K.IC]), p[K.IWX:].copy(), tuple(alternatives), fit.chi2, dof, mode, method)
