@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS shots (
     err_m REAL,
     shooter INTEGER NOT NULL,
     sensors TEXT NOT NULL,
+    detections TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (incident_id, idx)
 );
 CREATE TABLE IF NOT EXISTS detections (
@@ -96,6 +97,8 @@ class StoredShot:
         Shooter number within the incident.
     sensors : tuple of str
         Sensors whose detections located the shot.
+    detections : tuple of str
+        The detections used, as ``"sensor_id:seq"`` (live service; empty offline).
     """
 
     t_ns: int
@@ -108,6 +111,7 @@ class StoredShot:
     err_m: float = NAN
     shooter: int = 0
     sensors: tuple[str, ...] = ()
+    detections: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,10 +337,11 @@ class IncidentStore:
                 )
                 self._db.execute("DELETE FROM shots WHERE incident_id=?", (inc.id,))
                 self._db.executemany(
-                    "INSERT INTO shots VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO shots VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     [
                         (inc.id, i, s.t_ns, _sql(s.lat), _sql(s.lon), _sql(s.alt_m), _sql(s.x_m), _sql(s.y_m),
-                         _sql(s.z_m), _sql(s.err_m), s.shooter, json.dumps(list(s.sensors)))
+                         _sql(s.z_m), _sql(s.err_m), s.shooter, json.dumps(list(s.sensors)),
+                         json.dumps(list(s.detections)))
                         for i, s in enumerate(inc.shots)
                     ],
                 )
@@ -376,6 +381,10 @@ class IncidentStore:
             args.append(cls)
         return self._iter(("WHERE " + " AND ".join(where)) if where else "", tuple(args))
 
+    def open_incidents(self) -> list[StoredIncident]:
+        """Incidents not yet final (what a restarted service resumes)."""
+        return list(self._iter("WHERE i.final = 0", ()))
+
     def count_incidents(self) -> int:
         """Number of incidents stored."""
         return int(self._db.execute("SELECT count(*) FROM incidents").fetchone()[0])
@@ -384,7 +393,7 @@ class IncidentStore:
         cur = self._db.execute(
             "SELECT i.id, i.start_ns, i.end_ns, i.class, i.confidence, i.n_shots, i.n_shooters, i.frame, i.final,"
             " i.version, i.updated_ns, s.t_ns, s.lat, s.lon, s.alt_m, s.x_m, s.y_m, s.z_m, s.err_m, s.shooter,"
-            f" s.sensors FROM incidents i LEFT JOIN shots s ON s.incident_id = i.id {where}"
+            f" s.sensors, s.detections FROM incidents i LEFT JOIN shots s ON s.incident_id = i.id {where}"
             " ORDER BY i.start_ns, i.id, s.idx",
             args,
         )
@@ -397,7 +406,8 @@ class IncidentStore:
             head = row
             if row[11] is not None:
                 shots.append(
-                    StoredShot(row[11], *(_py(v) for v in row[12:19]), shooter=row[19], sensors=tuple(json.loads(row[20])))
+                    StoredShot(row[11], *(_py(v) for v in row[12:19]), shooter=row[19],
+                               sensors=tuple(json.loads(row[20])), detections=tuple(json.loads(row[21])))
                 )
         if head is not None:
             yield _incident(head, shots)

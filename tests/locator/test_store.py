@@ -13,7 +13,7 @@ T0 = 1_800_000_000 * 10**9
 def _inc(i, n_shots=2, final=False):
     shots = tuple(
         StoredShot(T0 + i * 10**9 + k * 10**8, lat=40.44 + 1e-4 * k, lon=-79.99, alt_m=250.0, err_m=2.0 + k,
-                   shooter=0, sensors=("S1", "S2", "S3"))
+                   shooter=0, sensors=("S1", "S2", "S3"), detections=("S1:1", "S2:7", "S3:2"))
         for k in range(n_shots)
     )
     return StoredIncident(f"inc{i}", shots[0].t_ns, shots[-1].t_ns, "gunfire", 0.9, n_shots, 1, "wgs84", shots, final)
@@ -26,6 +26,7 @@ def test_roundtrip_update_and_range(tmp_path):
         again = st.upsert_incident(_inc(2, n_shots=3, final=True))
         assert again.version == 2
         assert st.count_incidents() == 5
+        assert [i.id for i in st.open_incidents()] == ["inc0", "inc1", "inc3", "inc4"]
     # A second process (the dashboard) reads what the first wrote.
     with IncidentStore(tmp_path / "s.db", readonly=True) as ro:
         got = list(ro.iter_incidents(since_ns=T0 + 1 * 10**9, until_ns=T0 + 4 * 10**9))
@@ -33,7 +34,7 @@ def test_roundtrip_update_and_range(tmp_path):
         two = got[1]
         assert two.n_shots == 3 and len(two.shots) == 3 and two.final and two.version == 2
         assert two.shots[2].sensors == ("S1", "S2", "S3") and two.shots[2].err_m == 4.0
-        assert math.isnan(two.shots[0].x_m)
+        assert math.isnan(two.shots[0].x_m) and two.shots[1].detections == ("S1:1", "S2:7", "S3:2")
         lat, lon, alt = two.centroid()
         assert lat == pytest.approx(40.4401) and alt == 250.0
         assert ro.get_incident("nope") is None
