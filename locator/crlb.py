@@ -69,9 +69,10 @@ def crlb(positions_m, source_m, sigmas_s, *, mode: str = "2d", c_mps: float = 34
     p = np.array([*(x - centre), 0.0, c_mps, wind_mps[0], wind_mps[1]])
     _, jac = K.residuals_jacobian_numpy(s - centre, np.zeros(s.shape[0]), p, idx)
     fisher = jac.T @ (jac / sig[:, None] ** 2)
-    scale = 1.0 / np.sqrt(np.diag(fisher))
+    diag = np.diag(fisher)
+    scale = 1.0 / np.sqrt(np.where(diag > 0, diag, 1.0))
     normed = fisher * np.outer(scale, scale)
-    if np.linalg.cond(normed) > 1e12:
+    if not diag.min() > 0 or np.linalg.cond(normed) > 1e12:
         raise InputError("crlb: the geometry is singular (too few or collinear sensors for these unknowns)")
     inv = np.linalg.inv(normed) * np.outer(scale, scale)
     out = np.zeros((3, 3))

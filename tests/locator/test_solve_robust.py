@@ -1,0 +1,93 @@
+"""Wrong arrivals are flagged and left out; c and wind can be solved for."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from locator import _kernels as K
+from locator.solve import solve
+
+C = 343.2
+
+
+def ring(n, radius=400.0, rng=None):
+    ang = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    z = np.zeros(n) if rng is None else rng.uniform(3, 15, n)
+    return np.column_stack([radius * np.cos(ang), radius * np.sin(ang), z])
+
+
+def arrivals(sensors, source, c=C, wind=(0.0, 0.0)):
+    t, _ = K.travel_numpy(np.asarray(sensors) - np.asarray(source), c, np.asarray(wind, dtype=float))
+    return t
+
+
+@pytest.mark.parametrize("method", ["robust", "ransac"])
+def test_one_late_arrival_is_flagged_and_left_out(rng, method):
+    sensors = ring(8, rng=rng)
+    src = np.array([120.0, -60.0, 1.5])
+    sigma = 3e-4
+    toa = arrivals(sensors, src) + rng.normal(0, sigma, 8)
+    clean = solve(sensors, toa, sigma, z_m=1.5, method=method)
+    bad = toa.copy()
+    bad[5] += 25.0 / C  # an echo off a building: 25 m extra path
+    sol = solve(sensors, bad, sigma, z_m=1.5, method=method)
+    assert sol.ok and not sol.used[5] and sol.used.sum() == 7
+    assert "late" in sol.flags[5] and "left out" in sol.flags[5]
+    assert all(flag == "" for i, flag in enumerate(sol.flags) if i != 5)
+    assert sol.residual_s[5] == pytest.approx(25.0 / C, abs=5 * sigma)
+    assert np.hypot(*(sol.pos_m[:2] - clean.pos_m[:2])) < 1.0
+
+
+def test_plain_least_squares_is_pulled_by_the_wrong_arrival(rng):
+    sensors = ring(8, rng=rng)
+    src = np.array([120.0, -60.0, 1.5])
+    toa = arrivals(sensors, src)
+    toa[5] += 25.0 / C
+    ls = solve(sensors, toa, 3e-4, z_m=1.5, method="ls")
+    robust = solve(sensors, toa, 3e-4, z_m=1.5)
+    assert ls.used.all() and np.hypot(*(ls.pos_m[:2] - src[:2])) > 3.0
+    assert np.hypot(*(robust.pos_m[:2] - src[:2])) < 1e-6
+
+
+def test_ransac_survives_two_wrong_arrivals(rng):
+    sensors = ring(10, rng=rng)
+    src = np.array([-80.0, 200.0, 1.5])
+    toa = arrivals(sensors, src) + rng.normal(0, 2e-4, 10)
+    toa[[2, 7]] += np.array([40.0, 15.0]) / C
+    sol = solve(sensors, toa, 2e-4, z_m=1.5, method="ransac")
+    assert sol.ok and not sol.used[2] and not sol.used[7] and sol.used.sum() == 8
+    assert np.hypot(*(sol.pos_m[:2] - src[:2])) < 0.5
+
+
+def test_too_few_redundant_arrivals_says_so():
+    sensors = ring(4)
+    toa = arrivals(sensors, [50.0, 20.0, 1.5])
+    toa[1] += 30.0 / C
+    sol = solve(sensors, toa, 1e-4, z_m=1.5)
+    assert sol.ok and sol.used.all() and "too few" in sol.reason
+
+
+def test_fitting_c_recovers_the_speed_of_sound(rng):
+    sensors = ring(8, rng=rng)
+    src = np.array([150.0, 90.0, 1.5])
+    true_c = 331.3  # 0 degC, solver told 20 degC
+    toa = arrivals(sensors, src, c=true_c) + rng.normal(0, 1e-4, 8)
+    fixed = solve(sensors, toa, 1e-4, z_m=1.5, c_mps=343.2)
+    fitted = solve(sensors, toa, 1e-4, z_m=1.5, c_mps=343.2, fit_c=True)
+    assert fitted.c_mps == pytest.approx(true_c, abs=2.0)
+    assert np.hypot(*(fitted.pos_m[:2] - src[:2])) < np.hypot(*(fixed.pos_m[:2] - src[:2]))
+    assert fitted.dof == 8 - 4
+
+
+def test_fitting_wind_recovers_it_and_the_position(rng):
+    sensors = ring(9, radius=500.0, rng=rng)
+    src = np.array([-100.0, 60.0, 1.5])
+    wind = (4.0, -3.0)  # 5 m/s
+    toa = arrivals(sensors, src, wind=wind) + rng.normal(0, 1e-4, 9)
+    still = solve(sensors, toa, 1e-4, z_m=1.5)
+    windy = solve(sensors, toa, 1e-4, z_m=1.5, fit_wind=True)
+    np.testing.assert_allclose(windy.wind_mps, wind, atol=0.5)
+    assert np.hypot(*(windy.pos_m[:2] - src[:2])) < 0.3
+    assert np.hypot(*(still.pos_m[:2] - src[:2])) > 1.0
+    assert windy.dof == 9 - 5
