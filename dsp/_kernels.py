@@ -13,14 +13,16 @@ P_HOP = 0            # frame hop (samples)
 P_ALPHA_FAST = 1     # per-frame EMA weight of the fast energy
 P_ALPHA_REF = 2      # per-frame EMA weight of the recent reference
 P_FLOOR_UP = 3       # per-frame multiplicative slew limit of the floor's rise
-P_ALPHA_DOWN = 4     # per-frame EMA weight with which the floor falls
+P_ALPHA_DOWN = 4     # per-frame EMA weight with which the floor follows the ambience
 P_ALPHA_WARM = 5     # per-frame EMA weight of the floor during warm-up
 P_WARM_FRAMES = 6    # warm-up length (frames)
 P_SNR_ON = 7         # fast / floor needed to trigger (energy ratio)
 P_JUMP = 8           # fast / previous reference needed to trigger (energy ratio)
 P_REFRACTORY = 9     # frames without triggers after a trigger
 P_FLOOR_MIN = 10     # lowest floor (energy, full scale = 1)
-N_PARAMS = 11
+P_MIN_GAP = 11       # frames after a trigger before a much louder step may override the refractory time
+P_STRONG = 12        # fast / loudest fast since the last trigger needed for that override (energy ratio)
+N_PARAMS = 13
 
 # Layout of the trigger's state vector (float64).
 S_ACC = 0            # energy accumulated in the current, unfinished frame
@@ -30,7 +32,9 @@ S_REF = 3
 S_FLOOR = 4
 S_FRAME = 5          # frames completed since the stream start
 S_REFR_LEFT = 6      # refractory frames left
-N_STATE = 7
+S_EVENT_MAX = 7      # loudest fast energy since the last trigger
+S_SINCE = 8          # frames since the last trigger
+N_STATE = 9
 
 
 @njit(cache=True, nogil=True)
@@ -53,6 +57,8 @@ def trigger_kernel(x, sos, zi, params, state, y_out, trig_out, floor_out):  # pr
     jump = params[P_JUMP]
     refractory = params[P_REFRACTORY]
     floor_min = params[P_FLOOR_MIN]
+    min_gap = params[P_MIN_GAP]
+    strong = params[P_STRONG]
     n_sec = sos.shape[0]
     acc = state[S_ACC]
     count = int(state[S_COUNT])
@@ -61,6 +67,8 @@ def trigger_kernel(x, sos, zi, params, state, y_out, trig_out, floor_out):  # pr
     floor = state[S_FLOOR]
     frame = state[S_FRAME]
     refr = state[S_REFR_LEFT]
+    event_max = state[S_EVENT_MAX]
+    since = state[S_SINCE]
     n_trig = 0
     for i in range(x.shape[0]):
         v = np.float64(x[i])
@@ -85,21 +93,29 @@ def trigger_kernel(x, sos, zi, params, state, y_out, trig_out, floor_out):  # pr
                 ref_prev = ref
                 fast += a_fast * (e - fast)
                 ref += a_ref * (e - ref)
+                # the floor is the mean ambient energy: frozen during an event, rising at most at a slew limit
                 if frame < warm:
                     floor += a_warm * (ref - floor)
-                elif ref > floor:
-                    floor = min(floor * up, ref)
-                else:
-                    floor += a_down * (ref - floor)
+                elif refr <= 0.0:
+                    floor = min(floor + a_down * (ref - floor), floor * up)
                 if floor < floor_min:
                     floor = floor_min
-                if refr > 0.0:
-                    refr -= 1.0
-                elif fast > snr_on * floor and fast > jump * ref_prev:
+                since += 1.0
+                step = fast > snr_on * floor and fast > jump * ref_prev
+                # a weak trigger must not hide a much louder arrival right after it
+                louder = since >= min_gap and fast > strong * event_max
+                if step and (refr <= 0.0 or louder):
                     trig_out[n_trig] = np.int64(frame) * hop
                     floor_out[n_trig] = floor
                     n_trig += 1
                     refr = refractory
+                    event_max = fast
+                    since = 0.0
+                else:
+                    if refr > 0.0:
+                        refr -= 1.0
+                    if fast > event_max:
+                        event_max = fast
             frame += 1.0
     state[S_ACC] = acc
     state[S_COUNT] = count
@@ -108,4 +124,6 @@ def trigger_kernel(x, sos, zi, params, state, y_out, trig_out, floor_out):  # pr
     state[S_FLOOR] = floor
     state[S_FRAME] = frame
     state[S_REFR_LEFT] = refr
+    state[S_EVENT_MAX] = event_max
+    state[S_SINCE] = since
     return n_trig

@@ -31,6 +31,8 @@ def trigger_twin(x: np.ndarray, sos: np.ndarray, zi0: np.ndarray, params: np.nda
     trig, floors = [], []
     fast = ref = floor = 0.0
     refr = 0.0
+    event_max = 0.0
+    since = 0
     for k, e in enumerate(energy):
         if k == 0:
             fast = ref = e
@@ -41,15 +43,18 @@ def trigger_twin(x: np.ndarray, sos: np.ndarray, zi0: np.ndarray, params: np.nda
         ref = ref + params[K.P_ALPHA_REF] * (e - ref)
         if k < params[K.P_WARM_FRAMES]:
             floor = floor + params[K.P_ALPHA_WARM] * (ref - floor)
-        elif ref > floor:
-            floor = min(floor * params[K.P_FLOOR_UP], ref)
-        else:
-            floor = floor + params[K.P_ALPHA_DOWN] * (ref - floor)
+        elif refr <= 0:
+            floor = min(floor + params[K.P_ALPHA_DOWN] * (ref - floor), floor * params[K.P_FLOOR_UP])
         floor = max(floor, params[K.P_FLOOR_MIN])
-        if refr > 0:
-            refr -= 1
-        elif fast > params[K.P_SNR_ON] * floor and fast > params[K.P_JUMP] * ref_prev:
+        since += 1
+        step = fast > params[K.P_SNR_ON] * floor and fast > params[K.P_JUMP] * ref_prev
+        louder = since >= params[K.P_MIN_GAP] and fast > params[K.P_STRONG] * event_max
+        if step and (refr <= 0 or louder):
             trig.append(k * hop)
             floors.append(floor)
             refr = params[K.P_REFRACTORY]
+            event_max, since = fast, 0
+        else:
+            refr = max(refr - 1, 0)
+            event_max = max(event_max, fast)
     return y, np.asarray(trig, dtype=np.int64), np.asarray(floors, dtype=np.float64)

@@ -33,8 +33,9 @@ class DetectorConfig:
     floor_rise_db_per_s : float
         Fastest rate at which the adaptive noise floor may rise (dB/s); a slew limit, so that loud impulses
         barely move it while a lasting change of ambience is followed within seconds.
-    floor_fall_tau_s : float
-        Time constant with which the noise floor follows quieter ambience (s).
+    floor_tau_s : float
+        Time constant of the noise floor, an average of the ambient energy that is frozen during the refractory
+        time after each trigger (s).
     warmup_s : float
         At the stream start the floor follows the ambience quickly in both directions for this long (s).
     snr_on_db : float
@@ -43,6 +44,11 @@ class DetectorConfig:
         Fast energy must exceed the recent reference by this much to trigger (dB): a *step* from quiet to loud.
     refractory_s : float
         No new trigger within this time after a trigger (s); shorter than the 63 ms between automatic rounds.
+    override_gap_s : float
+        From this long after a trigger (s) ...
+    override_db : float
+        ... a step louder by this much (dB, energy) than anything since that trigger triggers even within the
+        refractory time: a faint sound (or a noise burst) just before a shot must not hide the shot.
     pre_s : float
         Samples kept before a trigger for the picker's noise estimate (s).
     lookahead_s : float
@@ -73,12 +79,14 @@ class DetectorConfig:
     frame_s: float = 0.25e-3
     fast_tau_s: float = 0.5e-3
     ref_tau_s: float = 10e-3
-    floor_rise_db_per_s: float = 3.0
-    floor_fall_tau_s: float = 0.5
+    floor_rise_db_per_s: float = 10.0
+    floor_tau_s: float = 1.0
     warmup_s: float = 0.5
-    snr_on_db: float = 9.0
+    snr_on_db: float = 12.0
     jump_db: float = 6.0
     refractory_s: float = 0.03
+    override_gap_s: float = 5e-3
+    override_db: float = 6.0
     pre_s: float = 0.02
     lookahead_s: float = 0.1
     echo_window_s: float = 1.0
@@ -95,7 +103,7 @@ class DetectorConfig:
             value = getattr(self, f.name)
             if isinstance(value, float) and not (value == value and abs(value) != float("inf")):
                 raise ConfigError(f"DetectorConfig: {f.name}: must be finite, got {value!r}")
-        positive = ("highpass_hz", "frame_s", "fast_tau_s", "ref_tau_s", "floor_fall_tau_s", "refractory_s",
+        positive = ("highpass_hz", "frame_s", "fast_tau_s", "ref_tau_s", "floor_tau_s", "refractory_s",
                     "pre_s", "lookahead_s", "blast_rise_max_s", "nwave_max_s")
         for name in positive:
             if getattr(self, name) <= 0:

@@ -61,13 +61,15 @@ def design_trigger(fs_hz: float, config: DetectorConfig) -> TriggerDesign:
     params[K.P_ALPHA_FAST] = _alpha(frame_s, config.fast_tau_s)
     params[K.P_ALPHA_REF] = _alpha(frame_s, config.ref_tau_s)
     params[K.P_FLOOR_UP] = 10.0 ** (config.floor_rise_db_per_s * frame_s / 10.0)
-    params[K.P_ALPHA_DOWN] = _alpha(frame_s, config.floor_fall_tau_s)
+    params[K.P_ALPHA_DOWN] = _alpha(frame_s, config.floor_tau_s)
     params[K.P_ALPHA_WARM] = _alpha(frame_s, 0.05)
     params[K.P_WARM_FRAMES] = math.ceil(config.warmup_s / frame_s)
     params[K.P_SNR_ON] = 10.0 ** (config.snr_on_db / 10.0)
     params[K.P_JUMP] = 10.0 ** (config.jump_db / 10.0)
     params[K.P_REFRACTORY] = max(0, math.ceil(config.refractory_s / frame_s) - 1)
     params[K.P_FLOOR_MIN] = FLOOR_MIN
+    params[K.P_MIN_GAP] = math.ceil(config.override_gap_s / frame_s)
+    params[K.P_STRONG] = 10.0 ** (config.override_db / 10.0)
     return TriggerDesign(float(fs_hz), hop, np.ascontiguousarray(sos), signal.sosfilt_zi(sos), params)
 
 
