@@ -209,3 +209,44 @@ def load_config(path: str | Path | None) -> DashboardConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where(p)}: not valid TOML: {exc}") from exc
     return config_from_dict(data, p)
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Settings of ``salvo dashboard serve``.
+
+    Attributes
+    ----------
+    db : str
+        The dashboard store (SQLite file).
+    host : str
+        Address to listen on. Default ``"127.0.0.1"``.
+    port : int
+        TCP port; 0 picks a free one. Default 8765.
+    zone_set : str or None
+        Which stored zone set the page groups by; default the first one stored.
+    tiles_url : str or None
+        Base-map tile URL template (``.../{z}/{x}/{y}.png``); None (default) keeps the page
+        fully offline and the tiles option disabled.
+    live_db : str or None
+        The locator's incident store to copy from (read-only); None (default): no live source.
+    live_interval_s : float
+        Seconds between copies from ``live_db``. Default 5.
+    feed_url : str or None
+        The locator's live alert feed, linked for the dispatch role. Default None.
+    reload_interval_s : float
+        Seconds between checks of the store for new incidents. Default 2.
+    dashboard : DashboardConfig
+        Analytics settings.
+    """
+
+    db: str
+    host: str = "127.0.0.1"
+    port: int = 8765
+    zone_set: str | None = None
+    tiles_url: str | None = None
+    live_db: str | None = None
+    live_interval_s: float = 5.0
+    feed_url: str | None = None
+    reload_interval_s: float = 2.0
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)

@@ -147,26 +147,34 @@ class DashboardStore:
         self.close()
 
     # -- incidents -------------------------------------------------------------------------
-    def add_incidents(self, source: str, rows: Iterable[tuple]) -> tuple[int, int]:
-        """Insert incidents; rows already stored (same source and ext_id) are left as they are.
+    def add_incidents(self, source: str, rows: Iterable[tuple], update: bool = False) -> tuple[int, int]:
+        """Insert incidents; rows already stored (same source and ext_id) are kept, or updated.
 
         Parameters
         ----------
         source : str
             Source label (a city table's name, ``"live"``).
         rows : iterable of (ext_id, t_ns, lat, lon, rounds, kind, address)
+        update : bool
+            Overwrite rows already stored (the locator revises incidents as sensors report).
 
         Returns
         -------
-        (added, duplicates) : (int, int)
+        (added, already_stored) : (int, int)
         """
         before = self.count()
         n = 0
+        verb = (
+            "ON CONFLICT (source, ext_id) DO UPDATE SET t_ns=excluded.t_ns, lat=excluded.lat, lon=excluded.lon, "
+            "rounds=excluded.rounds, kind=excluded.kind, address=excluded.address"
+            if update
+            else "ON CONFLICT (source, ext_id) DO NOTHING"
+        )
         with self.db:
             for r in rows:
                 self.db.execute(
-                    "INSERT OR IGNORE INTO incidents (source, ext_id, t_ns, lat, lon, rounds, kind, address) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO incidents (source, ext_id, t_ns, lat, lon, rounds, kind, address) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) " + verb,
                     (source, str(r[0]), int(r[1]), float(r[2]), float(r[3]), int(r[4]), str(r[5]), str(r[6])),
                 )
                 n += 1
@@ -195,9 +203,13 @@ class DashboardStore:
         return int(self.db.execute("SELECT COUNT(*) FROM incidents").fetchone()[0])
 
     def version(self) -> tuple[int, int]:
-        """A value that changes whenever incidents are added: (row count, max row id)."""
-        c, m = self.db.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM incidents").fetchone()
-        return int(c), int(m)
+        """A value that changes whenever the incidents change: (row count, sum of row times)."""
+        c, m = self.db.execute("SELECT COUNT(*), TOTAL(t_ns + rounds + lat + lon) FROM incidents").fetchone()
+        return int(c), hash(float(m))
+
+    def latest_t_ns(self, source: str) -> int | None:
+        """Time of the newest incident of ``source`` (None when it has none)."""
+        return self.db.execute("SELECT MAX(t_ns) FROM incidents WHERE source = ?", (source,)).fetchone()[0]
 
     def load_columns(self) -> IncidentColumns:
         """All incidents as numpy columns, ordered by time (one query)."""

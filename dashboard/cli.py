@@ -1,0 +1,182 @@
+"""``salvo dashboard ...``: import alert tables, zones and schools, manage partners, serve the page.
+
+Only the standard library is imported at module level; the handlers import the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DEFAULT_DB = "salvo-dashboard.db"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``salvo dashboard`` and its subcommands."""
+    p = subparsers.add_parser("dashboard", help="Data for Good: analytics, web page and partner API",
+                              description="Gunfire analytics by zone, school and time of day, a web page and a "
+                                          "partner API over a dashboard store (SQLite).")
+    sub = p.add_subparsers(dest="dashboard_command", metavar="ACTION")
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+    def db_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--db", default=DEFAULT_DB, help=f"dashboard store (default {DEFAULT_DB})")
+
+    s = sub.add_parser("import", help="import a city's alert table (CSV) through a column mapping")
+    s.add_argument("csv", help="the alert table")
+    s.add_argument("--mapping", default="sf-shotspotter",
+                   help="built-in mapping name (sf-shotspotter, iso-utc) or a TOML/JSON mapping file")
+    s.add_argument("--source", help="source label (default: the mapping's name)")
+    db_arg(s)
+    s.set_defaults(func=_import)
+
+    s = sub.add_parser("zones", help="store a zone set (GeoJSON polygons: neighbourhoods, districts, ...)")
+    s.add_argument("geojson")
+    s.add_argument("--name-property", required=True, help="feature property with the zone name (SF: nhood)")
+    s.add_argument("--set", dest="zone_set", default="zones", help="name of the zone set (default: zones)")
+    db_arg(s)
+    s.set_defaults(func=_zones)
+
+    s = sub.add_parser("schools", help="store the schools (CSV with name, lat, lon)")
+    s.add_argument("csv")
+    db_arg(s)
+    s.set_defaults(func=_schools)
+
+    s = sub.add_parser("sync-live", help="copy incidents from the locator's incident store once")
+    s.add_argument("locator_db")
+    db_arg(s)
+    s.set_defaults(func=_sync)
+
+    s = sub.add_parser("serve", help="serve the page and the API")
+    db_arg(s)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8765)
+    s.add_argument("--config", help="dashboard settings (TOML): time zone, school radius, school day, limits")
+    s.add_argument("--zone-set", help="zone set to group by (default: the first stored)")
+    s.add_argument("--tiles-url", help="base-map tile URL template .../{z}/{x}/{y}.png (off by default)")
+    s.add_argument("--live-db", help="the locator's incident store to follow (read-only)")
+    s.add_argument("--feed-url", help="the locator's live alert feed, linked for dispatch")
+    s.set_defaults(func=_serve)
+
+    s = sub.add_parser("partner", help="add, remove or list accounts (admin, dispatch, partner)")
+    psub = s.add_subparsers(dest="partner_command", metavar="ACTION")
+    s.set_defaults(func=lambda a: (s.print_help(), 2)[1])
+    a = psub.add_parser("add", help="add an account and print its token (shown once)")
+    a.add_argument("name")
+    a.add_argument("--role", choices=("admin", "dispatch", "partner"), default="partner")
+    a.add_argument("--zone", action="append", default=[], help="a zone of the partner's area (repeat)")
+    db_arg(a)
+    a.set_defaults(func=_partner_add)
+    r = psub.add_parser("remove", help="remove an account; its token stops working at once")
+    r.add_argument("name")
+    db_arg(r)
+    r.set_defaults(func=_partner_remove)
+    ls = psub.add_parser("list", help="list accounts")
+    db_arg(ls)
+    ls.set_defaults(func=_partner_list)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from dashboard.importers import load_mapping
+    from dashboard.sources import import_table
+    from dashboard.store import DashboardStore
+
+    with DashboardStore(args.db) as store:
+        rep = import_table(store, args.csv, load_mapping(args.mapping), args.source)
+    for line in rep.errors[:50]:
+        print(f"skipped {line}", file=sys.stderr)
+    if len(rep.errors) > 50:
+        print(f"... and {len(rep.errors) - 50} more skipped rows", file=sys.stderr)
+    print(f"{args.csv}: {rep.n_valid} valid rows, {rep.n_added} added, {rep.n_duplicate} already stored, "
+          f"{len(rep.errors)} skipped (source {rep.source!r}, store {args.db})")
+    return 0
+
+
+def _zones(args: argparse.Namespace) -> int:
+    import json
+
+    from dashboard.geo import load_zones
+    from dashboard.store import DashboardStore
+
+    zones = load_zones(args.geojson, args.name_property)
+    with DashboardStore(args.db) as store:
+        n = store.set_zones(args.zone_set, [(z.name, json.dumps(z.geometry)) for z in zones])
+    print(f"{args.geojson}: {n} zones stored as set {args.zone_set!r}")
+    return 0
+
+
+def _schools(args: argparse.Namespace) -> int:
+    from dashboard.geo import load_schools
+    from dashboard.store import DashboardStore
+
+    schools = load_schools(args.csv)
+    with DashboardStore(args.db) as store:
+        n = store.set_schools(schools)
+    print(f"{args.csv}: {n} schools stored")
+    return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from dashboard.sources import sync_live_store
+    from dashboard.store import DashboardStore
+
+    with DashboardStore(args.db) as store:
+        rep = sync_live_store(store, args.locator_db)
+    print(f"{args.locator_db}: {rep.n_read} read, {rep.n_added} added, {rep.n_updated} updated, "
+          f"{rep.n_skipped} without a WGS84 position")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from dashboard.config import ServeConfig, load_config
+    from dashboard.server import make_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    cfg = ServeConfig(db=args.db, host=args.host, port=args.port, zone_set=args.zone_set, tiles_url=args.tiles_url,
+                      live_db=args.live_db, feed_url=args.feed_url, dashboard=load_config(args.config))
+    httpd, app = make_server(cfg)
+    app.start_live_sync()
+    host, port = httpd.server_address[:2]
+    print(f"dashboard on http://{host}:{port}/  (store {args.db}; Ctrl-C stops)", flush=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.stop()
+        httpd.server_close()
+    return 0
+
+
+def _partner_add(args: argparse.Namespace) -> int:
+    from dashboard.partners import add_account
+    from dashboard.store import DashboardStore
+
+    with DashboardStore(args.db) as store:
+        acct, token = add_account(store, args.name, args.role, tuple(args.zone))
+    area = ", ".join(acct.zones) if acct.zones else "all zones"
+    print(f"account {acct.name!r} ({acct.role}; {area}) added. Its token, shown only now:", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def _partner_remove(args: argparse.Namespace) -> int:
+    from dashboard.partners import remove_account
+    from dashboard.store import DashboardStore
+
+    with DashboardStore(args.db) as store:
+        ok = remove_account(store, args.name)
+    print(f"account {args.name!r} {'removed' if ok else 'not found'}")
+    return 0 if ok else 1
+
+
+def _partner_list(args: argparse.Namespace) -> int:
+    from dashboard.partners import list_accounts
+    from dashboard.store import DashboardStore
+
+    with DashboardStore(args.db) as store:
+        for a in list_accounts(store):
+            print(f"{a.name}\t{a.role}\t{'; '.join(a.zones) if a.zones else '(all zones)'}")
+    return 0
