@@ -109,6 +109,9 @@ class Heartbeat:
     uptime_s: float = 0.0
 
 
+ACK_STATUSES = ("ok", "dup", "rejected")
+
+
 @dataclass(frozen=True, slots=True)
 class Ack:
     """The locator's acknowledgement of one frame, signed with that sensor's key.
@@ -119,7 +122,9 @@ class Ack:
     seq : int
         Sequence number acknowledged.
     status : str
-        ``"ok"`` (new, kept) or ``"dup"`` (already kept: a resend).
+        One of :data:`ACK_STATUSES`: ``"ok"`` (new, kept), ``"dup"`` (already kept: a
+        resend) or ``"rejected"`` (authentic but unusable, e.g. stamped in the future;
+        the node drops it and counts it rather than resend it forever).
     """
 
     sensor_id: str
@@ -309,8 +314,8 @@ def _build(kind: str, sensor_id: str, seq: int, p: list) -> Detection | Heartbea
             _float(p[3], "clock_drift_ppm"), _float(p[4], "clock_jitter_s"), _int(p[5], "spool_depth", 0),
             _int(p[6], "dropped_blocks", 0), _float(p[7], "uptime_s"),
         )
-    if len(p) != 1 or p[0] not in ("ok", "dup"):
-        raise ValueError("ack status must be 'ok' or 'dup'")
+    if len(p) != 1 or p[0] not in ACK_STATUSES:
+        raise ValueError(f"ack status must be one of {ACK_STATUSES}")
     return Ack(sensor_id, seq, p[0])
 
 

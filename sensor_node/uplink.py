@@ -52,13 +52,14 @@ class UplinkConfig:
 
 @dataclass(frozen=True, slots=True)
 class UplinkStats:
-    """A snapshot of the uplink's counters."""
+    """A snapshot of the uplink's counters (``rejected``: frames the locator refused as unusable)."""
 
     connected: bool
     connects: int
     frames_sent: int
     acks: int
     bad_frames: int
+    rejected: int
     last_error: str
 
 
@@ -85,7 +86,7 @@ class Uplink:
         self._thread = threading.Thread(target=self._run, name=f"uplink-{spool.sensor_id}", daemon=True)
         self._rand = random.Random(seed)
         self._connected = False
-        self._connects = self._sent = self._acks = self._bad = 0
+        self._connects = self._sent = self._acks = self._bad = self._rejected = 0
         self._last_error = ""
 
     def start(self) -> Uplink:
@@ -107,7 +108,9 @@ class Uplink:
 
     def stats(self) -> UplinkStats:
         """Counters so far."""
-        return UplinkStats(self._connected, self._connects, self._sent, self._acks, self._bad, self._last_error)
+        return UplinkStats(
+            self._connected, self._connects, self._sent, self._acks, self._bad, self._rejected, self._last_error
+        )
 
     def wait_drained(self, timeout_s: float) -> bool:
         """Block until the spool is empty (everything acknowledged) or the timeout passes."""
@@ -179,6 +182,8 @@ class Uplink:
                     in_flight.discard(ack.seq)
                     self.spool.ack(ack.seq)
                     self._acks += 1
+                    if ack.status == "rejected":
+                        self._rejected += 1
                     last_progress = time.monotonic()
                     worked = True
             elif not in_flight:

@@ -1,0 +1,336 @@
+"""The locator service: node ingest, online association, incidents, alerts, store (asyncio).
+
+Flow of one detection::
+
+    TCP frame -> Ingest (auth, de-dup, commit to store, ack)
+              -> preliminary association around it (locator.associate.associate over the
+                 recent detections of nearby sensors) -> shot -> incident -> store -> alert
+              -> OnlineAssociator.push -> final shots (released once every sensor that
+                 could hear the shot has had time to, plus the transport allowance)
+
+A tick every ``step_s`` finalises shots against the wall clock and closes quiet
+incidents.  On start the service resumes the open incidents from the store and
+re-runs association over the detections received in the last
+``replay_window_s``: a locator killed in the middle of a burst loses nothing and
+doubles nothing (shots are identified by their detections).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from locator.alerts import AlertHub, format_alert
+from locator.service_config import SensorArray, ServiceConfig
+from locator.service_incidents import LiveIncidents, LiveShot, live_shot
+from locator.store import IncidentStore
+from locator.wire_server import Ingest, IngestLimits, Received
+from sensor_node.protocol import Detection, Heartbeat
+
+log = logging.getLogger("salvo.locator")
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class NodeHealth:
+    """The last heartbeat of one node and when it arrived (UTC ns)."""
+
+    heartbeat: Heartbeat
+    received_ns: int
+
+
+class LocatorService:
+    """One running locator.
+
+    Parameters
+    ----------
+    config : ServiceConfig
+    sensors : SensorArray
+    keys : dict of str to bytes
+        Per-sensor keys (never logged).
+    clock : callable
+        UTC now, ns.
+    print_alerts : bool
+        Also print each alert line on stdout (``salvo locator`` in a terminal).
+    """
+
+    def __init__(self, config: ServiceConfig, sensors: SensorArray, keys: dict[str, bytes],
+                 clock=time.time_ns, print_alerts: bool = False):
+        from locator.associate import AssociationConfig, OnlineAssociator, SensorTable
+
+        self.config = config
+        self.sensors = sensors
+        self._clock = clock
+        self._print = print_alerts
+        self.store = IncidentStore(config.store)
+        self._assoc_cfg = AssociationConfig(**config.association)
+        self._table = SensorTable.from_any(sensors.as_mapping())
+        self._online = OnlineAssociator(self._table, self._assoc_cfg)
+        self.hub = AlertHub(config.alert_buffer)
+        self.incidents = LiveIncidents(sensors.frame, sensors.frame_name, config.incident_gap_s,
+                                       config.incident_radius_m)
+        unknown = sorted(set(sensors.ids) - set(keys))
+        if unknown:
+            log.warning("%d sensors have no key and cannot report: %s", len(unknown), ", ".join(unknown[:10]))
+        self.ingest = Ingest(
+            keys, self.store,
+            IngestLimits(config.idle_timeout_s, config.max_bad_frames, config.max_clock_skew_s, config.max_connections),
+            self._on_detections, self._on_heartbeat, clock,
+        )
+        d = np.linalg.norm(sensors.pos_m[:, None, :2] - sensors.pos_m[None, :, :2], axis=-1)
+        self._near = {sid: frozenset(np.array(sensors.ids)[d[i] <= config.prelim_radius_m]) for i, sid in
+                      enumerate(sensors.ids)}
+        c = self._assoc_cfg.c_mps
+        self._prelim_span_ns = int((config.prelim_radius_m / c + self._assoc_cfg.gate_margin_s
+                                    + self._assoc_cfg.tolerance_s) * NS)
+        self._recent: deque[Detection] = deque()
+        self._received: dict[str, int] = {}
+        self._pending: list[Received] = []
+        self._wake = asyncio.Event()
+        self.nodes: dict[str, NodeHealth] = {}
+        self.latencies_s: deque[float] = deque(maxlen=10_000)
+        self.started_ns = clock()
+        self._ticks = 0
+        self._http = None
+        self._servers: list[asyncio.AbstractServer] = []
+        self._tasks: list[asyncio.Task] = []
+        self.ports: tuple[int, int] = (0, 0)
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    async def start(self) -> tuple[int, int]:
+        """Resume from the store, open both servers; returns (ingest port, http port)."""
+        from locator.service_http import HttpApi
+
+        self._resume()
+        cfg = self.config
+        self._warm_up()
+        ingest = await asyncio.start_server(self.ingest.handle, cfg.listen, cfg.port, limit=2**16)
+        self._http = HttpApi(self)
+        http = await asyncio.start_server(self._http.handle, cfg.listen, cfg.http_port)
+        self._servers = [ingest, http]
+        self.ports = (ingest.sockets[0].getsockname()[1], http.sockets[0].getsockname()[1])
+        self._tasks = [asyncio.create_task(self._worker()), asyncio.create_task(self._ticker())]
+        log.info("locator listening: nodes on %s:%d, alerts on http://%s:%d/alerts", cfg.listen, self.ports[0],
+                 cfg.listen, self.ports[1])
+        return self.ports
+
+    async def stop(self) -> None:
+        """Close the servers and stop the background tasks (state is already in the store)."""
+        for s in self._servers:
+            s.close()
+        self.hub.close()
+        await self.ingest.close_all()
+        if self._http is not None:
+            await self._http.close_all()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        for s in self._servers:
+            try:
+                await asyncio.wait_for(s.wait_closed(), 1.0)
+            except (asyncio.TimeoutError, Exception):
+                pass
+        self.store.close()
+
+    def _resume(self) -> None:
+        now = self._clock()
+        since = now - int(self.config.replay_window_s * NS)
+        cut = since - int(self.config.incident_gap_s * NS)
+        recent = list(self.store.iter_incidents(since_ns=cut))
+        self.incidents.resume(recent + [i for i in self.store.open_incidents() if i.start_ns < cut])
+        replay = sorted(self.store.iter_detections(received_since_ns=since), key=lambda d: d.t_ns)
+        for det in replay:
+            self._online.push(det)
+        if replay:
+            log.info("resumed: %d open incidents, %d detections replayed", len(self.incidents.open_ids), len(replay))
+            self._apply([live_shot(s, True) for s in self._online.flush(now - self._allowance_ns())], replayed=True)
+            self._recent.extend(d for d in replay if d.t_ns >= replay[-1].t_ns - 2 * self._prelim_span_ns)
+
+    def _warm_up(self) -> None:
+        """Locate one made-up shot before listening, so the solver's compilation does not delay the first alert."""
+        from locator.associate import associate
+
+        centre = self.sensors.pos_m.mean(axis=0)
+        d = np.linalg.norm(self.sensors.pos_m - centre, axis=1)
+        t0 = 10**18
+        fake = [Detection(s, t0 + int(d[i] / self._assoc_cfg.c_mps * NS), 1e-4, i, kind="blast")
+                for i, s in enumerate(self.sensors.ids) if d[i] <= self.config.prelim_radius_m][:12]
+        if len(fake) >= self._assoc_cfg.min_sensors:
+            associate(fake, self._table, self._assoc_cfg)
+
+    def _allowance_ns(self) -> int:
+        return int(self.config.transport_allowance_s * NS)
+
+    # -- ingest callbacks -------------------------------------------------------------------
+
+    def _on_detections(self, batch: list[Received]) -> None:
+        self._pending.extend(batch)
+        self._wake.set()
+
+    def _on_heartbeat(self, hb: Heartbeat, received_ns: int) -> None:
+        self.nodes[hb.sensor_id] = NodeHealth(hb, received_ns)
+
+    # -- association ------------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            try:
+                self._process(batch)
+            except Exception:  # a bug in one batch must not stop the service
+                self.ingest.counters["internal_errors"] += 1
+                log.exception("association failed on a batch of %d detections", len(batch))
+            await asyncio.sleep(0)
+
+    def _process(self, batch: list[Received]) -> None:
+        finals = []
+        for r in sorted(batch, key=lambda r: r.detection.t_ns):
+            d = r.detection
+            self._received[f"{d.sensor_id}:{d.seq}"] = r.received_ns
+            self._recent.append(d)
+            finals += self._online.push(d)
+        shots = [live_shot(s, True) for s in finals] + self._preliminary([r.detection for r in batch])
+        self._apply(shots)
+
+    def _preliminary(self, new: list[Detection]) -> list[LiveShot]:
+        """Associate the recent detections of the sensors near the new ones; shots that use a new one."""
+        from locator.associate import associate
+
+        if not new:
+            return []
+        newest = max(d.t_ns for d in self._recent)
+        while self._recent and self._recent[0].t_ns < newest - 4 * self._prelim_span_ns:
+            self._recent.popleft()
+        near = frozenset().union(*(self._near.get(d.sensor_id, frozenset()) for d in new))
+        lo = min(d.t_ns for d in new) - 2 * self._prelim_span_ns
+        hi = max(d.t_ns for d in new) + 2 * self._prelim_span_ns
+        pool = [d for d in self._recent if d.sensor_id in near and lo <= d.t_ns <= hi]
+        if len({d.sensor_id for d in pool}) < self._assoc_cfg.min_sensors:
+            return []
+        new_keys = {f"{d.sensor_id}:{d.seq}" for d in new}
+        shots = associate(pool, self._table, self._assoc_cfg)
+        out = [live_shot(s, False) for s in shots]
+        return [s for s in out if s.keys & new_keys]
+
+    def _apply(self, shots: list[LiveShot], replayed: bool = False) -> None:
+        """Fold shots into incidents; store and announce every incident that changed."""
+        now = self._clock()
+        changed: dict[str, float] = {}
+        for shot in sorted(shots, key=lambda s: (not s.final, s.t0_ns)):
+            inc_id, new_solution = self.incidents.add(shot)
+            if inc_id is None:
+                continue
+            got = [self._received[k] for k in shot.keys if k in self._received]
+            # Latency is measured for alerts that carry a new solution, from the arrival of
+            # the last detection that solution used (not for a mere "now final" confirmation).
+            lat = (now - max(got)) / NS if got and new_solution and not replayed else math.nan
+            changed[inc_id] = lat if math.isnan(changed.get(inc_id, math.nan)) else max(lat, changed[inc_id])
+        for inc_id, lat in changed.items():
+            stored = self.store.upsert_incident(self.incidents.snapshot(inc_id), now_ns=now)
+            self._publish("preliminary" if stored.version == 1 else "update", stored, lat, now)
+
+    def _publish(self, status: str, stored, latency_s: float, now: int) -> None:
+        alert = self.hub.publish(status, stored, latency_s, now)
+        self.ingest.counters[f"alerts_{status}"] += 1
+        if not math.isnan(latency_s):
+            self.latencies_s.append(latency_s)
+        if self._print:
+            print(format_alert(alert.to_dict()), flush=True)
+
+    async def _ticker(self) -> None:
+        step = self.config.step_s
+        while True:
+            await asyncio.sleep(step)
+            try:
+                self.tick()
+            except Exception:
+                self.ingest.counters["internal_errors"] += 1
+                log.exception("tick failed")
+
+    def tick(self, now_ns: int | None = None) -> None:
+        """Finalise shots and close incidents as of ``now_ns`` (default: the clock)."""
+        now = self._clock() if now_ns is None else now_ns
+        finals = self._online.flush(now - self._allowance_ns())
+        if finals:
+            self._apply([live_shot(s, True) for s in finals])
+        for inc_id in self.incidents.due(now - self._allowance_ns()):
+            stored = self.store.upsert_incident(self.incidents.close(inc_id), now_ns=now)
+            self._publish("final", stored, math.nan, now)
+        # Arrival times are needed only while a shot can still change.
+        horizon = now - int((self.config.incident_gap_s * 4 + 60) * NS)
+        self._ticks += 1
+        if len(self._received) > 100_000 or self._ticks % 100 == 0:
+            self._received = {k: v for k, v in self._received.items() if v >= horizon}
+            self.incidents.forget_before(horizon - int(self.config.replay_window_s * NS))
+
+    # -- health -----------------------------------------------------------------------------
+
+    def health(self) -> dict:
+        """Counters and node states for /health (JSON-ready)."""
+        now = self._clock()
+        stale_ns = int(max(3 * 10.0, 3 * self.config.step_s) * NS)
+        online = sorted(s for s, h in self.nodes.items() if now - h.received_ns <= stale_ns)
+        lat = np.array(self.latencies_s) if self.latencies_s else np.array([math.nan])
+        return {
+            "status": "ok",
+            "uptime_s": round((now - self.started_ns) / NS, 3),
+            "sensors_configured": len(self.sensors.ids),
+            "nodes_online": len(online),
+            "nodes_silent": sorted(set(self.sensors.ids) - set(online)),
+            "connections": self.ingest.connections,
+            "open_incidents": len(self.incidents.open_ids),
+            "pending_detections": self._online.pending,
+            "alerts_published": self.hub.published,
+            "subscribers": self.hub.subscribers,
+            "alert_latency_s": {q: _r(np.nanpercentile(lat, p)) for q, p in (("p50", 50), ("p95", 95), ("p99", 99))},
+            "counters": dict(sorted(self.ingest.counters.items())),
+        }
+
+    def node_table(self) -> list[dict]:
+        """Per-node health from the last heartbeats (JSON-ready)."""
+        now = self._clock()
+        rows = []
+        for sid in self.sensors.ids:
+            h = self.nodes.get(sid)
+            if h is None:
+                rows.append({"sensor_id": sid, "seen": False})
+                continue
+            hb = h.heartbeat
+            rows.append({
+                "sensor_id": sid, "seen": True, "age_s": round((now - h.received_ns) / NS, 3),
+                "noise_floor_dbfs": _r(hb.noise_floor_dbfs), "clock_state": hb.clock_state,
+                "clock_drift_ppm": _r(hb.clock_drift_ppm), "clock_jitter_s": _r(hb.clock_jitter_s),
+                "spool_depth": hb.spool_depth, "dropped_blocks": hb.dropped_blocks, "uptime_s": _r(hb.uptime_s),
+            })
+        return rows
+
+
+def _r(v: float) -> float | None:
+    v = float(v)
+    return None if math.isnan(v) else round(v, 6)
+
+
+async def serve(config: ServiceConfig, sensors: SensorArray, keys: dict[str, bytes],
+                stop: asyncio.Event | None = None, ready=None, print_alerts: bool = False) -> None:
+    """Run a locator until ``stop`` is set (or forever); ``ready(ports)`` is called once listening."""
+    svc = LocatorService(config, sensors, keys, print_alerts=print_alerts)
+    ports = await svc.start()
+    if ready:
+        ready(ports)
+    try:
+        await (stop.wait() if stop else asyncio.Event().wait())
+    finally:
+        await svc.stop()

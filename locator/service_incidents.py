@@ -1,0 +1,243 @@
+"""Incidents built online, shot by shot, as the live service locates them.
+
+Each located shot (preliminary or final) either refines a shot already known --
+it shares a detection ``(sensor, seq)`` with it -- or joins the open incident
+whose last shot is at most ``gap_s`` earlier and which has a shot within
+``radius_m``, or opens a new incident.  Shot identity by detection keys is what
+makes a restarted locator rebuild the *same* incidents from the detections it
+replays, instead of doubling them.
+
+An incident closes (``final``) once its last shot is ``gap_s`` old and all its
+shots are final; preliminary shots that never became final are dropped then.
+Incident-level labels (class, confidence, shooters) come from
+``locator.incidents.build_incidents`` when that module is present, otherwise
+from the detections' gunshot probabilities and a distance rule for shooters.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from locator.store import StoredIncident, StoredShot
+from salvo.utc import format_utc_ns
+
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class LiveShot:
+    """A located shot as the service tracks it.
+
+    Attributes
+    ----------
+    t0_ns : int
+        Emission time, UTC ns.
+    pos_m : tuple of float
+        Local (x, y, z), m.
+    err_m : float
+        1-sigma horizontal error, m.
+    keys : frozenset of str
+        Its detections as ``"sensor:seq"``.
+    sensors : tuple of str
+    p_gunshot : float
+        Mean gunshot probability of its detections (NaN when none is known).
+    final : bool
+        Released by the online associator (no more sensors can add to it).
+    """
+
+    t0_ns: int
+    pos_m: tuple[float, float, float]
+    err_m: float
+    keys: frozenset[str]
+    sensors: tuple[str, ...]
+    p_gunshot: float
+    final: bool
+
+
+def live_shot(shot, final: bool) -> LiveShot:
+    """Convert a ``locator.associate.Shot`` into a :class:`LiveShot`."""
+    dets = shot.detections
+    p = [d.p_gunshot for d in dets if not math.isnan(d.p_gunshot)]
+    return LiveShot(
+        int(shot.t0_ns), tuple(float(v) for v in np.asarray(shot.pos_m).reshape(3)), float(shot.err_m),
+        frozenset(f"{d.sensor_id}:{d.seq}" for d in dets), tuple(d.sensor_id for d in dets),
+        float(np.mean(p)) if p else math.nan, final,
+    )
+
+
+class LiveIncidents:
+    """The open incidents of the live service (mutable service state, not a result).
+
+    Parameters
+    ----------
+    frame : LocalFrame or CartesianFrame
+        Converts shot positions for the store.
+    frame_name : str
+        ``"wgs84"`` or ``"local"``.
+    gap_s : float
+        Largest time between consecutive shots of one incident, s.
+    radius_m : float
+        Largest distance of a new shot from the incident's shots, m.
+    """
+
+    def __init__(self, frame, frame_name: str, gap_s: float, radius_m: float):
+        self._frame = frame
+        self._frame_name = frame_name
+        self._gap_ns = int(gap_s * NS)
+        self._radius_m = float(radius_m)
+        self._open: dict[str, list[LiveShot]] = {}
+        self._by_key: dict[str, str] = {}
+        self._closed_keys: dict[str, int] = {}  # detection key -> its shot's t0_ns
+
+    @property
+    def open_ids(self) -> list[str]:
+        """Ids of the incidents still open."""
+        return list(self._open)
+
+    def resume(self, incidents: list[StoredIncident]) -> None:
+        """Take back the incidents a previous run left in the store.
+
+        Open ones are resumed; the detections of final ones are remembered so that
+        shots re-associated from replayed detections do not open them again.
+        """
+        for inc in incidents:
+            if inc.final:
+                self._closed_keys.update((k, s.t_ns) for s in inc.shots for k in s.detections)
+                continue
+            shots = []
+            for s in inc.shots:
+                pos = (s.x_m, s.y_m, s.z_m)
+                if self._frame_name == "wgs84":
+                    pos = tuple(float(v) for v in self._frame.to_local(s.lat, s.lon, s.alt_m))
+                shots.append(LiveShot(s.t_ns, pos, s.err_m, frozenset(s.detections), s.sensors, math.nan, True))
+            self._open[inc.id] = shots
+            for s in shots:
+                for k in s.keys:
+                    self._by_key[k] = inc.id
+
+    def add(self, shot: LiveShot) -> tuple[str | None, bool]:
+        """Put a shot in its incident.
+
+        Returns
+        -------
+        incident_id : str or None
+            None when the shot changed nothing.
+        new_solution : bool
+            True when the shot brings detections no known shot had (a new or refined
+            position); False when it only confirms a known one as final.
+        """
+        if not self._closed_keys.keys().isdisjoint(shot.keys):
+            return None, False
+        inc_id = next((self._by_key[k] for k in shot.keys if k in self._by_key), None)
+        new_solution = True
+        if inc_id is not None and inc_id in self._open:
+            shots = self._open[inc_id]
+            same = [i for i, s in enumerate(shots) if s.keys & shot.keys]
+            if any(shots[i].final and not shot.final for i in same):
+                return None, False  # a final solution is not replaced by a preliminary one
+            if same and all(shots[i].keys == shot.keys for i in same):
+                if all(shots[i].final == shot.final for i in same):
+                    return None, False
+                new_solution = False
+            for i in reversed(same):
+                del shots[i]
+            shots.append(shot)
+            shots.sort(key=lambda s: s.t0_ns)
+        else:
+            inc_id = self._match(shot) or _new_id(shot)
+            self._open.setdefault(inc_id, []).append(shot)
+            self._open[inc_id].sort(key=lambda s: s.t0_ns)
+        for k in shot.keys:
+            self._by_key[k] = inc_id
+        return inc_id, new_solution
+
+    def _match(self, shot: LiveShot) -> str | None:
+        best, best_dt = None, None
+        for inc_id, shots in self._open.items():
+            dt = shot.t0_ns - shots[-1].t0_ns
+            if dt > self._gap_ns or shot.t0_ns < shots[0].t0_ns - self._gap_ns:
+                continue
+            near = min(math.dist(shot.pos_m[:2], s.pos_m[:2]) for s in shots)
+            if near <= self._radius_m and (best_dt is None or abs(dt) < best_dt):
+                best, best_dt = inc_id, abs(dt)
+        return best
+
+    def forget_before(self, t_ns: int) -> None:
+        """Drop the memory of closed shots older than ``t_ns`` (their detections can no longer come back)."""
+        self._closed_keys = {k: t for k, t in self._closed_keys.items() if t >= t_ns}
+
+    def due(self, now_ns: int) -> list[str]:
+        """Incidents whose last shot is ``gap_s`` old and whose shots are all final."""
+        return [
+            i for i, shots in self._open.items()
+            if now_ns - shots[-1].t0_ns > self._gap_ns and all(s.final for s in shots)
+        ] + [
+            # Preliminary shots the associator never confirmed, long gone: give up on them.
+            i for i, shots in self._open.items()
+            if now_ns - shots[-1].t0_ns > 3 * self._gap_ns and not all(s.final for s in shots)
+        ]
+
+    def close(self, inc_id: str) -> StoredIncident:
+        """Finish an incident: keep its final shots and forget it."""
+        shots = [s for s in self._open.pop(inc_id) if s.final]
+        end = max((s.t0_ns for s in shots), default=0)
+        for k in [k for k, v in self._by_key.items() if v == inc_id]:
+            del self._by_key[k]
+            self._closed_keys[k] = end
+        return self._stored(inc_id, shots, final=True)
+
+    def snapshot(self, inc_id: str) -> StoredIncident:
+        """The open incident as it stands."""
+        return self._stored(inc_id, self._open[inc_id], final=False)
+
+    def _stored(self, inc_id: str, shots: list[LiveShot], final: bool) -> StoredIncident:
+        shooters = _shooters(shots)
+        ps = [s.p_gunshot for s in shots if not math.isnan(s.p_gunshot)]
+        conf = float(np.mean(ps)) if ps else math.nan
+        # Without a trained classifier the node reports p_gunshot NaN: say "impulse", not "gunfire".
+        cls = "gunfire" if ps and conf >= 0.5 else ("impulse" if not ps else "non-gunfire")
+        out = []
+        for s, who in zip(shots, shooters):
+            x, y, z = s.pos_m
+            if self._frame_name == "wgs84":
+                lat, lon, alt = (float(v) for v in self._frame.to_wgs84(x, y, z))
+                out.append(StoredShot(s.t0_ns, lat, lon, alt, err_m=s.err_m, shooter=who, sensors=s.sensors,
+                                      detections=tuple(sorted(s.keys))))
+            else:
+                out.append(StoredShot(s.t0_ns, x_m=x, y_m=y, z_m=z, err_m=s.err_m, shooter=who, sensors=s.sensors,
+                                      detections=tuple(sorted(s.keys))))
+        start = shots[0].t0_ns if shots else 0
+        end = shots[-1].t0_ns if shots else 0
+        return StoredIncident(
+            inc_id, start, end, cls if shots else "retracted", conf, len(shots), (max(shooters) + 1) if shots else 0,
+            self._frame_name, tuple(out), final,
+        )
+
+
+def _shooters(shots: list[LiveShot]) -> list[int]:
+    """Shooter numbers: shots whose positions differ by more than 3 combined sigma (and 5 m) are different guns.
+
+    A greedy single-link grouping in time order; good enough for a dispatcher's
+    "1 or 2 shooters" while the incident is live.
+    """
+    centres: list[tuple[tuple[float, float], float]] = []
+    labels = []
+    for s in shots:
+        err = 0.0 if math.isnan(s.err_m) else s.err_m
+        for k, (c, e) in enumerate(centres):
+            if math.dist(s.pos_m[:2], c) <= max(5.0, 3.0 * math.hypot(err, e)):
+                labels.append(k)
+                break
+        else:
+            centres.append((s.pos_m[:2], err))
+            labels.append(len(centres) - 1)
+    return labels
+
+
+def _new_id(shot: LiveShot) -> str:
+    """A readable, deterministic id: the first shot's time and its first detection."""
+    t = format_utc_ns(shot.t0_ns, 3).replace("-", "").replace(":", "").replace(".", "")
+    return f"{t}-{min(shot.keys)}"
