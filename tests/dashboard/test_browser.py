@@ -1,0 +1,148 @@
+"""End to end in real headless Chromium: the SF data on the page, the map, filters, a partner's area.
+
+One server and one browser serve every test of the module. The SF files are found where the
+``sf_alerts`` fixture finds them (``../shared/data/sf-alerts``); every test also asks for that
+fixture, so all of them skip cleanly without the data, as they do without ``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dashboard.config import ServeConfig
+from dashboard.geo import load_schools, load_zones
+from dashboard.importers import load_mapping
+from dashboard.partners import add_account
+from dashboard.server import make_server
+from dashboard.sources import import_table
+from dashboard.store import DashboardStore
+
+pytestmark = [pytest.mark.browser, pytest.mark.realdata]
+
+CHROMIUM = Path("/usr/bin/chromium")
+SF = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sf-alerts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SHOTS = Path(__file__).resolve().parent / "output"  # screenshots of the run (git-ignored: tests/dashboard/.gitignore)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    if not SF.is_dir():
+        pytest.skip(f"real data not present at {SF}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    db = tmp_path_factory.mktemp("browser") / "sf.db"
+    with DashboardStore(db) as st:
+        import_table(st, SF / "San_Francisco_ShotSpotter.csv", load_mapping("sf-shotspotter"), "sf")
+        st.set_zones("neighbourhoods", [(z.name, json.dumps(z.geometry))
+                                        for z in load_zones(SF / "sf-neighborhoods-analysis.geojson", "nhood")])
+        st.set_schools(load_schools(SF / "sfusd_schools_extracted.csv"))
+        admin = add_account(st, "city", "admin")[1]
+        bayview = add_account(st, "bayview-outreach", "partner", ("Bayview Hunters Point",))[1]
+    httpd, app = make_server(ServeConfig(db=str(db), port=0))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    pw = sync_api.sync_playwright().start()
+    browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    yield {"url": f"http://127.0.0.1:{httpd.server_address[1]}/", "admin": admin, "bayview": bayview,
+           "browser": browser}
+    browser.close()
+    pw.stop()
+    httpd.shutdown()
+    httpd.server_close()
+    app.stop()
+
+
+def _open(site, token):
+    page = site["browser"].new_page(viewport={"width": 1400, "height": 1400})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(site["url"] + "#token=" + token)
+    page.wait_for_selector("#status[data-state=ready]", timeout=30_000)
+    return page, errors
+
+
+def _hours(page):
+    return [int(x) for x in page.eval_on_selector_all("#hour-chart rect.bar", "rs => rs.map(r => r.dataset.count)")]
+
+
+def _wait_ready(page, previous_total):
+    page.wait_for_function(
+        "t => document.querySelector('#status').dataset.state === 'ready' && "
+        "document.querySelector('#total-incidents').textContent !== t", arg=previous_total, timeout=30_000)
+
+
+def _raw_hours():
+    with open(SF / "San_Francisco_ShotSpotter.csv", encoding="utf-8-sig", newline="") as fh:
+        return np.bincount([int(r["Time"].split(":")[0]) for r in csv.DictReader(fh)], minlength=24).tolist()
+
+
+def test_page_loads_sf_data_and_draws_the_neighbourhoods(site, sf_alerts, tmp_path_factory):
+    page, errors = _open(site, site["admin"])
+    assert page.inner_text("#total-incidents") == "4,385"
+    names = page.eval_on_selector_all("path.zone", "ps => ps.map(p => p.dataset.name)")
+    assert len(names) == 41 and "Mission" in names and "Bayview Hunters Point" in names
+    assert page.locator("circle.school").count() == 127
+    assert page.locator("#layer-points circle.incident").count() == 4385
+    assert page.locator("#heat-image").count() == 1
+    # The hour-of-day chart shows exactly the raw CSV's hours (times are local in the file and on the page).
+    assert _hours(page) == _raw_hours()
+    # Bayview's row in the zone table, and its shading on the map, carry its count.
+    row = page.locator("#zone-table tbody tr[data-name='Bayview Hunters Point'] td").all_inner_texts()
+    assert row[1] == "1,502"
+    assert page.get_attribute("path.zone[data-name='Bayview Hunters Point']", "data-count") == "1502"
+    SHOTS.mkdir(exist_ok=True)
+    for out in (tmp_path_factory.mktemp("shots") / "dashboard.png", SHOTS / "dashboard.png"):
+        page.screenshot(path=str(out), full_page=False)
+        assert out.stat().st_size > 20_000
+    assert errors == []
+    page.close()
+
+
+def test_a_filter_changes_the_charts(site, sf_alerts):
+    page, errors = _open(site, site["admin"])
+    before_hours = _hours(page)
+    before_matrix = page.eval_on_selector_all("#matrix-chart rect.cell", "rs => rs.map(r => +r.dataset.count)")
+    page.select_option("#f-zone", "Mission")
+    _wait_ready(page, "4,385")
+    after_hours = _hours(page)
+    total = int(page.inner_text("#total-incidents").replace(",", ""))
+    assert after_hours != before_hours and sum(after_hours) == total == 732
+    after_matrix = page.eval_on_selector_all("#matrix-chart rect.cell", "rs => rs.map(r => +r.dataset.count)")
+    assert after_matrix != before_matrix and sum(after_matrix) == total
+    # Excluding the fireworks windows lowers the count; weekdays narrow it further.
+    page.select_option("#f-fireworks", "exclude")
+    _wait_ready(page, "732")
+    no_fw = int(page.inner_text("#total-incidents").replace(",", ""))
+    assert 0 < no_fw < 732
+    page.uncheck("#f-weekday-3")
+    _wait_ready(page, f"{no_fw:,}")
+    thursday = page.eval_on_selector_all("#matrix-chart rect.cell", "rs => rs.slice(72, 96).map(r => +r.dataset.count)")
+    assert sum(thursday) == 0
+    assert errors == []
+    page.close()
+
+
+def test_bayview_partner_cannot_see_the_mission(site, sf_alerts):
+    page, errors = _open(site, site["bayview"])
+    names = page.eval_on_selector_all("path.zone", "ps => ps.map(p => p.dataset.name)")
+    assert names == ["Bayview Hunters Point"]
+    options = page.eval_on_selector_all("#f-zone option", "os => os.map(o => o.value)")
+    assert "Mission" not in options
+    assert page.inner_text("#total-incidents") == "1,502"
+    assert "Mission" not in page.inner_text("#zone-table")
+    # Asking the API directly, with the partner's own token, is refused too.
+    status = page.evaluate(
+        "async t => (await fetch('/api/summary?zone=Mission', {headers: {Authorization: 'Bearer ' + t}})).status",
+        site["bayview"])
+    assert status == 403
+    assert page.locator("#feed-panel").is_hidden()
+    assert errors == []
+    page.close()
