@@ -34,6 +34,8 @@ IX, IY, IZ, IT0, IC, IWX, IWY = range(NPAR)
 OK = 0
 NO_CANDIDATE = 1  # no start at all (kept for callers; the centroid start makes it rare)
 SINGULAR = 2  # the Fisher information is singular at the solution
+# Codes returned by ``prepare``.
+BAD_POS, BAD_TOA, BAD_SIGMA, BAD_SIGMA_SIGN = 11, 12, 13, 14
 
 
 # ----------------------------------------------------------------------------------------------
@@ -208,6 +210,17 @@ def _closed_form(s, tau, wt, zf, c, cands):
 
 
 @njit(cache=True)
+def _start(cands, r, c, p):
+    p[IX] = cands[r, 0]
+    p[IY] = cands[r, 1]
+    p[IZ] = cands[r, 2]
+    p[IT0] = cands[r, 3]
+    p[IC] = c
+    p[IWX] = 0.0
+    p[IWY] = 0.0
+
+
+@njit(cache=True)
 def _centroid_start(s, tau, wt, zf, c, cands):
     total = 0.0
     for j in range(3):
@@ -297,7 +310,7 @@ def _lm(s, tau, wt, p, idx, max_iter):
 
 
 @njit(cache=True)
-def locate(s, tau, wt, zf, c, free, max_iter, out_p, out_cost, out_cov, out_res):
+def locate(s, tau, wt, zf, c, free, max_iter, out_p, out_cost, out_cov, out_res, out_stats):
     """Closed-form start(s) then Levenberg-Marquardt; best fit first.
 
     Parameters
@@ -324,6 +337,10 @@ def locate(s, tau, wt, zf, c, free, max_iter, out_p, out_cost, out_cov, out_res)
         Covariance of the best fit (zero rows/columns for fixed parameters).
     out_res : (n,) float64
         Residuals tau - t0 - T of the best fit, seconds, for every sensor.
+    out_stats : (8,) float64
+        Over the used sensors: largest squared normalised residual of the best fit, number used,
+        mean sigma^2 (s^2), earliest tau (s); then the horizontal error radius sqrt(var_x + var_y),
+        the ellipse's semi-major and semi-minor axes (m) and its azimuth (degrees from north).
 
     Returns
     -------
@@ -350,16 +367,33 @@ def locate(s, tau, wt, zf, c, free, max_iter, out_p, out_cost, out_cov, out_res)
         # sensors): start from the weighted centroid, fired one mean sensor distance before the first arrival.
         _centroid_start(s, tau, wt, zf, c, cands)
         ncand = 1
-    found = 0
+    n_used = 0
+    tau_min = np.inf
+    sig2_sum = 0.0
+    for i in range(n):
+        if wt[i] > 0.0:
+            n_used += 1
+            tau_min = min(tau_min, tau[i])
+            sig2_sum += 1.0 / wt[i]
+    dof = n_used - nfree
     p = np.empty(NPAR)
+    start_cost = np.empty(2)
     for r in range(ncand):
-        p[IX] = cands[r, 0]
-        p[IY] = cands[r, 1]
-        p[IZ] = cands[r, 2]
-        p[IT0] = cands[r, 3]
-        p[IC] = c
-        p[IWX] = 0.0
-        p[IWY] = 0.0
+        _start(cands, r, c, p)
+        start_cost[r] = _cost(s, tau, wt, p)
+    order0 = 0
+    if ncand == 2 and start_cost[1] < start_cost[0]:
+        order0 = 1
+    # A second start is worth refining only if it is causal (fired before the first arrival) and,
+    # with redundant arrivals, not hopelessly worse than chance: otherwise it cannot be an alternative.
+    chance = dof + 3.0 * np.sqrt(2.0 * max(dof, 0)) + 1.0
+    slack = 5.0 * np.sqrt(sig2_sum / max(n_used, 1)) * np.sqrt(n_used)
+    found = 0
+    for rr in range(ncand):
+        r = order0 if rr == 0 else 1 - order0
+        if rr == 1 and (cands[r, 3] > tau_min + slack or (dof > 0 and start_cost[r] > 25.0 * chance)):
+            continue
+        _start(cands, r, c, p)
         cost = _lm(s, tau, wt, p, idx, max_iter)
         dup = False
         for q in range(found):
@@ -389,6 +423,14 @@ def locate(s, tau, wt, zf, c, free, max_iter, out_p, out_cost, out_cov, out_res)
         p[j] = out_p[0, j]
     jac = np.empty((n, nfree))
     _residuals_jacobian(s, tau, p, idx, out_res, jac)
+    zmax2 = 0.0
+    for i in range(n):
+        if wt[i] > 0.0:
+            zmax2 = max(zmax2, wt[i] * out_res[i] * out_res[i])
+    out_stats[0] = zmax2
+    out_stats[1] = n_used
+    out_stats[2] = sig2_sum / max(n_used, 1)
+    out_stats[3] = tau_min
     fisher = np.zeros((nfree, nfree))
     for i in range(n):
         if wt[i] <= 0.0:
@@ -408,7 +450,59 @@ def locate(s, tau, wt, zf, c, free, max_iter, out_p, out_cost, out_cov, out_res)
             return found, SINGULAR
         for j in range(nfree):
             out_cov[idx[j], idx[l]] = col[j]
+    _ellipse(out_cov, out_stats)
     return found, OK
+
+
+@njit(cache=True)
+def _ellipse(cov, out_stats):
+    """Horizontal 1-sigma radius sqrt(var_x + var_y), ellipse semi-axes and major-axis azimuth into out_stats[4:8]."""
+    vxx = cov[0, 0]
+    vyy = cov[1, 1]
+    vxy = cov[0, 1]
+    half = 0.5 * (vxx + vyy)
+    rad = np.hypot(0.5 * (vxx - vyy), vxy)
+    out_stats[4] = np.sqrt(max(vxx + vyy, 0.0))
+    out_stats[5] = np.sqrt(max(half + rad, 0.0))
+    out_stats[6] = np.sqrt(max(half - rad, 0.0))
+    # eigenvector angle from east, counter-clockwise -> azimuth clockwise from north, 0..180
+    out_stats[7] = (90.0 - np.degrees(0.5 * np.arctan2(2.0 * vxy, vxx - vyy))) % 180.0
+
+
+@njit(cache=True)
+def prepare(pos, toa, sig, out_s, out_tau, out_wt, out_origin):
+    """Check finiteness, centre positions and times, weights 1/sigma^2: one pass for the hot path.
+
+    Returns (code, t_ref, median sensor height); code is OK or one of the BAD_* values, in which
+    case the outputs are undefined.
+    """
+    n = pos.shape[0]
+    for j in range(3):
+        out_origin[j] = 0.0
+    t_ref = np.inf
+    for i in range(n):
+        for j in range(3):
+            if not np.isfinite(pos[i, j]):
+                return BAD_POS, np.nan, np.nan
+            out_origin[j] += pos[i, j]
+        if not np.isfinite(toa[i]):
+            return BAD_TOA, np.nan, np.nan
+        if not np.isfinite(sig[i]):
+            return BAD_SIGMA, np.nan, np.nan
+        if not sig[i] > 0.0:
+            return BAD_SIGMA_SIGN, np.nan, np.nan
+        t_ref = min(t_ref, toa[i])
+    for j in range(3):
+        out_origin[j] /= n
+    for i in range(n):
+        for j in range(3):
+            out_s[i, j] = pos[i, j] - out_origin[j]
+        out_tau[i] = toa[i] - t_ref
+        out_wt[i] = 1.0 / (sig[i] * sig[i])
+    z = np.sort(pos[:, 2])
+    mid = n // 2
+    zmed = z[mid] if n % 2 else 0.5 * (z[mid - 1] + z[mid])
+    return OK, t_ref, zmed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -523,7 +617,7 @@ def lm_numpy(s, tau, wt, p, idx, max_iter):
 
 
 def locate_numpy(s, tau, wt, zf, c, free, max_iter):
-    """Twin of ``locate``: returns (params (m, 7), costs (m,), cov (7, 7) or None, res (n,), status)."""
+    """Twin of ``locate``: (params (m, 7), costs (m,), cov (7, 7) or None, res (n,), stats (4,), status)."""
     idx = np.flatnonzero(free)
     cands = closed_form_numpy(s, tau, wt, zf, c)
     if not cands:
@@ -533,9 +627,21 @@ def locate_numpy(s, tau, wt, zf, c, free, max_iter):
             start[2] = zf
         spread = np.linalg.norm(s[use] - start, axis=1).mean()
         cands = [np.array([*start, tau[use].min() - spread / c])]
+    use = wt > 0
+    n_used = int(use.sum())
+    dof = n_used - len(idx)
+    tau_min = tau[use].min()
+    sig2_mean = float(np.mean(1.0 / wt[use]))
+    starts = [np.array([cand[0], cand[1], cand[2], cand[3], c, 0.0, 0.0]) for cand in cands]
+    start_costs = [float(np.sum(wt * residuals_jacobian_numpy(s, tau, p0, idx)[0] ** 2)) for p0 in starts]
+    order = np.argsort(start_costs, kind="stable")
+    chance = dof + 3.0 * np.sqrt(2.0 * max(dof, 0)) + 1.0
+    slack = 5.0 * np.sqrt(sig2_mean) * np.sqrt(n_used)
     params, costs = [], []
-    for cand in cands:
-        p0 = np.array([cand[0], cand[1], cand[2], cand[3], c, 0.0, 0.0])
+    for rank, r in enumerate(order):
+        p0 = starts[r]
+        if rank == 1 and (p0[IT0] > tau_min + slack or (dof > 0 and start_costs[r] > 25.0 * chance)):
+            continue
         p, cost = lm_numpy(s, tau, wt, p0, idx, max_iter)
         dup = [q for q, other in enumerate(params) if np.sum((p[:3] - other[:3]) ** 2) < 1e-6]
         if dup:
@@ -548,6 +654,7 @@ def locate_numpy(s, tau, wt, zf, c, free, max_iter):
     params = np.array(params)[order]
     costs = np.array(costs)[order]
     res, jac = residuals_jacobian_numpy(s, tau, params[0], idx)
+    stats = np.array([np.max(wt[use] * res[use] ** 2), n_used, sig2_mean, tau_min])
     fisher = jac.T @ (wt[:, None] * jac)
     cov = np.zeros((NPAR, NPAR))
     try:
@@ -555,6 +662,22 @@ def locate_numpy(s, tau, wt, zf, c, free, max_iter):
         inv = np.linalg.inv(fisher * np.outer(scale, scale)) * np.outer(scale, scale)
         np.linalg.cholesky(fisher * np.outer(scale, scale))
     except (np.linalg.LinAlgError, FloatingPointError):
-        return params, costs, None, res, SINGULAR
+        return params, costs, None, res, stats, SINGULAR
     cov[np.ix_(idx, idx)] = inv
-    return params, costs, cov, res, OK
+    vals, vecs = np.linalg.eigh(cov[:2, :2])
+    major = vecs[:, 1]
+    azimuth = np.degrees(np.arctan2(major[0], major[1])) % 180.0  # clockwise from north
+    stats = np.concatenate([stats, [np.sqrt(vals.sum()), np.sqrt(vals[1]), np.sqrt(max(vals[0], 0.0)), azimuth]])
+    return params, costs, cov, res, stats, OK
+
+
+def prepare_numpy(pos, toa, sig):
+    """Twin of ``prepare``: (code, centred positions, tau, weights, origin (3,), t_ref, median z)."""
+    for code, arr in ((BAD_POS, pos), (BAD_TOA, toa), (BAD_SIGMA, sig)):
+        if not np.all(np.isfinite(arr)):
+            return code, None, None, None, None, np.nan, np.nan
+    if not np.all(sig > 0):
+        return BAD_SIGMA_SIGN, None, None, None, None, np.nan, np.nan
+    origin = pos.mean(axis=0)
+    t_ref = toa.min()
+    return OK, pos - origin, toa - t_ref, 1.0 / sig**2, origin, t_ref, float(np.median(pos[:, 2]))

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations
+from typing import NamedTuple
 
 import numpy as np
 
@@ -180,8 +181,7 @@ class Solution:
 # ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One shot, centred: what a solver in :data:`SOLVERS` receives.
 
     Attributes
@@ -209,15 +209,15 @@ class Problem:
     origin: np.ndarray
     t_ref: float
     weight: np.ndarray  # (n,) 1 / sigma^2, s^-2
-
-    @property
-    def n_unknowns(self) -> int:
-        return int(self.free.sum())
+    n_unknowns: int
 
 
-@dataclass(frozen=True)
-class Fit:
-    """A solver's answer in the centred frame (params layout of :mod:`locator._kernels`)."""
+class Fit(NamedTuple):
+    """A solver's answer in the centred frame (params layout of :mod:`locator._kernels`).
+
+    Problem and Fit are immutable named tuples rather than dataclasses because they are built
+    several times per solve on the association's hot path (a frozen dataclass costs ~5x more).
+    """
 
     status: int
     params: np.ndarray  # (7,)
@@ -228,21 +228,26 @@ class Fit:
     flags: tuple[str, ...]
     others: tuple[tuple[np.ndarray, float], ...] = ()  # (params, chi2) of other solutions
     note: str = ""
+    stats: np.ndarray | None = None  # (8,) as ``locate``'s out_stats
 
 
-def _run(problem: Problem, used: np.ndarray, config: SolverConfig) -> Fit:
+def _run(problem: Problem, used: np.ndarray | None, config: SolverConfig) -> Fit:
+    """One closed-form + LM solve over the ``used`` sensors (all when None)."""
     n = problem.s.shape[0]
-    wt = problem.weight * used
+    wt = problem.weight if used is None else problem.weight * used
     out_p = np.empty((2, K.NPAR))
     out_cost = np.empty(2)
     out_cov = np.empty((K.NPAR, K.NPAR))
     out_res = np.empty(n)
+    stats = np.empty(8)
     found, status = K.locate(problem.s, problem.tau, wt, problem.zf, problem.c, problem.free,
-                             config.max_iter, out_p, out_cost, out_cov, out_res)
+                             config.max_iter, out_p, out_cost, out_cov, out_res, stats)
+    if used is None:
+        used = np.ones(n, dtype=bool)
     if found == 0:
         return Fit(status, np.full(K.NPAR, np.nan), out_cov, np.full(n, np.nan), used, math.inf, ("",) * n)
-    others = ((out_p[1].copy(), float(out_cost[1])),) if found == 2 else ()
-    return Fit(status, out_p[0].copy(), out_cov, out_res, used, float(out_cost[0]), ("",) * n, others)
+    others = ((out_p[1], float(out_cost[1])),) if found == 2 else ()
+    return Fit(status, out_p[0], out_cov, out_res, used, float(out_cost[0]), ("",) * n, others, "", stats)
 
 
 def _flag_text(res_s: float, sigma_s: float) -> str:
@@ -252,7 +257,7 @@ def _flag_text(res_s: float, sigma_s: float) -> str:
 
 def solve_ls(problem: Problem, config: SolverConfig) -> Fit:
     """Plain weighted least squares over every arrival."""
-    return _run(problem, np.ones(problem.s.shape[0], dtype=bool), config)
+    return _run(problem, None, config)
 
 
 def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
@@ -263,13 +268,12 @@ def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
     removed = 0
     limit = config.outlier_sigma**2
     while fit.status == K.OK:
-        z2 = fit.res * fit.res * problem.weight * fit.used
-        if z2.max() <= limit:
+        if fit.stats[0] <= limit:
             break
-        n_used = int(fit.used.sum())
+        n_used = int(fit.stats[1])
         if n_used - 1 < k + 1 or removed >= config.max_outliers:
             return Fit(fit.status, fit.params, fit.cov, fit.res, fit.used, fit.chi2, tuple(flags), fit.others,
-                       "arrivals are inconsistent but too few are redundant to tell which is wrong")
+                       "arrivals are inconsistent but too few are redundant to tell which is wrong", fit.stats)
         best = None
         for j in np.flatnonzero(fit.used):
             trial_used = fit.used.copy()
@@ -282,7 +286,8 @@ def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
         j, fit = best
         flags[j] = _flag_text(float(fit.res[j]), float(problem.sigma[j]))
         removed += 1
-    return Fit(fit.status, fit.params, fit.cov, fit.res, fit.used, fit.chi2, tuple(flags), fit.others)
+    return Fit(fit.status, fit.params, fit.cov, fit.res, fit.used, fit.chi2, tuple(flags), fit.others, fit.note,
+               fit.stats)
 
 
 def solve_ransac(problem: Problem, config: SolverConfig) -> Fit:
@@ -298,7 +303,7 @@ def solve_ransac(problem: Problem, config: SolverConfig) -> Fit:
     base_free = problem.free.copy()
     base_free[K.IC:] = 0
     sub = Problem(problem.s, problem.tau, problem.sigma, problem.zf, problem.c, base_free, problem.origin,
-                  problem.t_ref, problem.weight)
+                  problem.t_ref, problem.weight, int(base_free.sum()))
     best_inliers, best_cost = None, math.inf
     for chosen in sets:
         used = np.zeros(n, dtype=bool)
@@ -319,7 +324,7 @@ def solve_ransac(problem: Problem, config: SolverConfig) -> Fit:
     fit = _run(problem, best_inliers, config)
     flags = tuple("" if best_inliers[i] else _flag_text(float(fit.res[i]), float(problem.sigma[i]))
                   for i in range(n))
-    return Fit(fit.status, fit.params, fit.cov, fit.res, fit.used, fit.chi2, flags, fit.others)
+    return Fit(fit.status, fit.params, fit.cov, fit.res, fit.used, fit.chi2, flags, fit.others, fit.note, fit.stats)
 
 
 #: The solvers by name; each takes a :class:`Problem` and a :class:`SolverConfig` and returns a :class:`Fit`.
@@ -342,10 +347,8 @@ def default_source_z(positions_m, config: SolverConfig = DEFAULT_CONFIG) -> floa
     The median sensor height minus a typical mount height plus the muzzle height: the
     median resists one sensor on a tall building or down in a valley.
     """
-    z = np.sort(np.asarray(positions_m, dtype=np.float64)[:, 2])
-    mid = z.shape[0] // 2
-    median = z[mid] if z.shape[0] % 2 else 0.5 * (z[mid - 1] + z[mid])
-    return float(median - config.sensor_height_m + config.muzzle_height_m)
+    z = np.asarray(positions_m, dtype=np.float64)[:, 2]
+    return float(np.median(z) - config.sensor_height_m + config.muzzle_height_m)
 
 
 def _check(name: str, arr: np.ndarray) -> None:
@@ -408,42 +411,56 @@ def solve(positions_m, toas_s, sigmas_s, *, mode: str = "2d", z_m: float | None 
         if sig.ndim != 0:
             raise InputError(f"sigmas_s: expected a number or shape ({n},), got {sig.shape}")
         sig = np.full(n, float(sig))
-    # one cheap test on the hot path (NaN and inf propagate through sums); the detail only on failure
-    if not math.isfinite(float(pos.sum()) + float(toa.sum()) + float(sig.sum())):
-        _check("positions_m", pos)
-        _check("toas_s", toa)
-        _check("sigmas_s", sig)
-    if not sig.min() > 0:
-        raise InputError(f"sigmas_s[{int(np.argmin(sig > 0))}]: must be > 0 seconds")
-    if mode != "2d" and mode != "3d":
+    free = _FREE.get((mode, bool(fit_c), bool(fit_wind)))
+    if free is None:
         raise InputError(f"mode: {mode!r} is not '2d' or '3d'")
     if not (math.isfinite(c_mps) and c_mps > 100.0):
         raise InputError(f"c_mps: {c_mps!r} is not a plausible speed of sound (m/s)")
     solver = SOLVERS.get(method)
     if solver is None:
         raise InputError(f"method: {method!r} is not one of {sorted(SOLVERS)}")
+    k = _N_FREE[free.tobytes()]
+    if n == 0:
+        return _failed(0, f"0 sensors for {k} unknowns: at least {k} needed", mode, method, c_mps)
+
+    # Centre (sensor centroid, earliest arrival): UTM-sized coordinates and epoch-sized times
+    # would otherwise cost digits in the squared ranges.  One kernel pass also checks finiteness.
+    s = np.empty((n, 3))
+    tau = np.empty(n)
+    weight = np.empty(n)
+    origin = np.empty(3)
+    code, t_ref, z_median = K.prepare(pos, toa, sig, s, tau, weight, origin)
+    if code != K.OK:
+        _check("positions_m", pos)
+        _check("toas_s", toa)
+        _check("sigmas_s", sig)
+        raise InputError(f"sigmas_s[{int(np.argmin(sig > 0))}]: must be > 0 seconds")
     if mode == "2d":
         if z_m is None:
-            z_m = default_source_z(pos, config) if n else 0.0
+            z_m = z_median - config.sensor_height_m + config.muzzle_height_m
         elif not math.isfinite(z_m):
             raise InputError(f"z_m: {z_m!r} is not a finite height (m)")
-
-    free = np.array([1, 1, mode == "3d", 1, fit_c, fit_wind, fit_wind], dtype=np.uint8)
-    k = int(free.sum())
     if n < k:
         what = "x, y" + (", z" if mode == "3d" else "") + ", t0" + (", c" if fit_c else "") + (
             ", wind" if fit_wind else "")
         return _failed(n, f"{n} sensors for {k} unknowns ({what}): at least {k} needed", mode, method, c_mps)
-
-    # Centre: UTM-sized coordinates and epoch-sized times would otherwise cost digits in r^2 terms.
-    origin = pos.sum(axis=0) / n
-    t_ref = float(toa.min())
-    zf = float(z_m) - origin[2] if mode == "2d" else math.nan
-    problem = Problem(pos - origin, toa - t_ref, sig, zf, float(c_mps), free, origin, t_ref, 1.0 / (sig * sig))
+    zf = float(z_m) - float(origin[2]) if mode == "2d" else math.nan
+    problem = Problem(s, tau, sig, zf, float(c_mps), free, origin, float(t_ref), weight, k)
     fit = solver(problem, config)
     if fit.status != K.OK:
         return _failed(n, _degenerate_reason(problem, fit), mode, method, c_mps)
     return _solution(problem, fit, mode, method)
+
+
+def _free_mask(mode: str, fit_c: bool, fit_wind: bool) -> np.ndarray:
+    mask = np.array([1, 1, mode == "3d", 1, fit_c, fit_wind, fit_wind], dtype=np.uint8)
+    mask.setflags(write=False)
+    return mask
+
+
+# Which of [x, y, z, t0, c, wx, wy] are unknown, per (mode, fit_c, fit_wind): built once, shared read-only.
+_FREE = {(m, fc, fw): _free_mask(m, fc, fw) for m in ("2d", "3d") for fc in (False, True) for fw in (False, True)}
+_N_FREE = {mask.tobytes(): int(mask.sum()) for mask in _FREE.values()}
 
 
 def _failed(n: int, reason: str, mode: str, method: str, c_mps: float) -> Solution:
@@ -469,23 +486,13 @@ def _degenerate_reason(problem: Problem, fit: Fit) -> str:
 
 def _solution(problem: Problem, fit: Fit, mode: str, method: str) -> Solution:
     p = fit.params
-    pos = p[:3] + problem.origin
-    cov = fit.cov[:3, :3].copy()
-    vxx, vyy, vxy = float(cov[0, 0]), float(cov[1, 1]), float(cov[0, 1])
-    err = math.sqrt(max(vxx + vyy, 0.0))
-    half_tr, det_part = 0.5 * (vxx + vyy), math.hypot(0.5 * (vxx - vyy), vxy)
-    major, minor = math.sqrt(max(half_tr + det_part, 0.0)), math.sqrt(max(half_tr - det_part, 0.0))
-    # eigenvector angle from the x (east) axis; azimuth is clockwise from north
-    azimuth = (90.0 - math.degrees(0.5 * math.atan2(2.0 * vxy, vxx - vyy))) % 180.0
-    used = fit.used
-    n_used = int(used.sum())
-    sig_rms = math.sqrt(float((problem.sigma * problem.sigma) @ used) / n_used)
-    dof = n_used - problem.n_unknowns
+    _, n_used, sig2_mean, tau_min, err, major, minor, azimuth = fit.stats.tolist()
+    dof = int(n_used) - problem.n_unknowns
     note = fit.note
     alternatives = []
     for params, chi2 in fit.others:
-        # another root is a real ambiguity when it fits as well as chance allows
-        if chi2 <= dof + 3.0 * math.sqrt(2.0 * max(dof, 0)) + 1e-6 and params[K.IT0] <= problem.tau[used].min():
+        # another root is a real ambiguity when it fits as well as chance allows and was fired before the arrivals
+        if chi2 <= dof + 3.0 * math.sqrt(2.0 * max(dof, 0)) + 1e-6 and params[K.IT0] <= tau_min:
             alternatives.append(Alternative(params[:3] + problem.origin, float(params[K.IT0] + problem.t_ref),
                                             chi2))
     if alternatives:
@@ -493,6 +500,8 @@ def _solution(problem: Problem, fit: Fit, mode: str, method: str) -> Solution:
             f"{len(alternatives) + 1} positions fit the arrivals; the alternatives are listed")
     elif dof == 0 and not note:
         note = "no redundant arrival: a wrong arrival cannot be detected"
-    return Solution(True, note, pos, cov, float(p[K.IT0] + problem.t_ref), fit.res.copy(), used.copy(),
-                    fit.flags, err, Ellipse(major, minor, azimuth), err / (float(p[K.IC]) * sig_rms),
-                    float(p[K.IC]), p[K.IWX:].copy(), tuple(alternatives), fit.chi2, dof, mode, method)
+    c_fit = p[K.IC].item()
+    return Solution(True, note, p[:3] + problem.origin, fit.cov[:3, :3].copy(), p[K.IT0].item() + problem.t_ref,
+                    fit.res, fit.used, fit.flags, err, Ellipse(major, minor, azimuth),
+                    err / (c_fit * math.sqrt(sig2_mean)), c_fit, p[K.IWX:].copy(), tuple(alternatives), fit.chi2,
+                    dof, mode, method)

@@ -80,9 +80,9 @@ def test_locate_kernel_equals_twin(rng, three_d, fit_c, fit_wind):
         wt[rng.integers(n)] = 0.0  # one sensor left out
         zf = np.nan if three_d else src[2]
         out_p, out_cost = np.empty((2, K.NPAR)), np.empty(2)
-        out_cov, out_res = np.empty((K.NPAR, K.NPAR)), np.empty(n)
-        found, status = K.locate(s, tau, wt, zf, 343.0, free, 40, out_p, out_cost, out_cov, out_res)
-        params, costs, cov, res, status_np = K.locate_numpy(s, tau, wt, zf, 343.0, free, 40)
+        out_cov, out_res, out_stats = np.empty((K.NPAR, K.NPAR)), np.empty(n), np.empty(8)
+        found, status = K.locate(s, tau, wt, zf, 343.0, free, 40, out_p, out_cost, out_cov, out_res, out_stats)
+        params, costs, cov, res, stats, status_np = K.locate_numpy(s, tau, wt, zf, 343.0, free, 40)
         assert status == status_np == K.OK
         assert found == len(params)
         # the fits agree to a thousandth of their own standard error (flat directions stop early)
@@ -91,6 +91,56 @@ def test_locate_kernel_equals_twin(rng, three_d, fit_c, fit_wind):
         assert out_cost[0] == pytest.approx(costs[0], rel=1e-6, abs=1e-9)
         np.testing.assert_allclose(out_res, res, atol=1e-7)
         np.testing.assert_allclose(out_cov, cov, rtol=1e-4, atol=1e-14)
+        np.testing.assert_allclose(out_stats[:7], stats[:7], rtol=1e-4)
+        # azimuth of the ellipse's major axis, modulo 180 degrees
+        assert abs((out_stats[7] - stats[7] + 90.0) % 180.0 - 90.0) < 0.1
+
+
+def test_locate_reports_both_roots_like_its_twin():
+    # three sensors, source beyond the apex sensor: two exact causal solutions
+    tri = np.array([[0.0, 0.0, 0.0], [300.0, 0.0, 0.0], [150.0, 260.0, 0.0]])
+    src = np.array([150.0, 600.0, 0.0])
+    tau = np.linalg.norm(tri - src, axis=1) / 343.0
+    s = tri - tri.mean(axis=0)
+    wt = np.full(3, 1e8)
+    free = np.array([1, 1, 0, 1, 0, 0, 0], dtype=np.uint8)
+    zf = -tri[:, 2].mean()
+    out_p, out_cost = np.empty((2, K.NPAR)), np.empty(2)
+    found, status = K.locate(s, tau, wt, zf, 343.0, free, 40, out_p, out_cost, np.empty((7, 7)), np.empty(3),
+                             np.empty(8))
+    params, costs, _, _, _, _ = K.locate_numpy(s, tau, wt, zf, 343.0, free, 40)
+    assert found == len(params) == 2
+    # both fit exactly, so their order is arbitrary: compare as sets (sorted by y)
+    kernel_roots = out_p[:2, :4][np.argsort(out_p[:2, 1])]
+    twin_roots = params[:, :4][np.argsort(params[:, 1])]
+    np.testing.assert_allclose(kernel_roots, twin_roots, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [None, "pos", "toa", "sigma", "sign"])
+def test_prepare_kernel_equals_twin(rng, bad):
+    n = 7
+    pos = rng.uniform(-1e3, 1e3, (n, 3)) + [587_000.0, 4_477_000.0, 250.0]
+    toa = rng.uniform(0, 2, n) + 1.5e9
+    sig = rng.uniform(1e-4, 1e-3, n)
+    if bad == "pos":
+        pos[3, 1] = np.nan
+    elif bad == "toa":
+        toa[2] = np.inf
+    elif bad == "sigma":
+        sig[0] = np.nan
+    elif bad == "sign":
+        sig[5] = -1e-3
+    s, tau, wt, origin = np.empty((n, 3)), np.empty(n), np.empty(n), np.empty(3)
+    code, t_ref, zmed = K.prepare(pos, toa, sig, s, tau, wt, origin)
+    twin = K.prepare_numpy(pos, toa, sig)
+    assert code == twin[0]
+    if bad is None:
+        assert code == K.OK
+        np.testing.assert_allclose(s, twin[1], atol=1e-9)
+        np.testing.assert_allclose(tau, twin[2], atol=1e-9)
+        np.testing.assert_allclose(wt, twin[3], rtol=1e-15)
+        np.testing.assert_allclose(origin, twin[4], rtol=1e-15)
+        assert t_ref == twin[5] and zmed == twin[6]
 
 
 def test_lm_kernel_equals_twin_from_a_poor_start(rng):
