@@ -159,3 +159,60 @@ class SimNode:
                         self.ack_rtt_ns.append(time.monotonic_ns() - self._sent_at.pop(ack.seq))
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             return
+
+
+class ServiceThread:
+    """A :class:`locator.service.LocatorService` running in its own thread and event loop.
+
+    For tests and benchmarks that drive the service with blocking sockets or
+    measure it from outside its loop.  Use as a context manager; ``ports`` is
+    (ingest, http) once entered.
+    """
+
+    def __init__(self, service):
+        import threading
+
+        self.service = service
+        self.ports: tuple[int, int] = (0, 0)
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, name="locator", daemon=True)
+
+    def _main(self) -> None:
+        async def run() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self.ports = await self.service.start()
+            self._ready.set()
+            await self._stop.wait()
+            await self.service.stop()
+
+        asyncio.run(run())
+
+    def call(self, fn, timeout_s: float = 10.0):
+        """Run ``fn()`` in the service's loop thread and return its result."""
+        import concurrent.futures
+
+        assert self._loop is not None
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                fut.set_result(fn())
+            except Exception as exc:  # handed back to the caller
+                fut.set_exception(exc)
+
+        self._loop.call_soon_threadsafe(run)
+        return fut.result(timeout_s)
+
+    def __enter__(self) -> ServiceThread:
+        self._thread.start()
+        if not self._ready.wait(120):
+            raise RuntimeError("locator did not start within 120 s")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(15)

@@ -125,6 +125,8 @@ class Ingest:
                     ok, reply = self._frame(frame, peer, accepted)
                     bad += not ok
                     replies += reply
+                    if bad >= self._limits.max_bad_frames:
+                        break
                 if accepted:
                     replies += self._commit(accepted)
                 if replies:
