@@ -84,7 +84,7 @@ class DetectorConfig:
     warmup_s: float = 0.5
     snr_on_db: float = 12.0
     jump_db: float = 6.0
-    refractory_s: float = 0.03
+    refractory_s: float = 0.008
     override_gap_s: float = 5e-3
     override_db: float = 6.0
     pre_s: float = 0.02

@@ -62,7 +62,14 @@ def as_block(x: object, name: str = "x") -> np.ndarray:
 @dataclass(frozen=True, slots=True)
 class _Primary:
     onset_sample: float
-    peak_amp: float
+    level: float
+
+
+def _level(y: np.ndarray, onset: float, fs_hz: float) -> float:
+    """Loudness of an arrival for echo labelling: max |y| over the 3 ms after its onset."""
+    i = int(onset)
+    seg = y[i : i + int(round(3e-3 * fs_hz)) + 1]
+    return float(np.abs(seg).max()) if seg.size else 0.0
 
 
 class StreamingDetector:
@@ -170,14 +177,15 @@ class StreamingDetector:
         if blast_trig is not None:
             kind = "nwave"
         else:
-            kind = self._label(w0 + first.onset, first.peak_amp, feats.rise_s)
+            kind = self._label(w0 + first.onset, _level(y, first.onset, fs), feats.rise_s)
         out.append(self._pick(w0, first, feats, kind))
         if blast_trig is not None and (next_trig is None or w0 + blast_trig + self._refractory // 2 < next_trig):
             # the blast after an N-wave fell inside the trigger's refractory time: pick it here
             second = self._picker(y, blast_trig, fs)
             if second.onset > first.onset + 1:
                 f2 = compute_features(raw, y, second.onset, second.peak_index, second.peak_amp, second.noise_rms, fs)
-                out.append(self._pick(w0, second, f2, self._label(w0 + second.onset, second.peak_amp, f2.rise_s)))
+                level2 = _level(y, second.onset, fs)
+                out.append(self._pick(w0, second, f2, self._label(w0 + second.onset, level2, f2.rise_s)))
         return out
 
     def _following_arrival(self, y: np.ndarray, first, pulse_s: float) -> int | None:
@@ -191,14 +199,14 @@ class StreamingDetector:
         hits = np.flatnonzero(np.abs(y[start:stop]) >= thr)
         return int(start + hits[0]) if hits.size else None
 
-    def _label(self, onset_sample: float, peak_amp: float, rise_s: float) -> str:
+    def _label(self, onset_sample: float, level: float, rise_s: float) -> str:
         cfg = self.config
         horizon = onset_sample - cfg.echo_window_s * self.fs_hz
         self._primaries = [p for p in self._primaries if p.onset_sample >= horizon]
         drop = 10.0 ** (cfg.echo_drop_db / 20.0)
-        if any(p.peak_amp >= drop * peak_amp for p in self._primaries):
+        if any(p.level >= drop * level for p in self._primaries):
             return "secondary"
-        self._primaries.append(_Primary(onset_sample, peak_amp))
+        self._primaries.append(_Primary(onset_sample, level))
         return "blast" if rise_s <= cfg.blast_rise_max_s else "impulse"
 
     def _pick(self, w0: int, onset, feats, kind: str) -> Pick:

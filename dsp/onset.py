@@ -75,7 +75,7 @@ def first_strong_peak(y: np.ndarray, trig: int, fs_hz: float) -> tuple[int, floa
         return min(max(trig, 0), n - 1), 0.0
     big = float(a.max())
     noise = _noise_rms(y, lo, fs_hz)
-    thr = max(0.5 * big, 4.0 * noise)
+    thr = max(0.25 * big, 5.0 * noise)
     if thr > big:
         thr = big
     i = int(np.argmax(a >= thr))
