@@ -138,7 +138,10 @@ def ambient(n: int, fs_hz: float, rng: np.random.Generator, noise_cfg, wind_spee
     white = spectral_profile(n, fs, 0.0, 20.0, fs / 2)
     p_amb = db_spl_to_pa(noise_cfg.level_db_spl) if noise_cfg.level_db_spl > 0 else 0.0
     p_self = db_spl_to_pa(self_noise_db_spl) if self_noise_db_spl > 0 else 0.0
-    x = noise_from_profile(n, rng, np.sqrt((p_amb * colour) ** 2 + (p_self * white) ** 2))
+    if p_amb > 0 or p_self > 0:
+        x = noise_from_profile(n, rng, np.sqrt((p_amb * colour) ** 2 + (p_self * white) ** 2))
+    else:
+        x = np.zeros(n)
     m = int(np.ceil(n / fs * _CONTROL_HZ)) + 2
     tc = np.arange(m) / _CONTROL_HZ
     power = traffic_power(tc, rng, noise_cfg.traffic_db_spl, noise_cfg.traffic_per_min)

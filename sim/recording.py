@@ -69,7 +69,9 @@ def truth_dict(result, frame: str = "wgs84") -> dict:
         ],
         "shots": [
             {"t_utc": format_utc_ns(s.t_ns, 9), **pos.fields(s.pos_m), "shooter": s.shooter, "weapon": s.weapon,
-             "incident": s.incident, "event": s.event, "supersonic": bool(s.supersonic)}
+             "incident": s.incident, "event": s.event, "supersonic": bool(s.supersonic),
+             "aim_deg": round(float(np.degrees(np.arctan2(s.aim[0], s.aim[1]))) % 360.0, 3),
+             "elevation_deg": round(float(np.degrees(np.arcsin(np.clip(s.aim[2], -1.0, 1.0)))), 3)}
             for s in t.shots
         ],
         "confusers": [

@@ -190,6 +190,21 @@ def _buildings(scn: Scenario, sensors: list[_Sensor], events: list[_Event], seed
     return box_array(listed, g)
 
 
+def minimum_phase(loss_db: np.ndarray, m: int) -> np.ndarray:
+    """Minimum-phase frequency response with magnitude ``10^(−loss_db/20)`` on the rfft bins of an m-point window.
+
+    The real cepstrum of the log magnitude, folded onto positive quefrencies, is the log of the
+    minimum-phase response (Oppenheim & Schafer, homomorphic filtering): a causal filter whose
+    impulse response starts at 0, as a lossy medium's must.
+    """
+    cep = np.fft.irfft(-loss_db * (np.log(10.0) / 20.0), m)
+    fold = np.zeros(m)
+    fold[0] = cep[0]
+    fold[1 : m // 2] = 2.0 * cep[1 : m // 2]
+    fold[m // 2] = cep[m // 2]
+    return np.exp(np.fft.rfft(fold, m))
+
+
 class _Renderer:
     """Adds band-limited, filtered, delayed copies of source waveforms into one sensor's recording."""
 
@@ -235,11 +250,15 @@ class _Renderer:
     def add(self, out: np.ndarray, m: int, spec: np.ndarray, onset: float, gain: float, length_m: float, detour_m: float) -> None:
         """Add one path: ``spec`` scaled by ``gain``, filtered over ``length_m``, onset at sample ``onset``."""
         f, aa, alpha, bins = self.grid(m)
-        h = gain * aa
-        if self.absorption:
-            h = h * 10.0 ** (-alpha * length_m / 20.0)
+        loss_db = alpha * length_m if self.absorption else np.zeros(f.size)
         if detour_m > 0.0:
-            h = h * 10.0 ** (-maekawa_loss_db(f, detour_m, self.c) / 20.0)
+            loss_db = loss_db + maekawa_loss_db(f, detour_m, self.c)
+        h = gain * aa
+        if loss_db.any():
+            # Absorption and diffraction are causal: nothing may arrive before the path's travel time.
+            # Capped at 100 dB: below that there is nothing left to hear, and an unbounded log
+            # magnitude would only inflate the minimum-phase delay.
+            h = h * minimum_phase(np.minimum(loss_db, 100.0), m)
         base = int(np.floor(onset))
         shift = _PRE + (onset - base)
         y = np.fft.irfft(spec * h * np.exp(-2j * np.pi * bins * shift / m), m)
@@ -334,7 +353,8 @@ def simulate(scenario: Scenario, seed: int = 0, progress=None) -> SimResult:
         t_ns = start_ns + int(round(ev.t_s * NS))
         out_events.append(Event(ev.index, ev.category, ev.kind, t_ns, ev.pos))
         if ev.category == "shot":
-            shots.append(TrueShot(ev.index, t_ns, ev.pos, ev.shooter, ev.kind, ev.incident, ev.weapon.bullet_speed_mps > c))
+            shots.append(TrueShot(ev.index, t_ns, ev.pos, ev.shooter, ev.kind, ev.incident, ev.weapon.bullet_speed_mps > c,
+                                   ev.aim))
         else:
             confusers.append(TrueConfuser(ev.index, t_ns, ev.pos, ev.kind, ev.incident))
     arrivals.sort(key=lambda a: (a.sensor_id, a.t_ns, a.event))

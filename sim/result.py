@@ -54,7 +54,8 @@ class SensorRecording:
 
 @dataclass(frozen=True)
 class TrueShot:
-    """A discharge: ``event`` indexes :attr:`SimResult.events`; ``incident`` groups shots."""
+    """A discharge: ``event`` indexes :attr:`SimResult.events`; ``incident`` groups shots;
+    ``aim`` is the unit vector of the barrel (east, north, up) for this round."""
 
     event: int
     t_ns: int
@@ -63,6 +64,7 @@ class TrueShot:
     weapon: str
     incident: int
     supersonic: bool
+    aim: np.ndarray
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,85 @@
+"""Scenario files: what is accepted, and bad files failing with the file and field named."""
+
+from __future__ import annotations
+
+import pytest
+
+from salvo.errors import ConfigError
+from sim.scenario import load_scenario, parse_scenario
+
+GOOD = """
+[scenario]
+name = "t"
+duration_s = 10.0
+[[sensor]]
+id = "A"
+x_m = 0.0
+y_m = 0.0
+[[sensor]]
+id = "B"
+lat = 40.45
+lon = -79.99
+fs_hz = 48000
+[[incident]]
+t_s = 1.0
+  [[incident.shooter]]
+  x_m = 10.0
+  y_m = 20.0
+  schedule = [{ kind = "auto", rounds = 5, rate_rpm = 600.0 }]
+"""
+
+
+def test_good_file_loads_and_converts_lat_lon(tmp_path):
+    p = tmp_path / "good.toml"
+    p.write_text(GOOD)
+    scn = load_scenario(p)
+    a, b = scn.sensors
+    assert (a.x_m, a.y_m, a.params.fs_hz) == (0.0, 0.0, 16000)
+    assert b.params.fs_hz == 48000
+    # 40.45 N is ~1 km north of the default origin 40.4406 N (1 degree of latitude ~ 111 km).
+    assert b.y_m == pytest.approx((40.45 - 40.4406) * 111_030, rel=2e-3)
+    assert scn.incidents[0].shooters[0].schedule[0].rounds == 5
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (("[[sensor]]\nid = \"A\"", "[[sensor]]\nid = \"A\"\ncolour = 3"), "sensor[0].colour"),  # unknown key
+        (("fs_hz = 48000", "fs_hz = -48000"), "sensor[1].fs_hz"),  # negative rate
+        (("fs_hz = 48000", "fs_hz = 200000"), "sensor[1].fs_hz"),  # beyond 96 kHz
+        (("rate_rpm = 600.0", "rate_rpm = -600.0"), "schedule[0].rate_rpm"),  # negative rate of fire
+        (("lat = 40.45\nlon = -79.99\n", ""), "sensor[1]"),  # sensor without position
+        (("duration_s = 10.0", "duration_s = 10.0\nwarp = 9"), "scenario.warp"),
+        (("[scenario]", "[scenery]"), "scenery"),  # unknown table
+        (("x_m = 0.0\n", "x_m = \"zero\"\n"), "sensor[0].x_m"),
+        (("t_s = 1.0", "t_s = 30.0"), "incident[0].t_s"),  # past the end
+    ],
+)
+def test_bad_fields_name_file_and_field(tmp_path, change, field):
+    old, new = change
+    assert old in GOOD
+    p = tmp_path / "bad.toml"
+    p.write_text(GOOD.replace(old, new, 1))
+    with pytest.raises(ConfigError) as exc:
+        load_scenario(p)
+    assert str(p) in str(exc.value)
+    assert field in str(exc.value)
+
+
+def test_unreadable_toml_names_file_and_line(tmp_path):
+    p = tmp_path / "broken.toml"
+    p.write_text("[scenario]\nname = \"x\"\nduration_s = = 3\n")
+    with pytest.raises(ConfigError, match=r"broken\.toml.*line 3"):
+        load_scenario(p)
+
+
+def test_missing_file_and_no_sensors():
+    with pytest.raises(ConfigError, match="nope.toml"):
+        load_scenario("/nonexistent/nope.toml")
+    with pytest.raises(ConfigError, match="no sensors"):
+        parse_scenario("[scenario]\nname = \"x\"\n", "empty.toml")
+
+
+def test_layout_generates_sensors_without_listing():
+    scn = parse_scenario("[layout]\ncount = 9\narea_m = [900.0, 900.0]\n", "lay.toml")
+    assert scn.layout.count == 9 and not scn.sensors
