@@ -1,0 +1,509 @@
+"""Association: which detections, at most one per sensor, belong to one shot.
+
+The method ("triples", the one entry of :data:`ASSOCIATORS`)
+-------------------------------------------------------------
+Every not-yet-used detection is an *anchor*.  With one gated detection at each of two
+of the anchor sensor's ``K`` nearest neighbours (gate ``|dt| <= d/c + margin``, mlat-server's
+gate) the three arrival times fix a source ``(x, y, t0)`` in closed form at the source
+height; each such hypothesis is scored by how many sensors have a detection within
+``tolerance_s`` of the arrival it predicts (Ledeczi's consistency function, evaluated only
+at hypotheses the data propose instead of on a grid).  The best hypothesis of every
+anchor is kept; the globally best (most sensors, then smallest misfit) is refined by the
+solver (``locator.solve.solve``, robust, which may drop outliers such as a sensor with a
+bad clock), its members re-gathered around the refined position, and accepted when at
+least ``min_sensors`` remain.  Its detections are removed, only the anchors whose best
+hypothesis used one of them are re-scored, and the loop repeats.  This is ShotSpotter's
+"largest mutually consistent set" rule applied greedily: echoes and one-sensor confusers
+are consistent with no source that other sensors agree on, so they stay unused.
+
+Why this and not the alternatives: a (x, y, t) grid (REAL) or a consistency-function grid
+needs cells of ~2 m to separate wavefronts 20-45 m apart (automatic fire), i.e. ~10^5
+cells for a 600 m site times every detection, and must be redone after each shot; GaMMA's
+mixture needs the number of events and struggles with 3-round strings (SOURCES.md).  Here
+the cost is ``n * C(K,2) * g^2 * S * log(n/S)`` for ``n`` detections, ``S`` sensors and
+``g`` detections per sensor inside a gate (for a 30-round burst, g ~ 10-30): a few
+10^7 cheap operations for a 600-detection window, in one compiled kernel.
+
+The online form (:class:`OnlineAssociator`) runs the same search over a buffer and
+releases a shot once every sensor that could have heard it has had time to (its emission
+time plus the longest travel time to any sensor, plus the tolerance and margin).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from salvo.errors import ConfigError, InputError
+from sensor_node.protocol import Detection
+
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationConfig:
+    """Settings of the associator.
+
+    Attributes
+    ----------
+    c_mps : float
+        Speed of sound, m/s (default 343.2, 20 degC).
+    tolerance_s : float
+        Largest |measured - predicted| arrival time, s, for a detection to count as
+        consistent with a source (default 0.012: picker, clock and a few metres of sensor
+        position error).
+    gate_margin_s : float
+        Slack of the pair gate |dt| <= d/c + margin, s (default 0.030).
+    min_sensors : int
+        Sensors a shot needs (default 4; 3 fix a 2D source exactly and check nothing).
+    neighbours : int
+        Nearest sensors of the anchor sensor tried as partners, K (default 4).
+    source_z_m : float or None
+        Height of the source in the local frame, m; None estimates it from the sensors
+        (the lowest sensor height: sensors sit on poles and roofs above the street).
+    max_range_m : float or None
+        Farthest a source may be from the anchor sensor, m; None: the array's diameter
+        plus 300 m.
+    min_sigma_s : float
+        Floor of a detection's timing sigma given to the solver, s (default 0.002).
+    exclude_kinds : tuple of str
+        Detection kinds never located (``nwave``: a bullet's shock wave precedes the blast).
+    detection_probability : float
+        Probability that a sensor in hearing range detects a shot (default 0.8).
+    hear_range_m : float or None
+        Sensors farther than this from a source are not expected to hear it, m (None: all).
+    min_evidence : float
+        Smallest log-likelihood ratio, source against chance, for a shot to be accepted
+        (default 14, odds of about 10^6 to 1; see ``_Search.evidence``).
+    step_s : float
+        Online: stream time between two searches of the buffer, s (default 0.25).
+    method : str
+        Key in :data:`ASSOCIATORS` (default ``"triples"``).
+    """
+
+    c_mps: float = 343.2
+    tolerance_s: float = 0.012
+    gate_margin_s: float = 0.030
+    min_sensors: int = 4
+    neighbours: int = 4
+    source_z_m: float | None = None
+    max_range_m: float | None = None
+    min_sigma_s: float = 0.002
+    exclude_kinds: tuple[str, ...] = ("nwave",)
+    detection_probability: float = 0.8
+    hear_range_m: float | None = None
+    min_evidence: float = 14.0
+    step_s: float = 0.25
+    method: str = "triples"
+
+    def __post_init__(self) -> None:
+        for name in ("c_mps", "tolerance_s", "step_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"association: {name} must be > 0, got {getattr(self, name)!r}")
+        if self.min_sensors < 3:
+            raise ConfigError(f"association: min_sensors must be >= 3, got {self.min_sensors}")
+        if self.neighbours < 2:
+            raise ConfigError(f"association: neighbours must be >= 2, got {self.neighbours}")
+        if self.method not in ASSOCIATORS:
+            raise ConfigError(f"association: method {self.method!r} is not one of {sorted(ASSOCIATORS)}")
+
+
+@dataclass(frozen=True, slots=True)
+class SensorTable:
+    """Sensor ids and local positions, the associator's view of the array.
+
+    Attributes
+    ----------
+    ids : tuple of str
+    pos_m : numpy.ndarray, shape (S, 3)
+        Local east-north-up positions, m.
+    """
+
+    ids: tuple[str, ...]
+    pos_m: np.ndarray
+    index: Mapping[str, int] = field(repr=False)
+
+    @classmethod
+    def from_any(cls, sensors: Any) -> SensorTable:
+        """Build from a mapping ``{sensor_id: (x, y, z)}``, a SensorTable, or objects with
+        ``sensor_id`` and ``pos_m`` attributes."""
+        if isinstance(sensors, SensorTable):
+            return sensors
+        if isinstance(sensors, Mapping):
+            items = [(str(k), v) for k, v in sensors.items()]
+        else:
+            items = [(str(s.sensor_id), s.pos_m) for s in sensors]
+        ids = tuple(k for k, _ in items)
+        if len(set(ids)) != len(ids):
+            raise InputError("sensors: duplicate sensor_id")
+        pos = np.array([np.asarray(v, dtype=np.float64).reshape(3) for _, v in items]).reshape(-1, 3)
+        if not np.all(np.isfinite(pos)):
+            raise InputError("sensors: a position is not finite")
+        return cls(ids, pos, {k: i for i, k in enumerate(ids)})
+
+    @property
+    def diameter_m(self) -> float:
+        if len(self.ids) < 2:
+            return 0.0
+        d = np.linalg.norm(self.pos_m[:, None, :] - self.pos_m[None, :, :], axis=-1)
+        return float(d.max())
+
+
+@dataclass(frozen=True, slots=True)
+class Shot:
+    """One located shot: a source consistent with detections at several sensors.
+
+    Attributes
+    ----------
+    t0_ns : int
+        Estimated emission time, UTC ns.
+    pos_m : numpy.ndarray, shape (3,)
+        Local position, m.
+    err_m : float
+        1-sigma horizontal error radius the solver believes, m.
+    cov_m2 : numpy.ndarray, shape (3, 3)
+    detections : tuple of Detection
+        The detections the solution used, one per sensor, in time order.
+    sensor_pos_m : numpy.ndarray, shape (n, 3)
+        Positions of those detections' sensors, m.
+    residual_s : numpy.ndarray, shape (n,)
+        Measured minus predicted arrival time of each used detection, s.
+    n_candidates : int
+        Sensors whose detection matched before the solver's outlier rejection.
+    solution : object
+        The solver's ``Solution``.
+    """
+
+    t0_ns: int
+    pos_m: np.ndarray
+    err_m: float
+    cov_m2: np.ndarray
+    detections: tuple[Detection, ...]
+    sensor_pos_m: np.ndarray
+    residual_s: np.ndarray
+    n_candidates: int
+    solution: Any = field(repr=False)
+
+    @property
+    def sensor_ids(self) -> tuple[str, ...]:
+        return tuple(d.sensor_id for d in self.detections)
+
+    @property
+    def first_ns(self) -> int:
+        return min(d.t_ns for d in self.detections)
+
+
+def _usable(detections: Iterable[Detection], table: SensorTable, cfg: AssociationConfig) -> list[Detection]:
+    out = [d for d in detections if d.sensor_id in table.index and d.kind not in cfg.exclude_kinds]
+    out.sort(key=lambda d: (d.t_ns, d.sensor_id))
+    return out
+
+
+class _Search:
+    """One association search over a fixed list of detections (sorted by time)."""
+
+    def __init__(self, dets: Sequence[Detection], table: SensorTable, cfg: AssociationConfig,
+                 context_ns: Sequence[Sequence[int]] | None = None):
+        self.dets = dets
+        self.table = table
+        self.cfg = cfg
+        n_sens = len(table.ids)
+        self.ref_ns = dets[0].t_ns
+        self.t = np.array([(d.t_ns - self.ref_ns) * 1e-9 for d in dets])
+        self.sens = np.array([table.index[d.sensor_id] for d in dets], dtype=np.int64)
+        self.sigma = np.array([max(d.sigma_s, cfg.min_sigma_s) if math.isfinite(d.sigma_s) else cfg.min_sigma_s
+                               for d in dets])
+        self.active = np.ones(len(dets), dtype=np.bool_)
+        order = np.lexsort((self.t, self.sens))
+        self.order = order.astype(np.int64)
+        self.st = self.t[order]
+        self.ptr = np.zeros(n_sens + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.sens, minlength=n_sens), out=self.ptr[1:])
+        pos = table.pos_m
+        self.dist = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=-1)
+        k = min(cfg.neighbours, n_sens - 1)
+        nbr = np.argsort(self.dist, axis=1, kind="stable")[:, 1 : k + 1]
+        self.nbr = np.ascontiguousarray(nbr, dtype=np.int64)
+        self.z0 = float(cfg.source_z_m) if cfg.source_z_m is not None else float(pos[:, 2].min())
+        self.max_range = cfg.max_range_m if cfg.max_range_m is not None else table.diameter_m + 300.0
+        m = len(dets)
+        self.support = np.zeros(m, dtype=np.int64)
+        self.score_ = np.zeros(m)
+        self.xyt = np.zeros((m, 3))
+        self.members = np.full((m, n_sens), -1, dtype=np.int64)
+        self.dead = np.zeros(m, dtype=np.bool_)
+        # Detection times per sensor (s, relative to ref) that set the chance rates: these
+        # detections, plus any the caller already used (online, shots released earlier).
+        self.rate_t = [self.st[self.ptr[s] : self.ptr[s + 1]] for s in range(n_sens)]
+        if context_ns is not None:
+            self.rate_t = [np.sort(np.concatenate([self.rate_t[s], (np.asarray(context_ns[s], dtype=np.int64)
+                                                                    - self.ref_ns) * 1e-9]))
+                           for s in range(n_sens)]
+
+    def score(self, anchors: np.ndarray) -> None:
+        from locator._associate_kernels import best_hypotheses
+
+        anchors = np.ascontiguousarray(anchors, dtype=np.int64)
+        if anchors.size == 0:
+            return
+        m = anchors.size
+        n_sens = len(self.table.ids)
+        sup = np.zeros(m, np.int64)
+        score = np.zeros(m)
+        xyt = np.zeros((m, 3))
+        mem = np.zeros((m, n_sens), np.int64)
+        cfg = self.cfg
+        best_hypotheses(self.t, self.sens, self.active, self.st, self.order, self.ptr, self.table.pos_m,
+                        self.nbr, self.dist, anchors, self.z0, cfg.c_mps, cfg.tolerance_s, cfg.gate_margin_s,
+                        self.max_range, sup, score, xyt, mem)
+        self.support[anchors] = sup
+        self.score_[anchors] = score
+        self.xyt[anchors] = xyt
+        self.members[anchors] = mem
+
+    def _gather(self, pos: np.ndarray, t0: float) -> np.ndarray:
+        """Per sensor the active detection nearest the arrival predicted from (pos, t0), within tolerance."""
+        pred = t0 + np.linalg.norm(self.table.pos_m - pos, axis=1) / self.cfg.c_mps
+        out = []
+        for s in range(len(self.table.ids)):
+            ix = self.order[self.ptr[s] : self.ptr[s + 1]]
+            ix = ix[self.active[ix]]
+            if ix.size == 0:
+                continue
+            d = np.abs(self.t[ix] - pred[s])
+            j = int(np.argmin(d))
+            if d[j] <= self.cfg.tolerance_s:
+                out.append(ix[j])
+        return np.array(out, dtype=np.int64)
+
+    def evidence(self, pos: np.ndarray, t0: float, res: np.ndarray, sensors: np.ndarray) -> float:
+        """Log-likelihood ratio of "a source here" against "detections falling at random".
+
+        Each sensor's detection rate near its predicted arrival (all detections within
+        +-0.5 s, the shot's own not counted) gives ``P_s``, its chance of some detection
+        inside the window the shot's residuals fill (3 robust sigmas, between 1 ms and the
+        tolerance).  A real source is heard by a sensor with probability ``p`` (config
+        ``detection_probability``).  A sensor that fits adds ``log(p / P_s)``; one that does
+        not, ``log((1 - p) / (1 - P_s))``.  Echo trains and bursts raise ``P_s``, so in a
+        dense stream a shot must fit more sensors, more tightly; and a "shot" that most
+        sensors in hearing range contradict is a coincidence of echoes, not a source.
+        """
+        cfg = self.cfg
+        # robust scale: one stray arrival must not widen the window of an otherwise tight fit
+        w = float(np.clip(3.0 * 1.4826 * np.median(np.abs(res)), 1e-3, cfg.tolerance_s))
+        fits = np.zeros(len(self.table.ids), dtype=bool)
+        fits[sensors[np.abs(res) <= w]] = True
+        dist = np.linalg.norm(self.table.pos_m - pos, axis=1)
+        pred = t0 + dist / cfg.c_mps
+        half = 0.5
+        p_s = np.empty(len(self.table.ids))
+        for s in range(len(self.table.ids)):
+            seg = self.rate_t[s]
+            n = np.searchsorted(seg, pred[s] + half) - np.searchsorted(seg, pred[s] - half)
+            # at least one detection a window: silence is no proof that nothing else happened
+            p_s[s] = 1.0 - math.exp(-max(n - 1, 1) / (2 * half) * 2.0 * w)
+        p_s = np.clip(p_s, 1e-6, 1.0 - 1e-6)
+        in_range = dist <= (cfg.hear_range_m if cfg.hear_range_m is not None else np.inf)
+        p = cfg.detection_probability
+        fit = fits & in_range
+        miss = ~fits & in_range
+        return float(np.sum(np.log(p / p_s[fit])) + np.sum(np.log((1.0 - p) / (1.0 - p_s[miss]))))
+
+    def _solve(self, idx: np.ndarray):
+        from locator.solve import solve
+
+        pos = self.table.pos_m[self.sens[idx]]
+        return solve(pos, self.t[idx], self.sigma[idx], mode="2d", z_m=self.z0, c_mps=self.cfg.c_mps)
+
+    def refine(self, idx: np.ndarray) -> tuple[Shot, np.ndarray] | None:
+        cfg = self.cfg
+        sol = self._solve(idx)
+        if not sol.ok:
+            return None
+        for _ in range(2):
+            again = self._gather(np.asarray(sol.pos_m, dtype=np.float64), float(sol.t0_s))
+            if again.size < cfg.min_sensors or set(again.tolist()) == set(idx.tolist()):
+                break
+            sol2 = self._solve(again)
+            if not sol2.ok:
+                break
+            idx, sol = again, sol2
+        keep = np.asarray(sol.used, dtype=bool)
+        used = idx[keep]
+        if used.size < cfg.min_sensors:
+            return None
+        res = np.asarray(sol.residual_s, dtype=np.float64)[keep]
+        pos = np.asarray(sol.pos_m, dtype=np.float64)
+        if self.evidence(pos, float(sol.t0_s), res, self.sens[used]) < cfg.min_evidence:
+            return None
+        order = np.argsort(self.t[used], kind="stable")
+        used = used[order]
+        return Shot(
+            t0_ns=self.ref_ns + int(round(float(sol.t0_s) * 1e9)),
+            pos_m=np.asarray(sol.pos_m, dtype=np.float64).copy(),
+            err_m=float(sol.err_m),
+            cov_m2=np.asarray(sol.cov_m2, dtype=np.float64).copy(),
+            detections=tuple(self.dets[i] for i in used),
+            sensor_pos_m=self.table.pos_m[self.sens[used]].copy(),
+            residual_s=np.asarray(sol.residual_s, dtype=np.float64)[keep][order].copy(),
+            n_candidates=int(idx.size),
+            solution=sol,
+        ), used
+
+    def run(self) -> list[Shot]:
+        cfg = self.cfg
+        n = len(self.dets)
+        self.score(np.arange(n))
+        shots: list[Shot] = []
+        while True:
+            ok = self.active & ~self.dead & (self.support >= cfg.min_sensors)
+            if not ok.any():
+                break
+            cand = np.flatnonzero(ok)
+            # Scores only fall as detections are used, so a stored score is an upper bound:
+            # take the best, re-score it if it has gone stale, and accept only fresh ones.
+            best = cand[np.argmax(self.score_[cand])]
+            mem = self.members[best]
+            mem = mem[mem >= 0]
+            if not self.active[mem].all():
+                self.score(np.array([best]))
+                continue
+            got = self.refine(mem)
+            if got is None:
+                self.dead[best] = True
+                continue
+            shot, used = got
+            shots.append(shot)
+            self.active[used] = False
+        shots.sort(key=lambda s: s.t0_ns)
+        return shots
+
+
+def associate_triples(detections: Sequence[Detection], table: SensorTable, cfg: AssociationConfig,
+                      context_ns: Sequence[Sequence[int]] | None = None) -> list[Shot]:
+    """The "triples" associator over a time-sorted list of usable detections (see module).
+
+    ``context_ns``: per sensor (table order), times of detections already used elsewhere,
+    which still count towards the chance rates.
+    """
+    if len(detections) < cfg.min_sensors or len(table.ids) < cfg.min_sensors:
+        return []
+    return _Search(detections, table, cfg, context_ns).run()
+
+
+#: Associators by name: ``f(detections sorted by time, SensorTable, AssociationConfig, context_ns=None)
+#: -> list[Shot]``.
+ASSOCIATORS = {"triples": associate_triples}
+
+
+def associate(detections: Iterable[Detection], sensors: Any, config: AssociationConfig | None = None) -> list[Shot]:
+    """Group detections into shots, offline over a whole set.
+
+    Parameters
+    ----------
+    detections : iterable of Detection
+        Any order; detections of sensors not in ``sensors`` and of kinds in
+        ``config.exclude_kinds`` are ignored.
+    sensors : mapping or sequence
+        ``{sensor_id: (x, y, z)}`` in local metres, or objects with ``sensor_id`` and ``pos_m``.
+    config : AssociationConfig, optional
+
+    Returns
+    -------
+    list of Shot
+        In order of emission time.  Detections in no shot (echoes, confusers heard by too
+        few sensors) are simply not in any.
+    """
+    cfg = config or AssociationConfig()
+    table = SensorTable.from_any(sensors)
+    return ASSOCIATORS[cfg.method](_usable(detections, table, cfg), table, cfg)
+
+
+class OnlineAssociator:
+    """Association over a time-ordered stream with a bounded wait.
+
+    ``push`` takes detections in (roughly) time order and returns the shots that became
+    final; ``flush(now_ns)`` finalises what the clock ``now_ns`` allows (call it when the
+    stream is quiet) and ``flush()`` everything.  A shot is final once its emission time
+    plus the longest travel time to any sensor, plus tolerance and gate margin, is past.
+
+    Parameters
+    ----------
+    sensors : mapping or sequence
+        As for :func:`associate`.
+    config : AssociationConfig, optional
+    """
+
+    def __init__(self, sensors: Any, config: AssociationConfig | None = None):
+        self._cfg = config or AssociationConfig()
+        self._table = SensorTable.from_any(sensors)
+        self._buf: list[Detection] = []
+        self._released: list[Detection] = []  # in released shots: still count towards chance rates
+        self._now_ns: int | None = None
+        self._last_run_ns: int | None = None
+        c = self._cfg.c_mps
+        # A detection older than this cannot share a shot with one arriving now.
+        self._span_ns = int((self._table.diameter_m / c + self._cfg.gate_margin_s + self._cfg.tolerance_s) * NS)
+
+    @property
+    def max_wait_s(self) -> float:
+        """Longest a shot can wait after its first arrival before it is final, s."""
+        return self._span_ns / NS
+
+    @property
+    def pending(self) -> int:
+        """Detections held, waiting for their shot to be final."""
+        return len(self._buf)
+
+    def push(self, detection: Detection) -> list[Shot]:
+        """Add one detection; return shots that are now final (usually none)."""
+        if detection.sensor_id not in self._table.index or detection.kind in self._cfg.exclude_kinds:
+            return []
+        self._buf.append(detection)
+        if self._now_ns is None or detection.t_ns > self._now_ns:
+            self._now_ns = detection.t_ns
+        if self._last_run_ns is None:
+            self._last_run_ns = self._now_ns
+        if self._now_ns - self._last_run_ns >= int(self._cfg.step_s * NS):
+            return self._run(self._now_ns)
+        return []
+
+    def flush(self, now_ns: int | None = None) -> list[Shot]:
+        """Finalise the shots complete by ``now_ns`` (UTC ns); None finalises everything."""
+        if now_ns is not None and self._now_ns is not None:
+            now_ns = max(now_ns, self._now_ns)
+        return self._run(now_ns)
+
+    def _final_by(self, shot: Shot) -> int:
+        far = float(np.max(np.linalg.norm(self._table.pos_m - shot.pos_m, axis=1)))
+        return shot.t0_ns + int((far / self._cfg.c_mps + self._cfg.tolerance_s + self._cfg.gate_margin_s) * NS)
+
+    def _run(self, now_ns: int | None) -> list[Shot]:
+        self._last_run_ns = self._now_ns
+        if not self._buf:
+            return []
+        dets = _usable(self._buf, self._table, self._cfg)
+        context: list[list[int]] = [[] for _ in self._table.ids]
+        for d in self._released:
+            context[self._table.index[d.sensor_id]].append(d.t_ns)
+        shots = ASSOCIATORS[self._cfg.method](dets, self._table, self._cfg, context)
+        final = [s for s in shots if now_ns is None or self._final_by(s) <= now_ns]
+        used = {id(d) for s in final for d in s.detections}
+        keep = [d for d in self._buf if id(d) not in used]
+        if now_ns is None:
+            keep = []
+        else:
+            # Unused detections older than one array crossing before the oldest pending shot
+            # can no longer join one: echoes and confusers leave the buffer here.
+            final_ids = {id(s) for s in final}
+            pending = [s.first_ns for s in shots if id(s) not in final_ids]
+            horizon = min(pending + [now_ns]) - 2 * self._span_ns
+            keep = [d for d in keep if d.t_ns >= horizon]
+            self._released = [d for d in self._released if d.t_ns >= horizon - self._span_ns]
+            self._released += [d for s in final for d in s.detections]
+        self._buf = keep
+        return final

@@ -1,0 +1,147 @@
+"""Association on hand-made streams: bursts, interleaved shooters, echoes, misses, a bad clock."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from locator._associate_kernels import best_hypotheses, best_hypotheses_numpy
+from locator.associate import AssociationConfig, OnlineAssociator, SensorTable, _Search, _usable, associate
+from salvo.errors import ConfigError
+from sensor_node.protocol import Detection
+
+C = 343.2
+T_BASE = 1_700_000_000 * 10**9
+
+
+def _array(rng, n=16, spacing=150.0):
+    g = int(np.ceil(np.sqrt(n)))
+    xy = np.array([(i % g * spacing, i // g * spacing) for i in range(n)], float) + rng.normal(0, 20, (n, 2))
+    pos = np.c_[xy, rng.uniform(4, 10, n)]
+    return {f"S{i:02d}": p for i, p in enumerate(pos)}
+
+
+def _stream(rng, sensors, shots, miss=0.1, echoes=1, sigma=0.0005, clock_fault=None):
+    dets = []
+    for t0, p in shots:
+        for sid, s in sensors.items():
+            if rng.random() < miss:
+                continue
+            ta = t0 + np.linalg.norm(s - p) / C + rng.normal(0, sigma)
+            if sid == clock_fault:
+                ta += 0.050
+            dets.append(Detection(sid, T_BASE + int(ta * 1e9), sigma_s=0.001, kind="blast"))
+            for _ in range(echoes):
+                dets.append(Detection(sid, T_BASE + int((ta + rng.uniform(0.02, 0.4)) * 1e9), sigma_s=0.001))
+    dets.sort(key=lambda d: d.t_ns)
+    return dets
+
+
+def _match(shots, truth, tol_m=2.0):
+    """Per true shot, the error of the located shot nearest in time (None when none within 30 ms)."""
+    out = []
+    for t0, p in truth:
+        near = [s for s in shots if abs(s.t0_ns - (T_BASE + t0 * 1e9)) < 30e6]
+        out.append(min((np.linalg.norm(s.pos_m[:2] - p[:2]) for s in near), default=None))
+    return out
+
+
+def test_kernel_matches_numpy_twin(rng):
+    sensors = _array(rng, n=9)
+    truth = [(1.0 + 0.2 * k, np.array([120.0 + 10 * k, 150.0, 1.5])) for k in range(4)]
+    dets = _stream(rng, sensors, truth, miss=0.1)
+    table = SensorTable.from_any(sensors)
+    cfg = AssociationConfig(tolerance_s=0.006)
+    s = _Search(_usable(dets, table, cfg), table, cfg)
+    s.active[::7] = False
+    anchors = np.arange(len(s.dets))
+    m, n_sens = len(anchors), len(table.ids)
+    sup, score, xyt, mem = np.zeros(m, np.int64), np.zeros(m), np.zeros((m, 3)), np.zeros((m, n_sens), np.int64)
+    args = (s.t, s.sens, s.active)
+    geo = (s.nbr, s.dist, anchors, s.z0, C, cfg.tolerance_s, cfg.gate_margin_s, s.max_range)
+    best_hypotheses(*args, s.st, s.order, s.ptr, table.pos_m, *geo, sup, score, xyt, mem)
+    sup2, score2, xyt2, mem2 = best_hypotheses_numpy(*args, table.pos_m, *geo)
+    np.testing.assert_array_equal(sup, sup2)
+    np.testing.assert_allclose(score, score2, atol=1e-6)
+    found = sup > 0
+    assert found.sum() > len(dets) // 4
+    np.testing.assert_allclose(xyt[found], xyt2[found], atol=1e-4)
+    np.testing.assert_array_equal(mem, mem2)
+
+
+def test_burst_with_echoes_and_misses(rng):
+    sensors = _array(rng)
+    truth = [(1.0 + 0.075 * k, np.array([200.0, 250.0, 1.5])) for k in range(30)]
+    dets = _stream(rng, sensors, truth)
+    shots = associate(dets, sensors, AssociationConfig(tolerance_s=0.006))
+    assert len(shots) == 30
+    err = _match(shots, truth)
+    assert all(e is not None and e < 1.0 for e in err)
+    # one detection per sensor per shot, and no detection in two shots
+    for s in shots:
+        assert len(set(s.sensor_ids)) == len(s.sensor_ids) >= 4
+    used = [id(d) for s in shots for d in s.detections]
+    assert len(used) == len(set(used))
+
+
+def test_two_interleaved_shooters_and_a_bad_clock(rng):
+    sensors = _array(rng)
+    a, b = np.array([200.0, 250.0, 1.5]), np.array([230.0, 250.0, 1.5])
+    truth = []
+    for k in range(10):
+        truth += [(1.0 + 0.15 * k, a), (1.0 + 0.15 * k + 0.06 + rng.uniform(-0.02, 0.02), b)]
+    dets = _stream(rng, sensors, truth, clock_fault="S05")
+    shots = associate(dets, sensors, AssociationConfig(tolerance_s=0.006))
+    err = _match(shots, truth)
+    assert sum(e is not None and e < 1.0 for e in err) >= 19
+    assert len(shots) <= 20
+    # S05's arrivals are 50 ms late: they only join a shot where they happen to fall on the
+    # other shooter's wavefront, never as a matter of course
+    assert sum("S05" in s.sensor_ids for s in shots) <= 4
+
+
+def test_echoes_and_single_sensor_confusers_make_no_shot(rng):
+    sensors = _array(rng)
+    dets = _stream(rng, sensors, [(1.0, np.array([200.0, 250.0, 1.5]))], echoes=3)
+    dets += [Detection("S03", T_BASE + int((1.0 + 0.01 * k) * 1e9)) for k in range(20)]  # a one-sensor rattle
+    dets.sort(key=lambda d: d.t_ns)
+    shots = associate(dets, sensors, AssociationConfig(tolerance_s=0.006))
+    assert len(shots) == 1
+    assert shots[0].t0_ns == pytest.approx(T_BASE + 1e9, abs=2e6)
+
+
+def test_nwave_detections_are_never_located(rng):
+    sensors = _array(rng, n=9)
+    dets = _stream(rng, sensors, [(1.0, np.array([150.0, 150.0, 1.5]))], miss=0.0, echoes=0)
+    nw = [Detection(d.sensor_id, d.t_ns, kind="nwave") for d in dets]
+    assert associate(nw, sensors) == []
+    assert len(associate(dets, sensors)) == 1
+
+
+def test_online_equals_offline_and_waits_boundedly(rng):
+    sensors = _array(rng)
+    truth = [(1.0 + 0.5 * k, np.array([100.0 + 40 * k, 250.0, 1.5])) for k in range(6)]
+    dets = _stream(rng, sensors, truth)
+    cfg = AssociationConfig(tolerance_s=0.006)
+    online = OnlineAssociator(sensors, cfg)
+    got = []
+    for d in dets:
+        for s in online.push(d):
+            # released no earlier than every sensor could have heard it, and not long after
+            assert d.t_ns >= s.t0_ns
+            assert d.t_ns - s.t0_ns <= (online.max_wait_s + cfg.step_s + 0.5) * 1e9
+            got.append(s)
+    got += online.flush()
+    offline = associate(dets, sensors, cfg)
+    assert len(got) == len(offline) == 6
+    for s, o in zip(sorted(got, key=lambda s: s.t0_ns), offline):
+        assert s.sensor_ids == o.sensor_ids
+        np.testing.assert_allclose(s.pos_m, o.pos_m, atol=1e-6)
+    assert online.pending == 0
+
+
+def test_bad_config_is_a_config_error():
+    with pytest.raises(ConfigError, match="min_sensors"):
+        AssociationConfig(min_sensors=2)
+    with pytest.raises(ConfigError, match="method"):
+        AssociationConfig(method="nope")
