@@ -173,8 +173,8 @@ def haversine_m(lat1, lon1, lat2, lon2) -> np.ndarray:
 def school_members(lat: np.ndarray, lon: np.ndarray, schools: list[School], radius_m: float) -> tuple[np.ndarray, np.ndarray]:
     """Incidents within ``radius_m`` of each school, as CSR arrays.
 
-    A latitude band (the points sorted once by latitude, ``searchsorted`` per school) cuts
-    the candidates before the exact haversine test.
+    A latitude band (the points sorted once by latitude, ``searchsorted`` per school) and a
+    longitude box cut the candidates before the exact haversine test.
 
     Returns
     -------
@@ -185,13 +185,17 @@ def school_members(lat: np.ndarray, lon: np.ndarray, schools: list[School], radi
     """
     order = np.argsort(lat, kind="stable")
     slat = lat[order]
+    slon = lon[order]
     dlat = np.degrees(radius_m / EARTH_RADIUS_M) * 1.001
     parts = []
     start = [0]
     for s in schools:
         lo, hi = np.searchsorted(slat, [s.lat - dlat, s.lat + dlat])
-        cand = order[lo:hi]
-        near = cand[haversine_m(s.lat, s.lon, lat[cand], lon[cand]) <= radius_m]
+        # The band is a contiguous slice; a longitude box cuts it before the exact test.
+        dlon = dlat / max(np.cos(np.radians(abs(s.lat) + dlat)), 1e-6)
+        band = slon[lo:hi]
+        k = np.flatnonzero((band >= s.lon - dlon) & (band <= s.lon + dlon)) + lo
+        near = order[k[haversine_m(s.lat, s.lon, slat[k], slon[k]) <= radius_m]]
         near.sort()
         parts.append(near)
         start.append(start[-1] + near.size)

@@ -85,7 +85,7 @@ def one_page_report(ds: Dataset, mask: np.ndarray, summary: dict, title: str, su
     fig = plt.figure(figsize=(8.27, 11.69))
     fig.suptitle(title, fontsize=16, fontweight="bold", y=0.985)
     fig.text(0.5, 0.955, subtitle, ha="center", fontsize=9, color="#444")
-    gs = fig.add_gridspec(4, 2, left=0.08, right=0.96, top=0.93, bottom=0.05, hspace=0.45, wspace=0.28,
+    gs = fig.add_gridspec(4, 2, left=0.08, right=0.96, top=0.93, bottom=0.08, hspace=0.45, wspace=0.28,
                           height_ratios=[1.5, 1, 1, 1])
     # Map: zones in the selection, incident points sized by rounds.
     ax = fig.add_subplot(gs[0, 0])
@@ -101,6 +101,7 @@ def one_page_report(ds: Dataset, mask: np.ndarray, summary: dict, title: str, su
     ax.scatter(lon, lat, s=2 + 2 * np.minimum(ds.cols.rounds[mask], 10), c="#c0392b", alpha=0.35, lw=0)
     ax.set_aspect(1 / np.cos(np.radians(np.mean(lat) if lat.size else 37.75)))
     ax.set_title("Incidents (dot size: rounds)", fontsize=9)
+    ax.ticklabel_format(useOffset=False)
     ax.tick_params(labelsize=6)
     # Key figures.
     ax = fig.add_subplot(gs[0, 1])

@@ -44,20 +44,19 @@ log = logging.getLogger("salvo.dashboard")
 class DashboardApp:
     """What the request handlers share: the settings, the loaded dataset, per-thread store connections.
 
-    The dataset is rebuilt when the store's incidents change (checked at most every
-    ``reload_interval_s``); requests keep using the old one until the new one is ready.
+    The dataset is built once at start; a background thread rebuilds it when the store's
+    ``revision`` moves (checked every ``reload_interval_s``) and swaps it in when ready,
+    so requests never wait for a reload.
     """
 
     def __init__(self, cfg: ServeConfig):
         self.cfg = cfg
         self._local = threading.local()
-        self._lock = threading.Lock()
-        self._ds: Dataset | None = None
-        self._version: object = None
-        self._checked = 0.0
         self._stop = threading.Event()
-        self.store()  # create the schema before anything else runs
-        self.dataset()
+        self._version = self.store().version()  # also creates the schema
+        self._ds = self._build()
+        self._reloader = threading.Thread(target=self._reload_loop, name="dataset-reload", daemon=True)
+        self._reloader.start()
 
     def store(self) -> DashboardStore:
         """This thread's connection to the dashboard store."""
@@ -67,24 +66,26 @@ class DashboardApp:
             self._local.store = st
         return st
 
+    def _build(self) -> Dataset:
+        st = self.store()
+        sets = st.zone_sets()
+        zset = self.cfg.zone_set or (sets[0] if sets else None)
+        zones = [Zone(name, json.loads(geo)) for name, geo in (st.zones(zset) if zset else [])]
+        return build_dataset(st.load_columns(), zones, st.schools(), self.cfg.dashboard)
+
+    def _reload_loop(self) -> None:
+        while not self._stop.wait(self.cfg.reload_interval_s):
+            try:
+                version = self.store().version()
+                if version != self._version:
+                    self._ds = self._build()  # one reference swap: readers see the old or the new
+                    self._version = version
+            except Exception as exc:  # a busy or broken store must not stop the page
+                log.warning("dataset reload failed: %s", exc)
+
     def dataset(self) -> Dataset:
-        """The current dataset, rebuilt if the store changed."""
-        now = time.monotonic()
-        if self._ds is not None and now - self._checked < self.cfg.reload_interval_s:
-            return self._ds
-        with self._lock:
-            if self._ds is not None and time.monotonic() - self._checked < self.cfg.reload_interval_s:
-                return self._ds
-            st = self.store()
-            version = (st.version(), tuple(st.zone_sets()), len(st.schools()))
-            if version != self._version or self._ds is None:
-                sets = st.zone_sets()
-                zset = self.cfg.zone_set or (sets[0] if sets else None)
-                zones = [Zone(name, json.loads(geo)) for name, geo in (st.zones(zset) if zset else [])]
-                self._ds = build_dataset(st.load_columns(), zones, st.schools(), self.cfg.dashboard)
-                self._version = version
-            self._checked = time.monotonic()
-            return self._ds
+        """The current dataset."""
+        return self._ds
 
     def start_live_sync(self) -> threading.Thread | None:
         """Copy the locator's incidents every ``live_interval_s`` in a daemon thread (if configured)."""

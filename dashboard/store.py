@@ -2,11 +2,12 @@
 partner accounts and the access log.
 
 Aggregations are not done in SQL: the server loads the incident columns once (a
-single ``SELECT`` ordered by time, the ``incidents_t`` index) into numpy arrays and
-aggregates them vectorised, reloading when ``PRAGMA data_version`` / the row count
-changes.  The indexes serve what SQL *does* do: time-window reads for exports and
-the live feed (``incidents_t``), de-duplication on re-import (``UNIQUE(source,
-ext_id)``), token look-up by account id and the access log by time.
+single table scan, sorted by time in numpy) into numpy arrays and
+aggregates them vectorised, reloading when the ``revision`` counter (raised by
+triggers on every change of incidents, zones or schools) moves.  The indexes serve
+what SQL *does* do: time-window reads for exports and the live feed
+(``incidents_t``), de-duplication on re-import (``UNIQUE(source, ext_id)``), token
+look-up by account id and the access log by time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ from typing import Iterable
 import numpy as np
 
 from salvo.errors import StoreError, where
+
+# One trigger per table and change raises the revision counter.
+_TRIGGERS = "".join(
+    f"CREATE TRIGGER IF NOT EXISTS {t}_{a[:3].lower()} AFTER {a} ON {t} BEGIN UPDATE revision SET n = n + 1; END;\n"
+    for t in ("incidents", "zones", "schools")
+    for a in ("INSERT", "UPDATE", "DELETE")
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
@@ -35,6 +43,9 @@ CREATE TABLE IF NOT EXISTS incidents (
     UNIQUE (source, ext_id)
 );
 CREATE INDEX IF NOT EXISTS incidents_t ON incidents (t_ns);
+-- A counter raised by every change to incidents, zones or schools, so a reader can tell cheaply whether to reload.
+CREATE TABLE IF NOT EXISTS revision (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER NOT NULL);
+INSERT OR IGNORE INTO revision (id, n) VALUES (0, 0);
 CREATE TABLE IF NOT EXISTS zones (
     zone_set TEXT NOT NULL,
     name     TEXT NOT NULL,
@@ -132,7 +143,7 @@ class DashboardStore:
             self.db = sqlite3.connect(str(self.path), timeout=30.0)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(_SCHEMA)
+            self.db.executescript(_SCHEMA + _TRIGGERS)
         except sqlite3.Error as exc:
             raise StoreError(f"{where(self.path)}: cannot open the dashboard store: {exc}") from exc
 
@@ -202,34 +213,34 @@ class DashboardStore:
         """Number of stored incidents."""
         return int(self.db.execute("SELECT COUNT(*) FROM incidents").fetchone()[0])
 
-    def version(self) -> tuple[int, int]:
-        """A value that changes whenever the incidents change: (row count, sum of row times)."""
-        c, m = self.db.execute("SELECT COUNT(*), TOTAL(t_ns + rounds + lat + lon) FROM incidents").fetchone()
-        return int(c), hash(float(m))
+    def version(self) -> int:
+        """A number raised by every insert, update or delete of an incident, zone or school (triggers keep it)."""
+        return int(self.db.execute("SELECT n FROM revision").fetchone()[0])
 
     def latest_t_ns(self, source: str) -> int | None:
         """Time of the newest incident of ``source`` (None when it has none)."""
         return self.db.execute("SELECT MAX(t_ns) FROM incidents WHERE source = ?", (source,)).fetchone()[0]
 
     def load_columns(self) -> IncidentColumns:
-        """All incidents as numpy columns, ordered by time (one query)."""
-        cur = self.db.execute("SELECT id, t_ns, lat, lon, rounds, kind FROM incidents ORDER BY t_ns, id")
-        rows = cur.fetchall()
-        n = len(rows)
-        if n == 0:
-            z = np.zeros(0)
-            return IncidentColumns(z.astype(np.int64), z.astype(np.int64), z, z.copy(), z.astype(np.int32),
-                                   z.astype(np.int16), ())
-        ids, t, la, lo, rd, kd = zip(*rows)
-        kinds = tuple(sorted(set(kd)))
-        code = {k: i for i, k in enumerate(kinds)}
+        """All incidents as numpy columns, ordered by time (then row id)."""
+        kinds = tuple(r[0] for r in self.db.execute("SELECT DISTINCT kind FROM incidents ORDER BY kind"))
+        # The kind's code is computed in SQL, so no Python string is made per row.
+        case = "0" if len(kinds) <= 1 else "CASE kind " + " ".join("WHEN ? THEN %d" % i for i in range(len(kinds))) + " END"
+        cur = self.db.execute(
+            f"SELECT id, t_ns, lat, lon, rounds, {case} FROM incidents",
+            kinds if len(kinds) > 1 else (),
+        )
+        rec = np.fromiter(cur, dtype=[("id", "i8"), ("t", "i8"), ("lat", "f8"), ("lon", "f8"), ("r", "i4"), ("k", "i2")])
+        # A table scan in row order and a sort here is far faster than ORDER BY t_ns, which
+        # would visit the table in index order (one random page read per row).
+        rec = rec[np.lexsort((rec["id"], rec["t"]))]
         return IncidentColumns(
-            row_id=np.fromiter(ids, np.int64, n),
-            t_ns=np.fromiter(t, np.int64, n),
-            lat=np.fromiter(la, np.float64, n),
-            lon=np.fromiter(lo, np.float64, n),
-            rounds=np.fromiter(rd, np.int32, n),
-            kind_code=np.fromiter((code[k] for k in kd), np.int16, n),
+            row_id=np.ascontiguousarray(rec["id"]),
+            t_ns=np.ascontiguousarray(rec["t"]),
+            lat=np.ascontiguousarray(rec["lat"]),
+            lon=np.ascontiguousarray(rec["lon"]),
+            rounds=np.ascontiguousarray(rec["r"]),
+            kind_code=np.ascontiguousarray(rec["k"]),
             kinds=kinds,
         )
 

@@ -157,3 +157,20 @@ def test_access_is_logged(server):
     assert any(e["account"] == "bayview" and e["status"] == 403 and "zone=Mission" in e["path"] for e in entries)
     assert any(e["account"] == "-" and e["status"] == 401 for e in entries)
     assert call(server, "/api/access-log", server["tokens"]["bayview"])[0] == 403
+
+
+def test_new_incidents_reach_the_page_without_a_restart(server):
+    tok = server["tokens"]["admin"]
+    before = json.loads(call(server, "/api/summary", tok)[1])["incidents"]
+    t = int(dt.datetime(2014, 6, 1, 12, tzinfo=LA).timestamp()) * 1_000_000_000
+    with DashboardStore(server["db"]) as st:
+        st.add_incidents("late", [("x1", t, 37.75, -122.35, 3, "gunfire", "")])
+    deadline = 0
+    while deadline < 40:  # the server checks the store every 2 s
+        after = json.loads(call(server, "/api/summary", tok)[1])["incidents"]
+        if after == before + 1:
+            break
+        threading.Event().wait(0.25)
+        deadline += 1
+    assert after == before + 1
+    server["n"] += 1  # later tests in this module count the extra incident
