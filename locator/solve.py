@@ -154,6 +154,9 @@ class Solution:
         "2d" or "3d".
     method : str
         Name of the solver in :data:`SOLVERS`.
+    sigma_scale : float
+        How many times the given sigmas the residuals show (1.0 when chi2 is plausible); ``cov_m2``,
+        ``err_m`` and ``ellipse`` already include it, ``gdop`` does not.
     """
 
     ok: bool
@@ -174,6 +177,7 @@ class Solution:
     dof: int = 0
     mode: str = "2d"
     method: str = "robust"
+    sigma_scale: float = 1.0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -260,20 +264,38 @@ def solve_ls(problem: Problem, config: SolverConfig) -> Fit:
     return _run(problem, None, config)
 
 
+def _robust_scale(problem: Problem, fit: Fit) -> float:
+    """How many times larger the residuals are than the sigmas claim (>= 1), from their median.
+
+    1.4826 * median |z| estimates the standard deviation of normal residuals and ignores a few
+    wrong ones; sqrt(n / dof) undoes the shrinking of residuals by the fit itself.
+    """
+    z = np.abs(fit.res[fit.used]) / problem.sigma[fit.used]
+    dof = z.shape[0] - problem.n_unknowns
+    if dof <= 0:
+        return 1.0
+    return max(1.0, 1.4826 * float(np.median(z)) * math.sqrt(z.shape[0] / dof))
+
+
 def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
-    """Least squares, then leave out inconsistent arrivals one at a time (best leave-one-out fit)."""
+    """Least squares, then leave out inconsistent arrivals one at a time (best leave-one-out fit).
+
+    When some residual exceeds ``outlier_sigma`` sigmas, the arrival whose removal fits the others
+    best is the suspect; it is left out if its residual against the others' fit exceeds
+    ``outlier_sigma`` times its sigma, or times the others' own robust scale when that is larger
+    (the caller understated sigma): a wrong arrival must stand out from the others' scatter.
+    """
     fit = solve_ls(problem, config)
     flags = list(fit.flags)
     k = problem.n_unknowns
     removed = 0
     limit = config.outlier_sigma**2
-    while fit.status == K.OK:
-        if fit.stats[0] <= limit:
-            break
-        n_used = int(fit.stats[1])
-        if n_used - 1 < k + 1 or removed >= config.max_outliers:
-            return Fit(fit.status, fit.params, fit.cov, fit.res, fit.used, fit.chi2, tuple(flags), fit.others,
-                       "arrivals are inconsistent but too few are redundant to tell which is wrong", fit.stats)
+    while fit.status == K.OK and fit.stats[0] > limit:
+        if int(fit.stats[1]) - 1 < k + 1:
+            return fit._replace(flags=tuple(flags),
+                                note="arrivals are inconsistent but too few are redundant to tell which is wrong")
+        if removed >= config.max_outliers:
+            return fit._replace(flags=tuple(flags), note=f"arrivals still inconsistent after leaving out {removed}")
         best = None
         for j in np.flatnonzero(fit.used):
             trial_used = fit.used.copy()
@@ -283,11 +305,14 @@ def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
                 best = (j, trial)
         if best is None:
             break
-        j, fit = best
-        flags[j] = _flag_text(float(fit.res[j]), float(problem.sigma[j]))
+        j, trial = best
+        scale = _robust_scale(problem, trial)
+        if trial.res[j] ** 2 * problem.weight[j] <= limit * scale * scale:
+            break  # no worse than the others' own scatter: the sigmas were understated, not an outlier
+        fit = trial
+        flags[j] = _flag_text(float(fit.res[j]), float(problem.sigma[j]) * scale)
         removed += 1
-    return Fit(fit.status, fit.params, fit.cov, fit.res, fit.used, fit.chi2, tuple(flags), fit.others, fit.note,
-               fit.stats)
+    return fit._replace(flags=tuple(flags))
 
 
 def solve_ransac(problem: Problem, config: SolverConfig) -> Fit:
@@ -501,7 +526,15 @@ def _solution(problem: Problem, fit: Fit, mode: str, method: str) -> Solution:
     elif dof == 0 and not note:
         note = "no redundant arrival: a wrong arrival cannot be detected"
     c_fit = p[K.IC].item()
-    return Solution(True, note, p[:3] + problem.origin, fit.cov[:3, :3].copy(), p[K.IT0].item() + problem.t_ref,
-                    fit.res, fit.used, fit.flags, err, Ellipse(major, minor, azimuth),
-                    err / (c_fit * math.sqrt(sig2_mean)), c_fit, p[K.IWX:].copy(), tuple(alternatives), fit.chi2,
-                    dof, mode, method)
+    gdop = err / (c_fit * math.sqrt(sig2_mean))
+    cov = fit.cov[:3, :3].copy()
+    # Residuals far beyond chance mean the sigmas were understated: widen the covariance by the
+    # observed variance ratio so that err_m stays honest (left alone when they are plausible).
+    scale2 = fit.chi2 / dof if dof > 0 and fit.chi2 > dof + 3.0 * math.sqrt(2.0 * dof) else 1.0
+    if scale2 != 1.0:
+        cov *= scale2
+        k = math.sqrt(scale2)
+        err, major, minor = err * k, major * k, minor * k
+    return Solution(True, note, p[:3] + problem.origin, cov, p[K.IT0].item() + problem.t_ref, fit.res, fit.used,
+                    fit.flags, err, Ellipse(major, minor, azimuth), gdop, c_fit, p[K.IWX:].copy(),
+                    tuple(alternatives), fit.chi2, dof, mode, method, math.sqrt(scale2))
