@@ -4,9 +4,9 @@ The pickers work on the high-passed signal around one trigger.  They look for th
 trigger rather than the loudest one (echoes in a street can be louder than the direct sound), then time its
 rising edge.  Two pickers sit behind :data:`PICKERS`:
 
-- ``edge``: the half-height crossing of the first strong peak's rising edge, linearly interpolated between
-  samples.  For a band-limited step the half-height point is the step time itself, so the estimate is
-  unbiased for sharp blasts; its jitter is the noise RMS over the edge slope (the classic timing-jitter law).
+- ``edge``: the foot of the first strong peak's rising edge, from its 20% and 50% crossings (interpolated
+  between samples) and a calibrated extrapolation.  Its jitter is the noise RMS over the edge slope (the
+  classic timing-jitter law) times the extrapolation's gain.
 - ``aic``: Akaike's information criterion picker from seismology (Maeda 1985): the split of the segment before
   the first peak into a noise part and a signal part that best explains their variances.  Sample resolution.
 """
@@ -19,10 +19,21 @@ from typing import Callable
 
 import numpy as np
 
+#: Levels (fractions of the first peak) whose crossings define the edge the foot is extrapolated from.
+EDGE_LO = 0.2
+EDGE_HI = 0.5
+#: Onset = 20% crossing - EDGE_FOOT_GAIN * (50% crossing - 20% crossing) - EDGE_FOOT_SAMPLES (samples).
+#: Fitted on simulator training seeds by ``python training/calibrate_onset.py`` (never on benchmark seeds).
+EDGE_FOOT_GAIN = 2.452
+EDGE_FOOT_SAMPLES = -1.435
+#: Noise jitter of the foot relative to noise / slope: the two crossings weighted as in the foot formula.
+#: EDGE_JITTER_SCALE (calibrated with the foot) corrects the ideal gain for the noise being correlated.
+EDGE_JITTER_SCALE = 0.600
+EDGE_JITTER_GAIN = EDGE_JITTER_SCALE * math.hypot(1.0 + EDGE_FOOT_GAIN, EDGE_FOOT_GAIN)
 #: Model error of the edge picker, added in quadrature to the noise jitter (samples, and seconds).
-#: Calibrated on simulator training seeds by ``training/calibrate_sigma.py`` (never on benchmark seeds).
-EDGE_MODEL_SAMPLES = 0.25
-EDGE_MODEL_S = 10e-6
+#: Calibrated on simulator training seeds by ``training/calibrate_onset.py`` (never on benchmark seeds).
+EDGE_MODEL_SAMPLES = 0.325
+EDGE_MODEL_S = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +74,8 @@ def _noise_rms(y: np.ndarray, end: int, fs_hz: float) -> float:
 def first_strong_peak(y: np.ndarray, trig: int, fs_hz: float) -> tuple[int, float]:
     """Index and |amplitude| of the first strong peak near a trigger.
 
-    The search covers 2 ms before to 4 ms after the trigger frame; a peak is strong when it reaches half the
-    largest amplitude there (and 4 noise RMS).  Returns the local maximum of |y| that the first strong sample
+    The search covers 2 ms before to 4 ms after the trigger frame; a peak is strong when it reaches a quarter of the
+    largest amplitude there (and 5 noise RMS).  Returns the local maximum of |y| that the first strong sample
     climbs to.
     """
     n = y.shape[0]
@@ -86,8 +97,36 @@ def first_strong_peak(y: np.ndarray, trig: int, fs_hz: float) -> tuple[int, floa
     return lo + i, float(a[i])
 
 
+def _crossing(y: np.ndarray, p: int, sgn: float, level: float) -> tuple[float, float]:
+    """Walking back from peak ``p``: sub-sample index where ``sgn * y`` last rose through ``level``, and the
+    slope there (amplitude per sample)."""
+    j = p
+    while j > 0 and sgn * y[j - 1] >= level:
+        j -= 1
+    if j == 0:
+        return 0.0, 0.0
+    lo, hi = sgn * float(y[j - 1]), sgn * float(y[j])
+    step = hi - lo
+    return ((j - 1) + (level - lo) / step if step > 0 else float(j)), step
+
+
+def edge_crossings(y: np.ndarray, trig: int, fs_hz: float) -> tuple[int, float, float, float, float]:
+    """First strong peak near ``trig`` and its rising edge: (peak index, |amplitude|, 20% crossing,
+    50% crossing, slope at the 50% crossing in amplitude per sample)."""
+    p, amp = first_strong_peak(y, trig, fs_hz)
+    sgn = 1.0 if y[p] >= 0 else -1.0
+    t_lo, _ = _crossing(y, p, sgn, EDGE_LO * amp)
+    t_hi, step = _crossing(y, p, sgn, EDGE_HI * amp)
+    return p, amp, t_lo, t_hi, step
+
+
 def pick_edge(y: np.ndarray, trig: int, fs_hz: float) -> Onset:
-    """Half-height crossing of the first strong peak's rising edge (see the module docstring).
+    """Foot of the first strong peak's rising edge (see the module docstring).
+
+    The onset is the 20% crossing moved back by a calibrated multiple of the 20%-50% rise plus a calibrated
+    fraction of a sample (:data:`EDGE_FOOT_GAIN`, :data:`EDGE_FOOT_SAMPLES`).  Real arrivals start at their onset
+    and then rise over a time that air absorption lengthens with distance (a causal, smoothing path), so a level
+    crossing alone would be late by part of the rise.
 
     Parameters
     ----------
@@ -98,22 +137,13 @@ def pick_edge(y: np.ndarray, trig: int, fs_hz: float) -> Onset:
     fs_hz : float
         Sample rate (Hz).
     """
-    p, amp = first_strong_peak(y, trig, fs_hz)
-    sgn = 1.0 if y[p] >= 0 else -1.0
-    half = 0.5 * amp
-    j = p
-    while j > 0 and sgn * y[j - 1] >= half:
-        j -= 1
-    # edge between j-1 (below half) and j (at or above half)
-    if j == 0:
-        onset, slope = 0.0, amp * fs_hz
-    else:
-        lo, hi = sgn * float(y[j - 1]), sgn * float(y[j])
-        step = hi - lo
-        onset = (j - 1) + (half - lo) / step if step > 0 else float(j)
-        slope = step * fs_hz  # amplitude per second
+    p, amp, t_lo, t_hi, step = edge_crossings(y, trig, fs_hz)
+    rise = max(t_hi - t_lo, 0.0)
+    onset = max(t_lo - EDGE_FOOT_GAIN * rise - EDGE_FOOT_SAMPLES, 0.0)
     noise = _noise_rms(y, int(onset), fs_hz)
-    jitter_s = noise / slope if slope > 0 else 1.0 / fs_hz
+    slope = (EDGE_HI - EDGE_LO) * amp / rise * fs_hz if rise > 1e-3 else step * fs_hz
+    # the foot comes from two crossings, each jittered by noise / slope
+    jitter_s = EDGE_JITTER_GAIN * noise / slope if slope > 0 else 1.0 / fs_hz
     sigma = math.sqrt(jitter_s**2 + (EDGE_MODEL_SAMPLES / fs_hz) ** 2 + EDGE_MODEL_S**2)
     return Onset(float(onset), float(sigma), int(p), float(amp), float(noise))
 

@@ -1,0 +1,86 @@
+"""Calibrate the edge picker's foot extrapolation and its model error on simulator TRAINING seeds.
+
+    python training/calibrate_onset.py
+
+Fits ``truth = t20 - GAIN * (t50 - t20) - SAMPLES`` (all in samples) over single shots of every weapon at
+30-400 m, at 12-48 kHz and SNR 20-30 dB (training/simdata.onset_cases with TRAIN_SEEDS), then the model error
+term (a fraction of a sample) that puts 68% of the errors within the pick's 1-sigma.  Prints the constants for dsp/onset.py;
+the benchmark (benchmarks/bench_onset.py) scores them on EVAL_SEEDS.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import simdata  # noqa: E402
+
+from dsp import DetectorConfig  # noqa: E402
+from dsp import onset as O  # noqa: E402
+from dsp.trigger import TriggerStream, design_trigger  # noqa: E402
+
+RATES = (12000, 16000, 24000, 48000)
+SNRS = (30.0, 20.0)
+
+
+def edges(seeds=simdata.TRAIN_SEEDS[:2]):
+    """Rows (fs, t20, t50, truth, noise / slope in s) for the trigger nearest each true onset."""
+    rows = []
+    for fs in RATES:
+        cases = [c for s in seeds for c in simdata.onset_cases(s, fs)]
+        for snr in SNRS:
+            for c in cases:
+                x, _ = simdata.noisy(c, snr, seeds[0])
+                y, trig, _ = TriggerStream(design_trigger(fs, DetectorConfig())).run(x)
+                if trig.size == 0 or np.min(np.abs(trig - c.truth_sample)) > 3e-3 * fs:
+                    continue
+                t = int(trig[np.argmin(np.abs(trig - c.truth_sample))])
+                p, amp, t_lo, t_hi, step = O.edge_crossings(y, t, fs)
+                rise = max(t_hi - t_lo, 1e-3)
+                noise = O._noise_rms(y, int(t_lo), fs)
+                rows.append((fs, t_lo, t_hi, c.truth_sample, noise / ((O.EDGE_HI - O.EDGE_LO) * amp / rise * fs)))
+    return np.array(rows)
+
+
+def main() -> int:
+    r = edges()
+    fs, t_lo, t_hi, truth, jit = r.T
+    rise = t_hi - t_lo
+    # robust least squares: truth - t_lo = -GAIN * rise - SAMPLES, refit without the worst 10%
+    a = np.column_stack([-rise, -np.ones_like(rise)])
+    b = truth - t_lo
+    keep = np.ones(b.size, bool)
+    for _ in range(3):
+        coef, *_ = np.linalg.lstsq(a[keep], b[keep], rcond=None)
+        res = b - a @ coef
+        keep = np.abs(res) <= np.percentile(np.abs(res), 90)
+    gain, samples = coef
+    err_s = (t_lo - gain * rise - samples - truth) / fs
+    jitter = np.hypot(1.0 + gain, gain) * jit  # before the scale fitted below
+    # sigma = sqrt((k * jitter)^2 + (m / fs)^2): choose k and m so that 68% of errors fall within 1 sigma and
+    # 95% within 2 sigma
+    best = (np.inf, 1.0, 0.0)
+    for k in np.linspace(0.1, 2.0, 39):
+        for m in np.linspace(0.0, 1.0, 41):
+            sig = np.sqrt((k * jitter) ** 2 + (m / fs) ** 2 + O.EDGE_MODEL_S**2)
+            c1, c2 = np.mean(np.abs(err_s) <= sig), np.mean(np.abs(err_s) <= 2 * sig)
+            loss = (c1 - 0.68) ** 2 + (c2 - 0.95) ** 2
+            if loss < best[0]:
+                best = (loss, k, m, c1, c2)
+    _, jitter_scale, model_samples, c1, c2 = best
+    print(f"sigma coverage on training seeds: {c1:.0%} within 1 sigma, {c2:.0%} within 2 sigma")
+    print(f"{r.shape[0]} shots (training seeds); median |err| {np.median(np.abs(err_s)) * 1e3:.4f} ms")
+    for f in RATES:
+        sel = fs == f
+        print(f"  {f / 1000:.0f} kHz: median err {np.median(err_s[sel]) * 1e3:+.4f} ms, "
+              f"median |err| {np.median(np.abs(err_s[sel])) * 1e3:.4f} ms")
+    print(f"EDGE_FOOT_GAIN = {gain:.3f}\nEDGE_FOOT_SAMPLES = {samples:.3f}\nEDGE_MODEL_SAMPLES = {model_samples:.3f}\nEDGE_JITTER_SCALE = {jitter_scale:.3f}"
+          f"  (with EDGE_MODEL_S = {O.EDGE_MODEL_S})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
