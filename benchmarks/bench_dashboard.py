@@ -13,6 +13,8 @@ three years, then times:
 - ``heatmap``: the KDE grid (50 m cells, 150 m bandwidth) of the filtered selection;
 - ``points``: the newest 5,000 selected incidents;
 - ``http``: one page refresh over a real socket (summary + points + heatmap, three requests);
+- ``page``: in headless Chromium (when /usr/bin/chromium is there), the page's first load until
+  it shows the data, and a zone filter change until the charts are redrawn;
 - the baseline, ``sql``: the same per-zone / per-hour-and-weekday / per-month counts as
   ``GROUP BY`` queries on an indexed SQLite table holding the precomputed zone, local hour,
   weekday and month columns (so SQL is not charged for the time-zone work).
@@ -123,6 +125,32 @@ def _http_refresh(port: int, token: str, query: str) -> int:
     return size
 
 
+def _page_times(port: int, token: str, zone: str) -> tuple[float, float]:
+    """Seconds from navigation to the page showing data, and from a zone filter change to redrawn charts."""
+    if not Path("/usr/bin/chromium").exists():
+        return float("nan"), float("nan")
+    from playwright.sync_api import sync_playwright
+
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        t = time.perf_counter()
+        page.goto(f"http://127.0.0.1:{port}/#token={token}")
+        page.wait_for_selector("#status[data-state=ready]", timeout=120_000)
+        t_load = time.perf_counter() - t
+        before = page.inner_text("#total-incidents")
+        t = time.perf_counter()
+        page.select_option("#f-zone", zone)
+        page.wait_for_function(
+            "t => document.querySelector('#status').dataset.state === 'ready' && "
+            "document.querySelector('#total-incidents').textContent !== t", arg=before, timeout=120_000)
+        t_filter = time.perf_counter() - t
+        browser.close()
+    return t_load, t_filter
+
+
 def run(sizes: list[int]) -> None:
     rng = np.random.default_rng(2026)
     zones, schools, seeds, where_from = _places(rng)
@@ -130,7 +158,7 @@ def run(sizes: list[int]) -> None:
     print(f"places: {where_from}; times: uniform over 2013-2015, local zone {cfg.timezone}")
     print("median of 5 runs, seconds (ratio = SQL GROUP BY time / numpy time, same queries, same run)\n")
     head = (f"{'N':>9} | {'insert':>7} | {'load':>6} | {'summary all':>11} | {'summary filt':>12} | {'heatmap':>7} | "
-            f"{'points':>6} | {'http refresh':>12} | {'sql all':>7} | {'sql filt':>8} | {'ratio all':>9} | {'ratio filt':>10}")
+            f"{'points':>6} | {'http refresh':>12} | {'page load':>9} | {'page filter':>11} | {'sql all':>7} | {'sql filt':>8} | {'ratio all':>9} | {'ratio filt':>10}")
     print(head)
     print("-" * len(head))
     for n in sizes:
@@ -175,15 +203,17 @@ def run(sizes: list[int]) -> None:
             query = urlencode([(k, v) for k, vs in params.items() for v in vs])
             nbytes = _http_refresh(httpd.server_address[1], token, query)
             t_http = _median(lambda: _http_refresh(httpd.server_address[1], token, query))
+            page_load, page_filter = _page_times(httpd.server_address[1], token, zone_name)
             httpd.shutdown()
             httpd.server_close()
             app.stop()
             # Aggregations in the SQL baseline exclude schools, periods and heatmap; numpy "summary" includes them.
             print(f"{n:>9,} | {t_ins:7.2f} | {t_load:6.2f} | {s_all:11.4f} | {s_f:12.4f} | {h_f:7.4f} | {p_f:6.4f} | "
-                  f"{t_http:12.4f} | {sql_all:7.4f} | {sql_f:8.4f} | {sql_all / s_all:9.1f} | {sql_f / s_f:10.1f}",
+                  f"{t_http:12.4f} | {page_load:9.2f} | {page_filter:11.2f} | {sql_all:7.4f} | {sql_f:8.4f} | {sql_all / s_all:9.1f} | {sql_f / s_f:10.1f}",
                   flush=True)
             del ds
     print(f"\nhttp refresh payload at the largest N: {nbytes / 1e3:.0f} kB (summary + 5,000 points + heatmap grid)")
+    print("page load / page filter: one run each in headless Chromium (nan: /usr/bin/chromium absent).")
     print("numpy 'summary' also computes per-school counts, day periods and the previous period; "
           "the SQL baseline only per-zone, hour x weekday and per-month counts.")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -136,8 +136,11 @@ def parse_query(params: dict[str, list[str]], ds: Dataset, account: Account, max
     fw = (params.get("fireworks") or ["include"])[-1]
     if fw not in FIREWORKS_MODES:
         raise ApiError(400, f"fireworks: {fw[:40]!r} is not one of {', '.join(FIREWORKS_MODES)}")
-    if not zones and not account.sees_everything:
-        zones = list(vz)  # a partner's default view is its whole area, never the city
+    if not account.sees_everything:
+        if not vz:
+            raise ApiError(403, "none of your account's zones is in the zone set this dashboard serves")
+        if not zones:
+            zones = list(vz)  # a partner's default view is its whole area, never the city
     f = Filter(
         day0=_date(params.get("from", []), "from"),
         day1=_date(params.get("to", []), "to"),
@@ -147,16 +150,12 @@ def parse_query(params: dict[str, list[str]], ds: Dataset, account: Account, max
         weekdays=_ints(params.get("weekday", []), 0, 6, "weekday"),
         fireworks=fw,
     )
-    if not account.sees_everything and not f.zones:
-        f = Filter(**{**f.__dict__, "zones": (-1,)})  # a partner with no stored zone sees nothing
     return Query(f, vz, vs)
 
 
-def _mask(ds: Dataset, q: Query) -> np.ndarray:
-    f = q.filter
-    if f.zones == (-1,):
-        return np.zeros(ds.n, dtype=bool)
-    return select(ds, f)
+def selection(ds: Dataset, q: Query) -> np.ndarray:
+    """Boolean mask (n,) of the incidents a checked query selects."""
+    return select(ds, q.filter)
 
 
 def _nan_none(a: np.ndarray) -> list:
@@ -165,7 +164,7 @@ def _nan_none(a: np.ndarray) -> list:
 
 def summary(ds: Dataset, q: Query) -> dict:
     """Everything the page's charts and tables show for one query."""
-    m = _mask(ds, q)
+    m = selection(ds, q)
     zc = zone_counts(ds, m)
     sc = school_counts(ds, m)
     tr = monthly_trend(ds, m)
@@ -176,8 +175,7 @@ def summary(ds: Dataset, q: Query) -> dict:
     f = q.filter
     if f.day0 is not None and f.day1 is not None and f.day1 >= f.day0:
         span = f.day1 - f.day0 + 1
-        pf = Filter(**{**f.__dict__, "day0": f.day0 - span, "day1": f.day0 - 1})
-        pm = _mask(ds, Query(pf, q.visible_zones, q.visible_schools))
+        pm = select(ds, replace(f, day0=f.day0 - span, day1=f.day0 - 1))
         prev = {"from": _day_text(f.day0 - span), "to": _day_text(f.day0 - 1), "incidents": int(pm.sum()),
                 "rounds": int(ds.cols.rounds[pm].sum())}
     return {
@@ -205,21 +203,22 @@ def _day_text(day: int) -> str:
 
 
 def points(ds: Dataset, q: Query, limit: int) -> dict:
-    """The newest ``limit`` selected incidents as compact rows ``[lat, lon, rounds, t_utc, zone]``."""
-    m = _mask(ds, q)
+    """The newest ``limit`` selected incidents as compact rows ``[lat, lon, rounds, t_utc, zone, fireworks]``."""
+    m = selection(ds, q)
     idx = np.flatnonzero(m)
     truncated = idx.size > limit
     idx = idx[-limit:] if limit else idx[:0]
     rows = [[round(float(ds.cols.lat[i]), 6), round(float(ds.cols.lon[i]), 6), int(ds.cols.rounds[i]),
-             format_utc_ns(int(ds.cols.t_ns[i]), 0), ds.zone_names[ds.zone[i]] if ds.zone[i] >= 0 else None]
+             format_utc_ns(int(ds.cols.t_ns[i]), 0), ds.zone_names[ds.zone[i]] if ds.zone[i] >= 0 else None,
+             bool(ds.fireworks[i])]
             for i in idx.tolist()]
-    return {"total": int(m.sum()), "truncated": bool(truncated), "fields": ["lat", "lon", "rounds", "t_utc", "zone"],
+    return {"total": int(m.sum()), "truncated": bool(truncated), "fields": ["lat", "lon", "rounds", "t_utc", "zone", "fireworks"],
             "points": rows}
 
 
 def heatmap_body(ds: Dataset, q: Query, cell_m: float | None, max_cells: int) -> dict:
     """The KDE grid, quantised to bytes (base64, row 0 = south) with the scale to undo it."""
-    m = _mask(ds, q)
+    m = selection(ds, q)
     try:
         h = heatmap(ds, m, cell_m=cell_m, max_cells=max_cells)
     except InputError as exc:
@@ -233,7 +232,7 @@ def heatmap_body(ds: Dataset, q: Query, cell_m: float | None, max_cells: int) ->
 
 def zones_geojson(ds: Dataset, q: Query, with_counts: bool = True) -> dict:
     """The caller's zones as a FeatureCollection, with incident and round counts under the filter."""
-    zc = zone_counts(ds, _mask(ds, q)) if with_counts else None
+    zc = zone_counts(ds, selection(ds, q)) if with_counts else None
     feats = []
     for i in q.visible_zones:
         props = {"name": ds.zone_names[i]}
@@ -245,7 +244,7 @@ def zones_geojson(ds: Dataset, q: Query, with_counts: bool = True) -> dict:
 
 def schools_geojson(ds: Dataset, q: Query) -> dict:
     """The caller's schools as points, with counts within the radius under the filter."""
-    sc = school_counts(ds, _mask(ds, q))
+    sc = school_counts(ds, selection(ds, q))
     feats = []
     for i in q.visible_schools:
         s = ds.schools[i]
@@ -260,7 +259,7 @@ def schools_geojson(ds: Dataset, q: Query) -> dict:
 
 def selected_rows(ds: Dataset, q: Query, limit: int) -> tuple[np.ndarray, bool]:
     """Indices of the selected incidents (at most ``limit``, newest kept) and whether some were cut."""
-    idx = np.flatnonzero(_mask(ds, q))
+    idx = np.flatnonzero(selection(ds, q))
     return idx[-limit:], bool(idx.size > limit)
 
 

@@ -255,7 +255,7 @@ class Handler(BaseHTTPRequestHandler):
             fmt = route.split(".")[1]
             summ = api.summary(ds, q)
             title = (params.get("title") or [_default_title(q, ds, account)])[-1][:120]
-            png = report.one_page_report(ds, api._mask(ds, q), summ, title, _describe(params), fmt)
+            png = report.one_page_report(ds, api.selection(ds, q), summ, title, _describe(params), fmt)
             self._send(200, png, "image/png" if fmt == "png" else "application/pdf",
                        {"Content-Disposition": f'attachment; filename="salvo-report.{fmt}"'})
         else:
@@ -298,7 +298,7 @@ def _default_title(q: api.Query, ds: Dataset, account: Account) -> str:
     f = q.filter
     if f.school is not None:
         return f"Gunfire near {ds.schools[f.school].name}"
-    if f.zones and f.zones != (-1,) and len(f.zones) <= 3:
+    if f.zones and len(f.zones) <= 3:
         return "Gunfire in " + ", ".join(ds.zone_names[i] for i in f.zones)
     return "Gunfire incidents" + ("" if account.sees_everything else f" - {account.name}")
 

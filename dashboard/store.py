@@ -142,6 +142,8 @@ class DashboardStore:
         try:
             self.db = sqlite3.connect(str(self.path), timeout=30.0)
             self.db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a power cut may lose the last commits but never corrupts the file.
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.executescript(_SCHEMA + _TRIGGERS)
         except sqlite3.Error as exc:

@@ -215,13 +215,15 @@ function drawPoints(body) {
   const g = document.getElementById("layer-points");
   g.innerHTML = "";
   const r = 0.0018 * state.mapBox[2];
-  for (const [lat, lon, rounds, t] of body.points) {
+  for (const [lat, lon, rounds, t, zone, fireworks] of body.points) {
     const [x, y] = project(lon, lat);
-    const c = el("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: (r * Math.sqrt(Math.min(rounds, 16))).toFixed(1), class: "incident" }, g);
-    title(c, `${t} - ${rounds} round(s)`);
+    const c = el("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: (r * Math.sqrt(Math.min(rounds, 16))).toFixed(1),
+                             class: fireworks ? "incident fireworks" : "incident" }, g);
+    title(c, `${t} UTC - ${rounds} round(s)` + (zone ? ` - ${zone}` : "") + (fireworks ? " - fireworks window" : ""));
   }
-  document.getElementById("map-legend").textContent =
-    `${fmt(body.points.length)} of ${fmt(body.total)} incidents drawn` + (body.truncated ? " (newest)" : "");
+  document.getElementById("map-legend").innerHTML =
+    `${fmt(body.points.length)} of ${fmt(body.total)} incidents drawn` + (body.truncated ? " (newest)" : "") +
+    ` <span class="dot"></span> incident <span class="dot fw"></span> fireworks window <span class="dot school"></span> school`;
 }
 
 function drawHeat(h) {

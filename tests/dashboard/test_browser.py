@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import re
 import threading
 from pathlib import Path
 
@@ -29,6 +31,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 SF = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sf-alerts"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
+TILES = "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png"
 SHOTS = Path(__file__).resolve().parent / "output"  # screenshots of the run (git-ignored: tests/dashboard/.gitignore)
 
 
@@ -47,7 +50,8 @@ def site(tmp_path_factory):
         st.set_schools(load_schools(SF / "sfusd_schools_extracted.csv"))
         admin = add_account(st, "city", "admin")[1]
         bayview = add_account(st, "bayview-outreach", "partner", ("Bayview Hunters Point",))[1]
-    httpd, app = make_server(ServeConfig(db=str(db), port=0))
+    # A tile server that is not there: the tiles option must stay off (and offline) by default.
+    httpd, app = make_server(ServeConfig(db=str(db), port=0, tiles_url=TILES))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     pw = sync_api.sync_playwright().start()
     browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -144,5 +148,23 @@ def test_bayview_partner_cannot_see_the_mission(site, sf_alerts):
         site["bayview"])
     assert status == 403
     assert page.locator("#feed-panel").is_hidden()
+    assert errors == []
+    page.close()
+
+
+def test_base_map_tiles_are_optional_and_off_by_default(site, sf_alerts):
+    page, errors = _open(site, site["admin"])
+    assert not page.is_checked("#l-tiles") and page.locator("#layer-tiles image").count() == 0
+    page.check("#l-tiles")
+    hrefs = page.eval_on_selector_all("#layer-tiles image", "is => is.map(i => i.getAttribute('href'))")
+    tiles = {tuple(int(v) for v in re.search(r"/tiles/(\d+)/(\d+)/(\d+)\.png$", h).groups()) for h in hrefs}
+    z = next(iter(tiles))[0]
+    # The slippy-map tile holding SF City Hall at that zoom, computed independently.
+    lat, lon = math.radians(37.7793), -122.4193
+    x = int((lon + 180) / 360 * 2 ** z)
+    y = int((1 - math.asinh(math.tan(lat)) / math.pi) / 2 * 2 ** z)
+    assert 10 <= z <= 15 and (z, x, y) in tiles and len(tiles) < 200
+    page.uncheck("#l-tiles")
+    assert page.locator("#layer-tiles image").count() == 0
     assert errors == []
     page.close()
