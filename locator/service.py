@@ -61,12 +61,12 @@ class LocatorService:
     """
 
     def __init__(self, config: ServiceConfig, sensors: SensorArray, keys: dict[str, bytes],
-                 clock=time.time_ns, print_alerts: bool = False):
+                 clock=None, print_alerts: bool = False):
         from locator.associate import AssociationConfig, OnlineAssociator, SensorTable
 
         self.config = config
         self.sensors = sensors
-        self._clock = clock
+        self._clock = clock or stream_clock(config)
         self._print = print_alerts
         self.store = IncidentStore(config.store)
         self._assoc_cfg = AssociationConfig(**config.association)
@@ -81,7 +81,7 @@ class LocatorService:
         self.ingest = Ingest(
             keys, self.store,
             IngestLimits(config.idle_timeout_s, config.max_bad_frames, config.max_clock_skew_s, config.max_connections),
-            self._on_detections, self._on_heartbeat, clock,
+            self._on_detections, self._on_heartbeat, self._clock,
         )
         d = np.linalg.norm(sensors.pos_m[:, None, :2] - sensors.pos_m[None, :, :2], axis=-1)
         self._near = {sid: frozenset(np.array(sensors.ids)[d[i] <= config.prelim_radius_m]) for i, sid in
@@ -95,8 +95,10 @@ class LocatorService:
         self._wake = asyncio.Event()
         self.nodes: dict[str, NodeHealth] = {}
         self.latencies_s: deque[float] = deque(maxlen=10_000)
-        self.started_ns = clock()
+        self.started_ns = self._clock()
+        self._started_wall_ns = time.time_ns()
         self._ticks = 0
+        self._shown: dict[str, tuple] = {}
         self._http = None
         self._servers: list[asyncio.AbstractServer] = []
         self._tasks: list[asyncio.Task] = []
@@ -116,6 +118,7 @@ class LocatorService:
         http = await asyncio.start_server(self._http.handle, cfg.listen, cfg.http_port)
         self._servers = [ingest, http]
         self.ports = (ingest.sockets[0].getsockname()[1], http.sockets[0].getsockname()[1])
+        self._started_wall_ns = time.time_ns()  # the restart grace counts from when nodes can reconnect
         self._tasks = [asyncio.create_task(self._worker()), asyncio.create_task(self._ticker())]
         log.info("locator listening: nodes on %s:%d, alerts on http://%s:%d/alerts", cfg.listen, self.ports[0],
                  cfg.listen, self.ports[1])
@@ -199,7 +202,7 @@ class LocatorService:
         finals = []
         for r in sorted(batch, key=lambda r: r.detection.t_ns):
             d = r.detection
-            self._received[f"{d.sensor_id}:{d.seq}"] = r.received_ns
+            self._received[f"{d.sensor_id}:{d.seq}"] = r.wall_ns
             self._recent.append(d)
             finals += self._online.push(d)
         shots = [live_shot(s, True) for s in finals] + self._preliminary([r.detection for r in batch])
@@ -228,6 +231,7 @@ class LocatorService:
     def _apply(self, shots: list[LiveShot], replayed: bool = False) -> None:
         """Fold shots into incidents; store and announce every incident that changed."""
         now = self._clock()
+        wall = time.time_ns()
         changed: dict[str, float] = {}
         for shot in sorted(shots, key=lambda s: (not s.final, s.t0_ns)):
             inc_id, new_solution = self.incidents.add(shot)
@@ -236,13 +240,26 @@ class LocatorService:
             got = [self._received[k] for k in shot.keys if k in self._received]
             # Latency is measured for alerts that carry a new solution, from the arrival of
             # the last detection that solution used (not for a mere "now final" confirmation).
-            lat = (now - max(got)) / NS if got and new_solution and not replayed else math.nan
+            lat = (wall - max(got)) / NS if got and new_solution and not replayed else math.nan
             changed[inc_id] = lat if math.isnan(changed.get(inc_id, math.nan)) else max(lat, changed[inc_id])
         for inc_id, lat in changed.items():
             stored = self.store.upsert_incident(self.incidents.snapshot(inc_id), now_ns=now)
-            self._publish("preliminary" if stored.version == 1 else "update", stored, lat, now)
+            # A dispatcher hears of what they can see change, not of every internal confirmation.
+            if stored.version == 1 or self._visible(stored) != self._shown.get(inc_id):
+                self._publish("preliminary" if inc_id not in self._shown else "update", stored, lat, wall)
+
+    @staticmethod
+    def _visible(inc) -> tuple:
+        """What an alert shows: counts, class, sensors, and positions to the metre."""
+        where = tuple((round(s.lat, 5), round(s.lon, 5)) if inc.frame == "wgs84" else (round(s.x_m), round(s.y_m))
+                      for s in inc.shots)
+        return (inc.n_shots, inc.n_shooters, inc.cls, frozenset(x for s in inc.shots for x in s.sensors), where)
 
     def _publish(self, status: str, stored, latency_s: float, now: int) -> None:
+        if status == "final":
+            self._shown.pop(stored.id, None)
+        else:
+            self._shown[stored.id] = self._visible(stored)
         alert = self.hub.publish(status, stored, latency_s, now)
         self.ingest.counters[f"alerts_{status}"] += 1
         if not math.isnan(latency_s):
@@ -263,18 +280,20 @@ class LocatorService:
     def tick(self, now_ns: int | None = None) -> None:
         """Finalise shots and close incidents as of ``now_ns`` (default: the clock)."""
         now = self._clock() if now_ns is None else now_ns
+        if time.time_ns() - self._started_wall_ns < int(self.config.restart_grace_s * NS):
+            return  # nodes may still be resending what they spooled while we were down
         finals = self._online.flush(now - self._allowance_ns())
         if finals:
             self._apply([live_shot(s, True) for s in finals])
         for inc_id in self.incidents.due(now - self._allowance_ns()):
             stored = self.store.upsert_incident(self.incidents.close(inc_id), now_ns=now)
-            self._publish("final", stored, math.nan, now)
+            self._publish("final", stored, math.nan, time.time_ns())
         # Arrival times are needed only while a shot can still change.
-        horizon = now - int((self.config.incident_gap_s * 4 + 60) * NS)
+        horizon = time.time_ns() - int((self.config.incident_gap_s * 4 + 60) * NS)
         self._ticks += 1
         if len(self._received) > 100_000 or self._ticks % 100 == 0:
             self._received = {k: v for k, v in self._received.items() if v >= horizon}
-            self.incidents.forget_before(horizon - int(self.config.replay_window_s * NS))
+            self.incidents.forget_before(now - int((self.config.replay_window_s + 4 * self.config.incident_gap_s) * NS))
 
     # -- health -----------------------------------------------------------------------------
 
@@ -286,7 +305,7 @@ class LocatorService:
         lat = np.array(self.latencies_s) if self.latencies_s else np.array([math.nan])
         return {
             "status": "ok",
-            "uptime_s": round((now - self.started_ns) / NS, 3),
+            "uptime_s": round((time.time_ns() - self._started_wall_ns) / NS, 3),
             "sensors_configured": len(self.sensors.ids),
             "nodes_online": len(online),
             "nodes_silent": sorted(set(self.sensors.ids) - set(online)),
@@ -316,6 +335,21 @@ class LocatorService:
                 "spool_depth": hb.spool_depth, "dropped_blocks": hb.dropped_blocks, "uptime_s": _r(hb.uptime_s),
             })
         return rows
+
+
+def stream_clock(config: ServiceConfig):
+    """The service's clock: UTC, or UTC sped up ``clock_speed`` times from ``clock_epoch_utc`` (demo replay)."""
+    if config.clock_speed == 1.0:
+        return time.time_ns
+    from salvo.utc import parse_utc_ns
+
+    epoch = parse_utc_ns(config.clock_epoch_utc, "clock_epoch_utc")
+    speed = config.clock_speed
+
+    def now() -> int:
+        return epoch + int((time.time_ns() - epoch) * speed)
+
+    return now
 
 
 def _r(v: float) -> float | None:

@@ -73,10 +73,19 @@ class ServiceConfig:
         association, m (a gunshot is rarely heard beyond 1-2 km); default 2000.
     replay_window_s : float
         On start, association is re-run over detections received this recently, s; default 600.
+    restart_grace_s : float
+        For this long after a start, shots are finalised and incidents closed only as
+        the data allow, never by the clock: nodes are still reconnecting and resending
+        what they spooled while the locator was down, s; default 15.
     incident_gap_s : float
         A shot this long after an incident's last shot starts a new incident, s; default 10.
     incident_radius_m : float
         A shot farther than this from all of an incident's shots starts a new incident, m; default 300.
+    clock_speed : float
+        Replay speed-up of the whole system (``salvo demo``): the service's clock runs this
+        many times faster than UTC from ``clock_epoch_utc`` on; 1 in the field; default 1.
+    clock_epoch_utc : str
+        Where the sped-up clock meets UTC (ISO-8601); required when ``clock_speed`` != 1.
     alert_buffer : int
         Alerts kept in memory for subscribers that reconnect (SSE ``Last-Event-ID``); default 500.
     association : dict
@@ -97,8 +106,11 @@ class ServiceConfig:
     step_s: float = 0.1
     prelim_radius_m: float = 2000.0
     replay_window_s: float = 600.0
+    restart_grace_s: float = 15.0
     incident_gap_s: float = 10.0
     incident_radius_m: float = 300.0
+    clock_speed: float = 1.0
+    clock_epoch_utc: str = ""
     alert_buffer: int = 500
     association: dict = field(default_factory=dict)
 
@@ -173,6 +185,8 @@ def config_from_dict(values: dict[str, Any], source: str | Path = "locator.toml"
             raise ConfigError(f"{where(source, field=name)} must be text, got {value!r}")
         kwargs[name] = value
     cfg = ServiceConfig(**kwargs)
+    if cfg.clock_speed <= 0 or (cfg.clock_speed != 1.0 and not cfg.clock_epoch_utc):
+        raise ConfigError(f"{where(source, field='clock_speed')} must be > 0, and needs clock_epoch_utc when not 1")
     for name in ("idle_timeout_s", "transport_allowance_s", "step_s", "incident_gap_s", "incident_radius_m"):
         if getattr(cfg, name) < 0 or (name == "step_s" and cfg.step_s == 0):
             raise ConfigError(f"{where(source, field=name)} must be positive, got {getattr(cfg, name)}")

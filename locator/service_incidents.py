@@ -81,10 +81,16 @@ class LiveIncidents:
         Largest time between consecutive shots of one incident, s.
     radius_m : float
         Largest distance of a new shot from the incident's shots, m.
+    same_shot_s : float
+        Two solutions from disjoint sets of sensors whose emission times differ by less
+        than this (and whose positions agree) are one shot heard by two groups of
+        sensors -- e.g. when nodes resend their spools out of order after an outage --
+        and are merged, s.  Well below automatic fire's ~70 ms between rounds.
     """
 
-    def __init__(self, frame, frame_name: str, gap_s: float, radius_m: float):
+    def __init__(self, frame, frame_name: str, gap_s: float, radius_m: float, same_shot_s: float = 0.025):
         self._frame = frame
+        self._same_ns = int(same_shot_s * NS)
         self._frame_name = frame_name
         self._gap_ns = int(gap_s * NS)
         self._radius_m = float(radius_m)
@@ -112,7 +118,8 @@ class LiveIncidents:
                 pos = (s.x_m, s.y_m, s.z_m)
                 if self._frame_name == "wgs84":
                     pos = tuple(float(v) for v in self._frame.to_local(s.lat, s.lon, s.alt_m))
-                shots.append(LiveShot(s.t_ns, pos, s.err_m, frozenset(s.detections), s.sensors, math.nan, True))
+                # The incident's confidence stands in for its shots' gunshot probability.
+                shots.append(LiveShot(s.t_ns, pos, s.err_m, frozenset(s.detections), s.sensors, inc.confidence, True))
             self._open[inc.id] = shots
             for s in shots:
                 for k in s.keys:
@@ -148,11 +155,21 @@ class LiveIncidents:
             shots.sort(key=lambda s: s.t0_ns)
         else:
             inc_id = self._match(shot) or _new_id(shot)
-            self._open.setdefault(inc_id, []).append(shot)
-            self._open[inc_id].sort(key=lambda s: s.t0_ns)
+            shots = self._open.setdefault(inc_id, [])
+            twin = next((i for i, s in enumerate(shots) if self._same_event(s, shot)), None)
+            if twin is not None:
+                shot = _merge(shots.pop(twin), shot)
+            shots.append(shot)
+            shots.sort(key=lambda s: s.t0_ns)
         for k in shot.keys:
             self._by_key[k] = inc_id
         return inc_id, new_solution
+
+    def _same_event(self, a: LiveShot, b: LiveShot) -> bool:
+        if abs(a.t0_ns - b.t0_ns) > self._same_ns or set(a.sensors) & set(b.sensors):
+            return False
+        err = math.hypot(*(0.0 if math.isnan(e) else e for e in (a.err_m, b.err_m)))
+        return math.dist(a.pos_m[:2], b.pos_m[:2]) <= max(5.0, 3.0 * err)
 
     def _match(self, shot: LiveShot) -> str | None:
         best, best_dt = None, None
@@ -215,6 +232,14 @@ class LiveIncidents:
             inc_id, start, end, cls if shots else "retracted", conf, len(shots), (max(shooters) + 1) if shots else 0,
             self._frame_name, tuple(out), final,
         )
+
+
+def _merge(a: LiveShot, b: LiveShot) -> LiveShot:
+    """One shot from two solutions of the same event: the better-determined position, every detection."""
+    best = a if (len(a.sensors), -a.err_m) >= (len(b.sensors), -b.err_m) else b
+    ps = [p for p in (a.p_gunshot, b.p_gunshot) if not math.isnan(p)]
+    return LiveShot(best.t0_ns, best.pos_m, best.err_m, a.keys | b.keys, a.sensors + b.sensors,
+                    float(np.mean(ps)) if ps else math.nan, a.final and b.final)
 
 
 def _shooters(shots: list[LiveShot]) -> list[int]:

@@ -29,10 +29,20 @@ NS = 1_000_000_000
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """A detection accepted by the ingest, with when it reached the locator (UTC ns)."""
+    """A detection accepted by the ingest.
+
+    Attributes
+    ----------
+    detection : Detection
+    received_ns : int
+        When it reached the locator on the service's clock, ns.
+    wall_ns : int
+        The same moment on the system's UTC clock, ns (latency figures).
+    """
 
     detection: Detection
     received_ns: int
+    wall_ns: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,12 +189,13 @@ class Ingest:
     def _commit(self, dets: list[Detection]) -> bytes:
         """Keep the batch in one transaction, then ack each; report the new ones."""
         now = self._clock()
+        wall = time.time_ns()
         new = self._store.add_detections(dets, now)
         replies = bytearray()
         fresh = []
         for d, is_new in zip(dets, new):
             if is_new:
-                fresh.append(Received(d, now))
+                fresh.append(Received(d, now, wall))
                 self.counters["detections"] += 1
             else:
                 self.counters["duplicates"] += 1

