@@ -210,14 +210,14 @@ def _closed_form(s, tau, wt, zf, c, cands):
 
 
 @njit(cache=True)
-def _start(cands, r, c, p):
+def _start(cands, r, c, wind, p):
     p[IX] = cands[r, 0]
     p[IY] = cands[r, 1]
     p[IZ] = cands[r, 2]
     p[IT0] = cands[r, 3]
     p[IC] = c
-    p[IWX] = 0.0
-    p[IWY] = 0.0
+    p[IWX] = wind[0]
+    p[IWY] = wind[1]
 
 
 @njit(cache=True)
@@ -310,7 +310,7 @@ def _lm(s, tau, wt, p, idx, max_iter):
 
 
 @njit(cache=True)
-def locate(s, tau, wt, zf, c, free, max_iter, out_p, out_cost, out_cov, out_res, out_stats):
+def locate(s, tau, wt, zf, c, wind, free, max_iter, out_p, out_cost, out_cov, out_res, out_stats):
     """Closed-form start(s) then Levenberg-Marquardt; best fit first.
 
     Parameters
@@ -325,6 +325,8 @@ def locate(s, tau, wt, zf, c, free, max_iter, out_p, out_cost, out_cov, out_res,
         Source height (m) in 2D mode; NaN solves z.
     c : float
         Speed of sound (m/s), the start value when fitted.
+    wind : (2,) float64
+        Horizontal wind towards east and north (m/s), the start value when fitted.
     free : (7,) uint8
         Which of [x, y, z, t0, c, wx, wy] are estimated.
     max_iter : int
@@ -379,7 +381,7 @@ def locate(s, tau, wt, zf, c, free, max_iter, out_p, out_cost, out_cov, out_res,
     p = np.empty(NPAR)
     start_cost = np.empty(2)
     for r in range(ncand):
-        _start(cands, r, c, p)
+        _start(cands, r, c, wind, p)
         start_cost[r] = _cost(s, tau, wt, p)
     order0 = 0
     if ncand == 2 and start_cost[1] < start_cost[0]:
@@ -393,7 +395,7 @@ def locate(s, tau, wt, zf, c, free, max_iter, out_p, out_cost, out_cov, out_res,
         r = order0 if rr == 0 else 1 - order0
         if rr == 1 and (cands[r, 3] > tau_min + slack or (dof > 0 and start_cost[r] > 25.0 * chance)):
             continue
-        _start(cands, r, c, p)
+        _start(cands, r, c, wind, p)
         cost = _lm(s, tau, wt, p, idx, max_iter)
         dup = False
         for q in range(found):
@@ -616,7 +618,7 @@ def lm_numpy(s, tau, wt, p, idx, max_iter):
     return p, cost
 
 
-def locate_numpy(s, tau, wt, zf, c, free, max_iter):
+def locate_numpy(s, tau, wt, zf, c, wind, free, max_iter):
     """Twin of ``locate``: (params (m, 7), costs (m,), cov (7, 7) or None, res (n,), stats (4,), status)."""
     idx = np.flatnonzero(free)
     cands = closed_form_numpy(s, tau, wt, zf, c)
@@ -632,7 +634,7 @@ def locate_numpy(s, tau, wt, zf, c, free, max_iter):
     dof = n_used - len(idx)
     tau_min = tau[use].min()
     sig2_mean = float(np.mean(1.0 / wt[use]))
-    starts = [np.array([cand[0], cand[1], cand[2], cand[3], c, 0.0, 0.0]) for cand in cands]
+    starts = [np.array([cand[0], cand[1], cand[2], cand[3], c, wind[0], wind[1]]) for cand in cands]
     start_costs = [float(np.sum(wt * residuals_jacobian_numpy(s, tau, p0, idx)[0] ** 2)) for p0 in starts]
     order = np.argsort(start_costs, kind="stable")
     chance = dof + 3.0 * np.sqrt(2.0 * max(dof, 0)) + 1.0

@@ -200,6 +200,8 @@ class Problem(NamedTuple):
         Source height (centred frame) in "2d" mode, metres; NaN in "3d".
     c : float
         Speed of sound (start value when fitted), m/s.
+    wind : ndarray, shape (2,)
+        Horizontal wind towards east, north (start value when fitted), m/s.
     free : ndarray of uint8, shape (7,)
         Which of [x, y, z, t0, c, wx, wy] are unknown.
     """
@@ -209,6 +211,7 @@ class Problem(NamedTuple):
     sigma: np.ndarray
     zf: float
     c: float
+    wind: np.ndarray
     free: np.ndarray
     origin: np.ndarray
     t_ref: float
@@ -244,7 +247,7 @@ def _run(problem: Problem, used: np.ndarray | None, config: SolverConfig) -> Fit
     out_cov = np.empty((K.NPAR, K.NPAR))
     out_res = np.empty(n)
     stats = np.empty(8)
-    found, status = K.locate(problem.s, problem.tau, wt, problem.zf, problem.c, problem.free,
+    found, status = K.locate(problem.s, problem.tau, wt, problem.zf, problem.c, problem.wind, problem.free,
                              config.max_iter, out_p, out_cost, out_cov, out_res, stats)
     if used is None:
         used = np.ones(n, dtype=bool)
@@ -265,16 +268,16 @@ def solve_ls(problem: Problem, config: SolverConfig) -> Fit:
 
 
 def _robust_scale(problem: Problem, fit: Fit) -> float:
-    """How many times larger the residuals are than the sigmas claim (>= 1), from their median.
+    """How many times larger the residuals of ``fit`` are than the sigmas claim (>= 1).
 
-    1.4826 * median |z| estimates the standard deviation of normal residuals and ignores a few
-    wrong ones; sqrt(n / dof) undoes the shrinking of residuals by the fit itself.
+    ``fit`` leaves the suspect arrival out, so this is the scale of an externally studentised
+    residual: sqrt(chi2 / dof) of the others.  (A median-based scale was tried first; real timing
+    errors are heavy-tailed, it came out too small and good arrivals were left out.)
     """
-    z = np.abs(fit.res[fit.used]) / problem.sigma[fit.used]
-    dof = z.shape[0] - problem.n_unknowns
+    dof = int(fit.stats[1]) - problem.n_unknowns
     if dof <= 0:
         return 1.0
-    return max(1.0, 1.4826 * float(np.median(z)) * math.sqrt(z.shape[0] / dof))
+    return max(1.0, math.sqrt(fit.chi2 / dof))
 
 
 def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
@@ -327,8 +330,7 @@ def solve_ransac(problem: Problem, config: SolverConfig) -> Fit:
         sets = [tuple(sorted(rng.choice(n, m, replace=False))) for _ in range(config.ransac_max_sets)]
     base_free = problem.free.copy()
     base_free[K.IC:] = 0
-    sub = Problem(problem.s, problem.tau, problem.sigma, problem.zf, problem.c, base_free, problem.origin,
-                  problem.t_ref, problem.weight, int(base_free.sum()))
+    sub = problem._replace(free=base_free, n_unknowns=int(base_free.sum()))
     best_inliers, best_cost = None, math.inf
     for chosen in sets:
         used = np.zeros(n, dtype=bool)
@@ -384,7 +386,7 @@ def _check(name: str, arr: np.ndarray) -> None:
 
 def solve(positions_m, toas_s, sigmas_s, *, mode: str = "2d", z_m: float | None = None, c_mps: float = 343.2,
           fit_c: bool = False, fit_wind: bool = False, method: str | None = None,
-          config: SolverConfig | None = None) -> Solution:
+          config: SolverConfig | None = None, wind_mps=None) -> Solution:
     """Locate one shot from its arrival times.
 
     Parameters
@@ -409,6 +411,9 @@ def solve(positions_m, toas_s, sigmas_s, *, mode: str = "2d", z_m: float | None 
     method : str, optional
         Name in :data:`SOLVERS` (default "robust").
     config : SolverConfig, optional
+    wind_mps : array_like, shape (2,), optional
+        Known horizontal wind (towards east, north), m/s, e.g. from a weather station; the start
+        value when ``fit_wind``.  Default no wind.
 
     Returns
     -------
@@ -445,6 +450,12 @@ def solve(positions_m, toas_s, sigmas_s, *, mode: str = "2d", z_m: float | None 
     if solver is None:
         raise InputError(f"method: {method!r} is not one of {sorted(SOLVERS)}")
     k = _N_FREE[free.tobytes()]
+    if wind_mps is None:
+        wind = _NO_WIND
+    else:
+        wind = np.asarray(wind_mps, dtype=np.float64)
+        if wind.shape != (2,) or not np.isfinite(wind).all() or float(wind @ wind) > (0.25 * c_mps) ** 2:
+            raise InputError(f"wind_mps: {wind_mps!r} is not a finite (east, north) wind well below c_mps")
     if n == 0:
         return _failed(0, f"0 sensors for {k} unknowns: at least {k} needed", mode, method, c_mps)
 
@@ -470,7 +481,7 @@ def solve(positions_m, toas_s, sigmas_s, *, mode: str = "2d", z_m: float | None 
             ", wind" if fit_wind else "")
         return _failed(n, f"{n} sensors for {k} unknowns ({what}): at least {k} needed", mode, method, c_mps)
     zf = float(z_m) - float(origin[2]) if mode == "2d" else math.nan
-    problem = Problem(s, tau, sig, zf, float(c_mps), free, origin, float(t_ref), weight, k)
+    problem = Problem(s, tau, sig, zf, float(c_mps), wind, free, origin, float(t_ref), weight, k)
     fit = solver(problem, config)
     if fit.status != K.OK:
         return _failed(n, _degenerate_reason(problem, fit), mode, method, c_mps)
@@ -486,6 +497,8 @@ def _free_mask(mode: str, fit_c: bool, fit_wind: bool) -> np.ndarray:
 # Which of [x, y, z, t0, c, wx, wy] are unknown, per (mode, fit_c, fit_wind): built once, shared read-only.
 _FREE = {(m, fc, fw): _free_mask(m, fc, fw) for m in ("2d", "3d") for fc in (False, True) for fw in (False, True)}
 _N_FREE = {mask.tobytes(): int(mask.sum()) for mask in _FREE.values()}
+_NO_WIND = np.zeros(2)
+_NO_WIND.setflags(write=False)
 
 
 def _failed(n: int, reason: str, mode: str, method: str, c_mps: float) -> Solution:

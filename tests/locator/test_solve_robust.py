@@ -7,6 +7,7 @@ import pytest
 
 from locator import _kernels as K
 from locator.solve import solve
+from salvo.errors import InputError
 
 C = 343.2
 
@@ -91,3 +92,15 @@ def test_fitting_wind_recovers_it_and_the_position(rng):
     assert np.hypot(*(windy.pos_m[:2] - src[:2])) < 0.3
     assert np.hypot(*(still.pos_m[:2] - src[:2])) > 1.0
     assert windy.dof == 9 - 5
+
+
+def test_a_known_wind_is_used_as_given(rng):
+    sensors = ring(8, radius=500.0, rng=rng)
+    src = np.array([80.0, -150.0, 1.5])
+    wind = (-3.0, 4.0)
+    toa = arrivals(sensors, src, wind=wind)
+    sol = solve(sensors, toa, 1e-4, z_m=1.5, wind_mps=wind)
+    np.testing.assert_allclose(sol.pos_m, src, atol=1e-6)
+    np.testing.assert_allclose(sol.wind_mps, wind)
+    with pytest.raises(InputError, match="wind_mps"):
+        solve(sensors, toa, 1e-4, wind_mps=(np.nan, 0.0))
