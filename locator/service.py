@@ -73,8 +73,13 @@ class LocatorService:
         self._table = SensorTable.from_any(sensors.as_mapping())
         self._online = OnlineAssociator(self._table, self._assoc_cfg)
         self.hub = AlertHub(config.alert_buffer)
+        from locator.incidents import IncidentConfig
+
+        # One live incident is one group: grouping is done here, labelling by locator.incidents.
+        labels = IncidentConfig(gap_s=1e6, radius_m=1e6, c_mps=self._assoc_cfg.c_mps,
+                                ground_z_m=None if math.isnan(config.ground_z_m) else config.ground_z_m)
         self.incidents = LiveIncidents(sensors.frame, sensors.frame_name, config.incident_gap_s,
-                                       config.incident_radius_m)
+                                       config.incident_radius_m, labels=labels)
         unknown = sorted(set(sensors.ids) - set(keys))
         if unknown:
             log.warning("%d sensors have no key and cannot report: %s", len(unknown), ", ".join(unknown[:10]))

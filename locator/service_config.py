@@ -81,6 +81,9 @@ class ServiceConfig:
         A shot this long after an incident's last shot starts a new incident, s; default 10.
     incident_radius_m : float
         A shot farther than this from all of an incident's shots starts a new incident, m; default 300.
+    ground_z_m : float
+        Ground height in the sensors' local frame, m, for the aerial-fireworks test of
+        ``locator.incidents`` (NaN: no test); default NaN.
     clock_speed : float
         Replay speed-up of the whole system (``salvo demo``): the service's clock runs this
         many times faster than UTC from ``clock_epoch_utc`` on; 1 in the field; default 1.
@@ -109,6 +112,7 @@ class ServiceConfig:
     restart_grace_s: float = 15.0
     incident_gap_s: float = 10.0
     incident_radius_m: float = 300.0
+    ground_z_m: float = float("nan")
     clock_speed: float = 1.0
     clock_epoch_utc: str = ""
     alert_buffer: int = 500

@@ -17,7 +17,8 @@ from the detections' gunshot probabilities and a distance rule for shooters.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,8 @@ class LiveShot:
         Mean gunshot probability of its detections (NaN when none is known).
     final : bool
         Released by the online associator (no more sensors can add to it).
+    source : locator.associate.Shot or None
+        The associator's shot (None for shots resumed from the store).
     """
 
     t0_ns: int
@@ -55,6 +58,7 @@ class LiveShot:
     sensors: tuple[str, ...]
     p_gunshot: float
     final: bool
+    source: Any = field(default=None, compare=False, repr=False)
 
 
 def live_shot(shot, final: bool) -> LiveShot:
@@ -64,7 +68,7 @@ def live_shot(shot, final: bool) -> LiveShot:
     return LiveShot(
         int(shot.t0_ns), tuple(float(v) for v in np.asarray(shot.pos_m).reshape(3)), float(shot.err_m),
         frozenset(f"{d.sensor_id}:{d.seq}" for d in dets), tuple(d.sensor_id for d in dets),
-        float(np.mean(p)) if p else math.nan, final,
+        float(np.mean(p)) if p else math.nan, final, shot,
     )
 
 
@@ -81,6 +85,10 @@ class LiveIncidents:
         Largest time between consecutive shots of one incident, s.
     radius_m : float
         Largest distance of a new shot from the incident's shots, m.
+    labels : locator.incidents.IncidentConfig, optional
+        When given, class, confidence and shooters come from
+        ``locator.incidents.build_incidents`` over the incident's shots (the same rules as
+        ``salvo analyze``); shots resumed from the store fall back to simple rules.
     same_shot_s : float
         Two solutions from disjoint sets of sensors whose emission times differ by less
         than this (and whose positions agree) are one shot heard by two groups of
@@ -88,8 +96,10 @@ class LiveIncidents:
         and are merged, s.  Well below automatic fire's ~70 ms between rounds.
     """
 
-    def __init__(self, frame, frame_name: str, gap_s: float, radius_m: float, same_shot_s: float = 0.025):
+    def __init__(self, frame, frame_name: str, gap_s: float, radius_m: float, same_shot_s: float = 0.025,
+                 labels=None):
         self._frame = frame
+        self._labels = labels
         self._same_ns = int(same_shot_s * NS)
         self._frame_name = frame_name
         self._gap_ns = int(gap_s * NS)
@@ -211,11 +221,16 @@ class LiveIncidents:
         return self._stored(inc_id, self._open[inc_id], final=False)
 
     def _stored(self, inc_id: str, shots: list[LiveShot], final: bool) -> StoredIncident:
-        shooters = _shooters(shots)
-        ps = [s.p_gunshot for s in shots if not math.isnan(s.p_gunshot)]
-        conf = float(np.mean(ps)) if ps else math.nan
-        # Without a trained classifier the node reports p_gunshot NaN: say "impulse", not "gunfire".
-        cls = "gunfire" if ps and conf >= 0.5 else ("impulse" if not ps else "non-gunfire")
+        if shots and self._labels is not None and all(s.source is not None for s in shots):
+            from locator.incidents import build_incidents
+
+            (inc,) = build_incidents([s.source for s in shots], self._labels)
+            cls, conf, shooters = inc.klass, float(inc.confidence), list(inc.shooters)
+        else:
+            shooters = _shooters(shots)
+            ps = [s.p_gunshot for s in shots if not math.isnan(s.p_gunshot)]
+            conf = float(np.mean(ps)) if ps else math.nan
+            cls = "impulse" if ps and conf < 0.5 else "gunfire"
         out = []
         for s, who in zip(shots, shooters):
             x, y, z = s.pos_m
@@ -239,7 +254,7 @@ def _merge(a: LiveShot, b: LiveShot) -> LiveShot:
     best = a if (len(a.sensors), -a.err_m) >= (len(b.sensors), -b.err_m) else b
     ps = [p for p in (a.p_gunshot, b.p_gunshot) if not math.isnan(p)]
     return LiveShot(best.t0_ns, best.pos_m, best.err_m, a.keys | b.keys, a.sensors + b.sensors,
-                    float(np.mean(ps)) if ps else math.nan, a.final and b.final)
+                    float(np.mean(ps)) if ps else math.nan, a.final and b.final, best.source)
 
 
 def _shooters(shots: list[LiveShot]) -> list[int]:
