@@ -3,8 +3,8 @@ partner accounts and the access log.
 
 Aggregations are not done in SQL: the server loads the incident columns once (a
 single table scan, sorted by time in numpy) into numpy arrays and
-aggregates them vectorised, reloading when the ``revision`` counter (raised by
-triggers on every change of incidents, zones or schools) moves.  The indexes serve
+aggregates them vectorised, reloading when the ``revision`` counter (raised in the
+same transaction as every write of incidents, zones or schools) moves.  The indexes serve
 what SQL *does* do: time-window reads for exports and the live feed
 (``incidents_t``), de-duplication on re-import (``UNIQUE(source, ext_id)``), token
 look-up by account id and the access log by time.
@@ -22,13 +22,6 @@ import numpy as np
 
 from salvo.errors import StoreError, where
 
-# One trigger per table and change raises the revision counter.
-_TRIGGERS = "".join(
-    f"CREATE TRIGGER IF NOT EXISTS {t}_{a[:3].lower()} AFTER {a} ON {t} BEGIN UPDATE revision SET n = n + 1; END;\n"
-    for t in ("incidents", "zones", "schools")
-    for a in ("INSERT", "UPDATE", "DELETE")
-)
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
     id       INTEGER PRIMARY KEY,
@@ -43,7 +36,7 @@ CREATE TABLE IF NOT EXISTS incidents (
     UNIQUE (source, ext_id)
 );
 CREATE INDEX IF NOT EXISTS incidents_t ON incidents (t_ns);
--- A counter raised by every change to incidents, zones or schools, so a reader can tell cheaply whether to reload.
+-- A counter raised by every write to incidents, zones or schools, so a reader can tell cheaply whether to reload.
 CREATE TABLE IF NOT EXISTS revision (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER NOT NULL);
 INSERT OR IGNORE INTO revision (id, n) VALUES (0, 0);
 CREATE TABLE IF NOT EXISTS zones (
@@ -145,7 +138,7 @@ class DashboardStore:
             # NORMAL in WAL mode: a power cut may lose the last commits but never corrupts the file.
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(_SCHEMA + _TRIGGERS)
+            self.db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"{where(self.path)}: cannot open the dashboard store: {exc}") from exc
 
@@ -184,6 +177,7 @@ class DashboardStore:
             else "ON CONFLICT (source, ext_id) DO NOTHING"
         )
         with self.db:
+            self._bump()
             for r in rows:
                 self.db.execute(
                     "INSERT INTO incidents (source, ext_id, t_ns, lat, lon, rounds, kind, address) "
@@ -197,6 +191,7 @@ class DashboardStore:
     def add_incident_arrays(self, source: str, t_ns, lat, lon, rounds, kind: str = "") -> int:
         """Bulk insert from arrays (synthetic data, benchmarks); ext_id is the array index."""
         with self.db:
+            self._bump()
             self.db.executemany(
                 "INSERT OR IGNORE INTO incidents (source, ext_id, t_ns, lat, lon, rounds, kind) VALUES (?,?,?,?,?,?,?)",
                 zip(
@@ -215,8 +210,12 @@ class DashboardStore:
         """Number of stored incidents."""
         return int(self.db.execute("SELECT COUNT(*) FROM incidents").fetchone()[0])
 
+    def _bump(self) -> None:
+        # Inside the caller's transaction: readers see the new revision with the new rows.
+        self.db.execute("UPDATE revision SET n = n + 1")
+
     def version(self) -> int:
-        """A number raised by every insert, update or delete of an incident, zone or school (triggers keep it)."""
+        """A number raised by every write of incidents, zones or schools."""
         return int(self.db.execute("SELECT n FROM revision").fetchone()[0])
 
     def latest_t_ns(self, source: str) -> int | None:
@@ -280,6 +279,7 @@ class DashboardStore:
     def set_zones(self, zone_set: str, named_geometries: Iterable[tuple[str, str]]) -> int:
         """Replace the zone set ``zone_set`` with (name, GeoJSON geometry text) pairs."""
         with self.db:
+            self._bump()
             self.db.execute("DELETE FROM zones WHERE zone_set = ?", (zone_set,))
             self.db.executemany(
                 "INSERT INTO zones (zone_set, name, geojson) VALUES (?, ?, ?)",
@@ -298,6 +298,7 @@ class DashboardStore:
     def set_schools(self, schools: Iterable[School]) -> int:
         """Replace the schools."""
         with self.db:
+            self._bump()
             self.db.execute("DELETE FROM schools")
             self.db.executemany(
                 "INSERT OR REPLACE INTO schools (name, lat, lon, kind, address) VALUES (?, ?, ?, ?, ?)",
