@@ -138,7 +138,9 @@ class DashboardStore:
             # NORMAL in WAL mode: a power cut may lose the last commits but never corrupts the file.
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(_SCHEMA)
+            # The schema is created once; later connections (one per server thread) skip it.
+            if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'access_log_t'").fetchone() is None:
+                self.db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"{where(self.path)}: cannot open the dashboard store: {exc}") from exc
 
