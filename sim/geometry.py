@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim._kernels import clip_segments
+
 _EPS = 1e-9
 
 
@@ -19,50 +21,79 @@ def box_array(buildings, ground_z_m: float) -> np.ndarray:
 
 
 def clip_to_boxes(a: np.ndarray, b: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Liang–Barsky clip of the horizontal projection of segment a→b against every footprint.
-
-    Returns
-    -------
-    (t_in, t_out, hit) : arrays of shape (n_boxes,)
-        Parameters along the segment (0 at a, 1 at b) where it enters and leaves each footprint,
-        and whether it crosses the footprint's interior at all.
-    """
-    n = boxes.shape[0]
-    t0 = np.zeros(n)
-    t1 = np.ones(n)
-    d = b[:2] - a[:2]
-    ok = np.ones(n, dtype=bool)
-    for axis, (lo_col, hi_col) in enumerate(((0, 1), (2, 3))):
-        da = d[axis]
-        lo = boxes[:, lo_col] - a[axis]
-        hi = boxes[:, hi_col] - a[axis]
-        if abs(da) < _EPS:
-            ok &= (lo < 0.0) & (hi > 0.0)
-            continue
-        ta, tb = lo / da, hi / da
-        t0 = np.maximum(t0, np.minimum(ta, tb))
-        t1 = np.minimum(t1, np.maximum(ta, tb))
-    hit = ok & (t1 - t0 > 1e-7)
-    return t0, t1, hit
-
-
-def blocking(a: np.ndarray, b: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Which boxes block the straight segment a→b (3D: the segment passes below the roof).
+    """Liang–Barsky clip of the horizontal projection of segments a→b against every footprint.
 
     Parameters
     ----------
-    a, b : numpy.ndarray, shape (3,)
+    a, b : numpy.ndarray, shape (2 or 3,) or (k, 2 or 3)
+        Segment ends (only x, y are used).
     boxes : numpy.ndarray, shape (n, 5)
 
     Returns
     -------
-    numpy.ndarray of bool, shape (n,)
+    (t_in, t_out, hit) : arrays of shape (n,) for one segment or (k, n) for k
+        Parameters along each segment (0 at a, 1 at b) where it enters and leaves each footprint,
+        and whether it crosses the footprint's interior at all.
+    """
+    single = np.ndim(a) == 1
+    a2 = np.ascontiguousarray(np.atleast_2d(a), dtype=np.float64)
+    b2 = np.ascontiguousarray(np.atleast_2d(b), dtype=np.float64)
+    bx = np.ascontiguousarray(boxes, dtype=np.float64)
+    if a2.shape[0] != b2.shape[0] or a2.shape[1] < 2 or b2.shape[1] < 2 or bx.ndim != 2 or bx.shape[1] < 4:
+        raise ValueError("clip_to_boxes: a and b must be (k, >=2) alike and boxes (n, >=4)")
+    t0 = np.empty((a2.shape[0], bx.shape[0]))
+    t1 = np.empty_like(t0)
+    hit = np.empty(t0.shape, dtype=np.bool_)
+    clip_segments(a2, b2, bx, t0, t1, hit)
+    if single:
+        return t0[0], t1[0], hit[0]
+    return t0, t1, hit
+
+
+def clip_to_boxes_numpy(a: np.ndarray, b: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Plain-numpy twin of :func:`clip_to_boxes` (same arguments and results), for the tests."""
+    single = np.ndim(a) == 1
+    a2 = np.atleast_2d(a)[:, None, :2]  # (k, 1, 2)
+    d = np.atleast_2d(b)[:, None, :2] - a2
+    t0 = np.zeros((a2.shape[0], boxes.shape[0]))
+    t1 = np.ones_like(t0)
+    ok = np.ones(t0.shape, dtype=bool)
+    for axis, (lo_col, hi_col) in enumerate(((0, 1), (2, 3))):
+        da = d[:, :, axis]
+        lo = boxes[None, :, lo_col] - a2[:, :, axis]
+        hi = boxes[None, :, hi_col] - a2[:, :, axis]
+        flat = np.abs(da) < _EPS
+        ok &= ~flat | ((lo < 0.0) & (hi > 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ta = np.where(flat, -np.inf, lo / np.where(flat, 1.0, da))
+            tb = np.where(flat, np.inf, hi / np.where(flat, 1.0, da))
+        t0 = np.maximum(t0, np.minimum(ta, tb))
+        t1 = np.minimum(t1, np.maximum(ta, tb))
+    hit = ok & (t1 - t0 > 1e-7)
+    if single:
+        return t0[0], t1[0], hit[0]
+    return t0, t1, hit
+
+
+def blocking(a: np.ndarray, b: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Which boxes block the straight segment(s) a→b (3D: the segment passes below the roof).
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray, shape (3,) or (k, 3)
+    boxes : numpy.ndarray, shape (n, 5)
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n,) or (k, n)
     """
     if boxes.shape[0] == 0:
-        return np.zeros(0, dtype=bool)
+        return np.zeros((0,) if np.ndim(a) == 1 else (len(a), 0), dtype=bool)
     t0, t1, hit = clip_to_boxes(a, b, boxes)
-    z_in = a[2] + t0 * (b[2] - a[2])
-    z_out = a[2] + t1 * (b[2] - a[2])
+    za = np.asarray(a, float)[..., 2:3]
+    dz = np.asarray(b, float)[..., 2:3] - za
+    z_in = za + t0 * dz
+    z_out = za + t1 * dz
     return hit & (np.minimum(z_in, z_out) < boxes[:, 4])
 
 
@@ -86,21 +117,17 @@ def detour(a: np.ndarray, b: np.ndarray, box: np.ndarray) -> float:
     corners = np.array([[box[0], box[2]], [box[1], box[2]], [box[1], box[3]], [box[0], box[3]]])
     shrunk = box.copy()
     shrunk[:4] += np.array([1e-6, -1e-6, 1e-6, -1e-6])
-    best = np.inf
-    dz = b[2] - a[2]
-
-    def clear(p: np.ndarray, q: np.ndarray) -> bool:
-        return not clip_to_boxes(np.r_[p, 0.0], np.r_[q, 0.0], shrunk[None, :])[2][0]
-
-    for i in range(4):
-        c = corners[i]
-        if clear(a[:2], c) and clear(c, b[:2]):
-            best = min(best, np.linalg.norm(c - a[:2]) + np.linalg.norm(b[:2] - c))
-        for j in ((i + 1) % 4, (i + 3) % 4):
-            c2 = corners[j]
-            if clear(a[:2], c) and clear(c2, b[:2]):
-                best = min(best, np.linalg.norm(c - a[:2]) + np.linalg.norm(c2 - c) + np.linalg.norm(b[:2] - c2))
-    around = np.hypot(best, dz) if np.isfinite(best) else np.inf
+    # Which corners a and b see past the footprint (legs that only graze it are clear).
+    from_a = ~clip_to_boxes(np.broadcast_to(a[:2], (4, 2)), corners, shrunk[None, :])[2][:, 0]
+    to_b = ~clip_to_boxes(corners, np.broadcast_to(b[:2], (4, 2)), shrunk[None, :])[2][:, 0]
+    la = np.linalg.norm(corners - a[:2], axis=1)
+    lb = np.linalg.norm(corners - b[:2], axis=1)
+    best = np.min(np.where(from_a & to_b, la + lb, np.inf))
+    for step in (1, 3):  # round two adjacent corners: i then i±1 along the footprint's edge
+        j = (np.arange(4) + step) % 4
+        edge = np.linalg.norm(corners[j] - corners, axis=1)
+        best = min(best, np.min(np.where(from_a & to_b[j], la + edge + lb[j], np.inf)))
+    around = np.hypot(best, b[2] - a[2]) if np.isfinite(best) else np.inf
     return float(min(over, around))
 
 

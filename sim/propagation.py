@@ -136,14 +136,31 @@ def paths(
         out.append(Path("diffracted", t, length, dgain(d) / length, extra))
     if prop.echoes and prop.max_echoes > 0 and boxes.shape[0]:
         idx, pts, lengths = geometry.face_reflections(src, rcv, world.face_set)
-        owner = world.face_set[4]
-        echoes = []
-        for k, p, length in zip(idx, pts, lengths):
-            if _clear(src, p, boxes, owner[k]) and _clear(p, rcv, boxes, owner[k]):
-                echoes.append(Path("echo", _legs_time([src, p, rcv], c_mps, wind_mps), float(length),
-                                   prop.wall_reflection * dgain(p - src) / float(length)))
-        echoes.sort(key=lambda e: e.length_m)
-        out.extend(echoes[: prop.max_echoes])
+        if idx.size:
+            owner = world.face_set[4][idx]
+            k = idx.size
+            # Both legs must be clear of every building but the one reflecting.
+            blk = geometry.blocking(np.broadcast_to(src, (k, 3)), pts, boxes) | geometry.blocking(
+                pts, np.broadcast_to(rcv, (k, 3)), boxes)
+            blk[np.arange(k), owner] = False
+            n_echo = 0
+            for j in np.argsort(lengths, kind="stable"):
+                if n_echo == prop.max_echoes:
+                    break
+                p, length = pts[j], float(lengths[j])
+                extra = 0.0
+                if blk[j].any():
+                    if not prop.diffraction:
+                        continue
+                    # A blocked leg bends round the building in the way, as the direct path does.
+                    for a, b in ((src, p), (p, rcv)):
+                        leg = float(np.linalg.norm(b - a))
+                        hits = np.nonzero(geometry.blocking(a, b, boxes))[0]
+                        extra += sum(geometry.detour(a, b, boxes[h]) - leg for h in hits if h != owner[j])
+                total = length + extra
+                t = _legs_time([src, p, rcv], c_mps, wind_mps) * (total / length)
+                out.append(Path("echo", t, total, prop.wall_reflection * dgain(p - src) / total, extra))
+                n_echo += 1
     return out
 
 

@@ -165,44 +165,85 @@ def _buildings(scn: Scenario, sensors: list[_Sensor], events: list[_Event], seed
     g = scn.site.ground_z_m
     listed = list(scn.buildings)
     rb = scn.random_buildings
-    if rb is not None and rb.count > 0:
-        rng = _rng(seed, _S_BUILDINGS)
-        keep = np.array([s.pos[:2] for s in sensors] + [e.pos[:2] for e in events]).reshape(-1, 2)
-        boxes = [(b.x_m[0], b.x_m[1], b.y_m[0], b.y_m[1]) for b in listed]
-        w, h = rb.area_m
-        tries = 0
-        made = 0
-        while made < rb.count and tries < 50 * rb.count:
-            tries += 1
-            cx, cy = rng.uniform([-w / 2, -h / 2], [w / 2, h / 2]) + np.asarray(rb.center_m)
-            sx, sy = rng.uniform(*rb.size_m, 2)
-            height = rng.uniform(*rb.height_m)
-            x0, x1, y0, y1 = cx - sx / 2, cx + sx / 2, cy - sy / 2, cy + sy / 2
-            dx = np.maximum.reduce([x0 - keep[:, 0], np.zeros(len(keep)), keep[:, 0] - x1])
-            dy = np.maximum.reduce([y0 - keep[:, 1], np.zeros(len(keep)), keep[:, 1] - y1])
-            if len(keep) and np.min(np.hypot(dx, dy)) < rb.clearance_m:
-                continue
-            if any(x0 < b[1] + 3 and b[0] < x1 + 3 and y0 < b[3] + 3 and b[2] < y1 + 3 for b in boxes):
-                continue
-            boxes.append((x0, x1, y0, y1))
-            listed.append(Building((x0, x1), (y0, y1), float(height)))
+    if rb is None:
+        return box_array(listed, g)
+    keep = np.array([s.pos[:2] for s in sensors] + [e.pos[:2] for e in events]).reshape(-1, 2)
+    boxes = [(b.x_m[0], b.x_m[1], b.y_m[0], b.y_m[1]) for b in listed]
+
+    def fits(x0: float, x1: float, y0: float, y1: float, clearance: float, sibling: int = -1) -> bool:
+        # Clear of every sensor and source, and 3 m from every other building (a sibling may
+        # overlap: the two boxes are one L-shaped building).
+        dx = np.maximum(np.maximum(x0 - keep[:, 0], keep[:, 0] - x1), 0.0)
+        dy = np.maximum(np.maximum(y0 - keep[:, 1], keep[:, 1] - y1), 0.0)
+        if len(keep) and np.min(np.hypot(dx, dy)) < clearance - 1e-9:
+            return False
+        return not any(x0 < b[1] + 3 and b[0] < x1 + 3 and y0 < b[3] + 3 and b[2] < y1 + 3
+                       for k, b in enumerate(boxes) if k != sibling)
+
+    def add(x0: float, x1: float, y0: float, y1: float, height: float) -> None:
+        boxes.append((x0, x1, y0, y1))
+        listed.append(Building((x0, x1), (y0, y1), float(height)))
+
+    if rb.beside_sensors:
+        # Each sensor is mounted at the corner of a building that stands behind it as seen from the
+        # middle of the area: two faces a few metres away, one across each axis, that reflect sound
+        # from most of the area back to it (an early echo at every sensor).
+        for i, s in enumerate(sensors):
+            rng = _rng(seed, _S_BUILDINGS, 1, i)
+            x, y = s.pos[0], s.pos[1]
+            away = np.sign(np.array([x, y]) - np.asarray(rb.center_m))
+            away[away == 0] = 1.0
+            height = max(rng.uniform(*rb.height_m), s.pos[2] - g + 2.0)
+            first = -1
+            for axis in (0, 1):
+                d = rng.uniform(*rb.beside_distance_m)
+                depth, width = rng.uniform(*rb.size_m, 2)
+                width = max(width, 30.0)  # long enough to catch reflections from most of the area
+                offset = rng.uniform(-0.15, 0.15) * width
+                near = (x, y)[axis] + away[axis] * d
+                far = near + away[axis] * depth
+                lo, hi = min(near, far), max(near, far)
+                c = (y, x)[axis] + offset
+                cand = (lo, hi, c - width / 2, c + width / 2) if axis == 0 else (c - width / 2, c + width / 2, lo, hi)
+                if fits(*cand, min(d, rb.clearance_m), first):
+                    add(*cand, height)
+                    first = len(boxes) - 1
+    rng = _rng(seed, _S_BUILDINGS)
+    w, h = rb.area_m
+    tries = made = 0
+    while made < rb.count and tries < 50 * rb.count:
+        tries += 1
+        cx, cy = rng.uniform([-w / 2, -h / 2], [w / 2, h / 2]) + np.asarray(rb.center_m)
+        sx, sy = rng.uniform(*rb.size_m, 2)
+        height = rng.uniform(*rb.height_m)
+        cand = (cx - sx / 2, cx + sx / 2, cy - sy / 2, cy + sy / 2)
+        if fits(*cand, rb.clearance_m):
+            add(*cand, height)
             made += 1
     return box_array(listed, g)
 
 
-def minimum_phase(loss_db: np.ndarray, m: int) -> np.ndarray:
-    """Minimum-phase frequency response with magnitude ``10^(−loss_db/20)`` on the rfft bins of an m-point window.
+def minimum_phase_log(loss_db: np.ndarray, m: int) -> np.ndarray:
+    """Complex log of the minimum-phase response whose magnitude is ``10^(−loss_db/20)``.
 
     The real cepstrum of the log magnitude, folded onto positive quefrencies, is the log of the
     minimum-phase response (Oppenheim & Schafer, homomorphic filtering): a causal filter whose
-    impulse response starts at 0, as a lossy medium's must.
+    impulse response starts at 0, as a lossy medium's must.  The map is linear in ``loss_db``,
+    so the response over L metres of air is ``exp(L · minimum_phase_log(α))``.
+
+    Parameters
+    ----------
+    loss_db : numpy.ndarray, shape (m//2 + 1,)
+        Loss on the rfft bins of an m-point window, dB.
+    m : int
+        Window length, samples.
     """
     cep = np.fft.irfft(-loss_db * (np.log(10.0) / 20.0), m)
     fold = np.zeros(m)
     fold[0] = cep[0]
     fold[1 : m // 2] = 2.0 * cep[1 : m // 2]
     fold[m // 2] = cep[m // 2]
-    return np.exp(np.fft.rfft(fold, m))
+    return np.fft.rfft(fold, m)
 
 
 class _Renderer:
@@ -217,7 +258,9 @@ class _Renderer:
         self.c = c_mps
         self.seed = seed
         self._grids: dict[int, tuple] = {}
-        self._spectra: dict[int, tuple[int, np.ndarray, float]] = {}
+        self._spectra: dict = {}
+        self._tails: dict = {}
+        self._air: dict = {}
 
     def grid(self, m: int):
         """Bin frequencies, anti-alias response and absorption (dB/m) of an m-sample window."""
@@ -230,6 +273,20 @@ class _Renderer:
             self._grids[m] = (f, aa, alpha, np.arange(m // 2 + 1))
         return self._grids[m]
 
+    def air(self, m: int, length_m: float) -> np.ndarray:
+        """Complex log response of ``length_m`` of air on an m-point window (minimum phase).
+
+        The loss is capped at 100 dB (below that nothing is left to hear; an unbounded log
+        magnitude at the highest frequencies would add a delay that depends on the sample rate).
+        Lengths are binned in 0.5 % steps so paths of nearly equal length share one response.
+        """
+        k = int(round(np.log(max(length_m, 0.1)) / np.log(1.005)))
+        key = (m, k)
+        if key not in self._air:
+            alpha = self.grid(m)[2]
+            self._air[key] = minimum_phase_log(np.minimum(alpha * 1.005**k, 100.0), m)
+        return self._air[key]
+
     def spectrum(self, wave_hi: np.ndarray) -> tuple[int, np.ndarray]:
         """Window length m at the sensor rate and the band-limited spectrum of a high-rate waveform."""
         n_lo = int(np.ceil(wave_hi.size / self.k))
@@ -237,32 +294,71 @@ class _Renderer:
         spec = np.fft.rfft(wave_hi, self.k * m)[: m // 2 + 1] / self.k
         return m, spec
 
+    def _wave(self, ev: _Event) -> np.ndarray:
+        """An event's sound at 1 m, Pa, at the synthesis rate."""
+        if ev.category == "shot":
+            return muzzle_blast(self.fs_hi, ev.weapon, ev.level_db, ev.dur_scale)
+        return CONFUSER_SOUNDS[ev.kind](self.fs_hi, _rng(self.seed, _S_WAVES, ev.index))
+
     def event_spectrum(self, ev: _Event) -> tuple[int, np.ndarray, float]:
         """Window length, band-limited spectrum and peak pressure at 1 m (Pa) of an event's sound."""
         if ev.index not in self._spectra:
-            if ev.category == "shot":
-                wave = muzzle_blast(self.fs_hi, ev.weapon, ev.level_db, ev.dur_scale)
-            else:
-                wave = CONFUSER_SOUNDS[ev.kind](self.fs_hi, _rng(self.seed, _S_WAVES, ev.index))
+            wave = self._wave(ev)
             self._spectra[ev.index] = (*self.spectrum(wave), float(np.max(np.abs(wave))))
         return self._spectra[ev.index]
 
     def add(self, out: np.ndarray, m: int, spec: np.ndarray, onset: float, gain: float, length_m: float, detour_m: float) -> None:
         """Add one path: ``spec`` scaled by ``gain``, filtered over ``length_m``, onset at sample ``onset``."""
         f, aa, alpha, bins = self.grid(m)
-        loss_db = alpha * length_m if self.absorption else np.zeros(f.size)
-        if detour_m > 0.0:
-            loss_db = loss_db + maekawa_loss_db(f, detour_m, self.c)
-        h = gain * aa
-        if loss_db.any():
-            # Absorption and diffraction are causal: nothing may arrive before the path's travel time.
-            # Capped at 100 dB: below that there is nothing left to hear, and an unbounded log
-            # magnitude would only inflate the minimum-phase delay.
-            h = h * minimum_phase(np.minimum(loss_db, 100.0), m)
         base = int(np.floor(onset))
         shift = _PRE + (onset - base)
-        y = np.fft.irfft(spec * h * np.exp(-2j * np.pi * bins * shift / m), m)
+        # Absorption and diffraction are causal (minimum phase): nothing arrives before the
+        # path's travel time.  One complex exponent carries the air, the delay and the barrier.
+        expo = (-2j * np.pi * shift / m) * bins
+        if self.absorption:
+            expo += self.air(m, length_m)
+        if detour_m > 0.0:
+            expo += minimum_phase_log(maekawa_loss_db(f, detour_m, self.c), m)
+        y = np.fft.irfft(spec * (gain * aa) * np.exp(expo), m)
         n0 = base - _PRE
+        a, b = max(n0, 0), min(n0 + m, out.size)
+        if b > a:
+            out[a:b] += y[a - n0 : b - n0]
+
+
+    def add_tail(self, out: np.ndarray, ev: _Event, onset: float, gain: float, length_m: float, prop, sensor: int) -> None:
+        """Add a diffuse reverberant tail after an event's first arrival.
+
+        Exponentially decaying Gaussian noise (−60 dB after ``reverb_rt60_s``, cut at −40 dB) starting 5 ms after
+        the first arrival and fading in over 10 ms, with total energy ``reverb_db`` relative to
+        that arrival's, convolved with the event's sound and the first path's air absorption.
+        The tail belongs to the place: sounds from the same spot (within 2 m) reverberate alike
+        at a sensor, so repeated rounds share one impulse response.
+        """
+        fs = self.fs
+        delay = int(0.005 * fs)
+        n_tail = int(prop.reverb_rt60_s * fs * 2.0 / 3.0)  # cut at −40 dB: below the ambient noise
+        key = (ev.index, "tail")
+        if key not in self._spectra:
+            wave = self._wave(ev)
+            n_lo = int(np.ceil(wave.size / self.k))
+            m = 1 << int(np.ceil(np.log2(_PRE + delay + n_tail + n_lo + 64)))
+            self._spectra[key] = (m, np.fft.rfft(wave, self.k * m)[: m // 2 + 1] / self.k, 0.0)
+        m, spec, _ = self._spectra[key]
+        spot = (sensor, *(int(round(v / 2.0)) + (1 << 20) for v in ev.pos), m)
+        if spot not in self._tails:
+            rng = _rng(self.seed, _S_WAVES, 1, *spot)
+            t = np.arange(n_tail) / fs
+            tail = rng.standard_normal(n_tail) * np.exp(-6.907755 * t / prop.reverb_rt60_s) * np.minimum(t / 0.01, 1.0)
+            ir = np.zeros(m)
+            ir[_PRE + delay : _PRE + delay + n_tail] = tail * np.sqrt(10.0 ** (prop.reverb_db / 10.0) / np.sum(tail * tail))
+            self._tails[spot] = np.fft.rfft(ir)
+        f, aa, alpha = self.grid(m)[:3]
+        h = self._tails[spot] * (gain * aa)
+        if self.absorption:
+            h *= 10.0 ** (-np.minimum(alpha * length_m, 100.0) / 20.0)
+        y = np.fft.irfft(spec * h, m)
+        n0 = int(np.floor(onset)) - _PRE
         a, b = max(n0, 0), min(n0 + m, out.size)
         if b > a:
             out[a:b] += y[a - n0 : b - n0]
@@ -315,7 +411,13 @@ def simulate(scenario: Scenario, seed: int = 0, progress=None) -> SimResult:
                 continue
             directivity = ev.weapon.directivity_db if ev.weapon is not None else 0.0
             m, spec, peak_1m = rend.event_spectrum(ev)
-            for path in paths(ev.pos, s.pos, world, prop, c, wind, ev.aim, directivity):
+            ev_paths = paths(ev.pos, s.pos, world, prop, c, wind, ev.aim, directivity)
+            if prop.reverb and ev_paths:
+                first = min(ev_paths, key=lambda q: q.delay_s)
+                onset = place(ev.t_s + first.delay_s)
+                if onset < n:
+                    rend.add_tail(pressure, ev, onset, first.gain, first.length_m, prop, i)
+            for path in ev_paths:
                 t_arr = ev.t_s + path.delay_s
                 onset = place(t_arr)
                 if not 0.0 <= onset < n:

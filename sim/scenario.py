@@ -149,6 +149,8 @@ class RandomBuildings:
     size_m: tuple = F((15.0, 50.0), "m", 1.0, 1000.0, doc="side lengths drawn uniformly")
     height_m: tuple = F((6.0, 25.0), "m", 0.5, 500.0)
     clearance_m: float = F(8.0, "m", 0.0, 1000.0, doc="keep this far from every sensor and source")
+    beside_sensors: bool = F(False, doc="also put a building beside each sensor (its mounting wall: an early echo)")
+    beside_distance_m: tuple = F((3.0, 12.0), "m", 0.5, 200.0, doc="distance from a sensor to the face beside it")
 
 
 @dataclass(frozen=True)
@@ -328,6 +330,7 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
     if rb is not None:
         _check_range(rb.size_m, path, "buildings_random.size_m")
         _check_range(rb.height_m, path, "buildings_random.height_m")
+        _check_range(rb.beside_distance_m, path, "buildings_random.beside_distance_m")
 
     incidents = []
     for i, tab in enumerate(_array(doc, "incident", path)):
