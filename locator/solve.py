@@ -289,10 +289,12 @@ def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
     (the caller understated sigma): a wrong arrival must stand out from the others' scatter.
     """
     fit = solve_ls(problem, config)
+    limit = config.outlier_sigma**2
+    if fit.status != K.OK or fit.stats[0] <= limit:
+        return fit  # the common case: every arrival consistent
     flags = list(fit.flags)
     k = problem.n_unknowns
     removed = 0
-    limit = config.outlier_sigma**2
     while fit.status == K.OK and fit.stats[0] > limit:
         if int(fit.stats[1]) - 1 < k + 1:
             return fit._replace(flags=tuple(flags),
