@@ -203,7 +203,12 @@ class Handler(BaseHTTPRequestHandler):
         ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         if ctype.startswith("text/") or ctype.endswith("javascript"):
             ctype += "; charset=utf-8"
-        self._send(200, target.read_bytes(), ctype)
+        # The page runs only its own scripts and styles; images may also come from the optional tile server.
+        csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:"
+        if self.app.cfg.tiles_url:
+            origin = urlsplit(self.app.cfg.tiles_url)
+            csp += f" {origin.scheme}://{origin.netloc}"
+        self._send(200, target.read_bytes(), ctype, {"Content-Security-Policy": csp, "X-Frame-Options": "DENY"})
 
     # -- API -----------------------------------------------------------------------------------
     def _api(self, path: str, params: dict[str, list[str]], account: Account) -> int:

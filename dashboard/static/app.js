@@ -205,6 +205,15 @@ function shadeZones(summary) {
   });
   const school = document.getElementById("f-school").value;
   const scount = Object.fromEntries(summary.schools.map(s => [s.name, s.incidents]));
+  const gs = document.getElementById("layer-schools");
+  gs.querySelectorAll("circle.radius").forEach(c => c.remove());
+  const sel = state.meta.schools.find(s => s.name === school);
+  if (sel) {
+    // The school's radius on the Mercator map: metres over the circumference at that latitude.
+    const [x, y] = project(sel.lon, sel.lat);
+    const r = summary.school_radius_m / (40075016.686 * Math.cos(sel.lat * Math.PI / 180)) * WORLD;
+    gs.insertBefore(el("circle", { cx: x, cy: y, r: r, class: "radius" }), gs.firstChild);
+  }
   document.querySelectorAll("circle.school").forEach(c => {
     c.classList.toggle("selected", c.dataset.name === school);
     c.querySelector("title").textContent = `${c.dataset.name}: ${fmt(scount[c.dataset.name] || 0)} incidents within ${summary.school_radius_m} m`;
@@ -245,7 +254,7 @@ function drawHeat(h) {
   ctx.putImageData(img, 0, 0);
   const [x0, y1] = project(h.west, h.south), [x1, y0] = project(h.east, h.north);
   el("image", { href: cv.toDataURL(), x: x0, y: y0, width: x1 - x0, height: y1 - y0, preserveAspectRatio: "none",
-                style: "image-rendering: auto", opacity: 0.75, id: "heat-image" }, g);
+                opacity: 0.75, id: "heat-image" }, g);
   g.dataset.bandwidth = h.bandwidth_m;
 }
 

@@ -68,6 +68,8 @@ def _open(site, token):
     page = site["browser"].new_page(viewport={"width": 1400, "height": 1400})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # The page's Content-Security-Policy must not have to block anything the page does itself.
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(site["url"] + "#token=" + token)
     page.wait_for_selector("#status[data-state=ready]", timeout=30_000)
     return page, errors
@@ -166,5 +168,24 @@ def test_base_map_tiles_are_optional_and_off_by_default(site, sf_alerts):
     assert 10 <= z <= 15 and (z, x, y) in tiles and len(tiles) < 200
     page.uncheck("#l-tiles")
     assert page.locator("#layer-tiles image").count() == 0
+    assert errors == []
+    page.close()
+
+
+def test_per_school_view_and_its_exports(site, sf_alerts, tmp_path):
+    page, errors = _open(site, site["admin"])
+    school = "Dr. George Washington Carver"
+    want = page.locator(f"#school-table tbody tr[data-name='{school}'] td").all_inner_texts()[1]
+    page.select_option("#f-school", school)
+    _wait_ready(page, "4,385")
+    assert page.inner_text("#total-incidents") == want == "287"
+    assert page.locator("#layer-schools circle.radius").count() == 1
+    with page.expect_download() as dl:
+        page.click("button[data-export='export.csv']")
+    rows = dl.value.path().read_text().strip().split("\n")
+    assert len(rows) == 288 and rows[0].startswith("id,source,t_utc")
+    with page.expect_download() as dl:
+        page.click("button[data-export='report.pdf']")
+    assert dl.value.path().read_bytes()[:5] == b"%PDF-"
     assert errors == []
     page.close()
