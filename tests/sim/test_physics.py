@@ -172,3 +172,30 @@ def test_same_seed_same_audio_other_seed_other_audio():
         assert ra.audio.tobytes() != ro.audio.tobytes()
         assert np.array_equal(ra.reported_pos_m, rb.reported_pos_m)
     assert a.arrivals == b.arrivals
+
+
+def test_muzzle_is_louder_in_front_than_behind():
+    sensors = [{"id": "FRONT", "x_m": 0.0, "y_m": 150.0, "z_m": 1.5}, {"id": "BACK", "x_m": 0.0, "y_m": -150.0, "z_m": 1.5}]
+    res = simulate(quiet_scene(sensors, aim_deg=0.0, absorption=False), seed=8)
+    front, back = (np.max(np.abs(r.audio)) for r in res.sensors)
+    aim = res.truth.shots[0].aim  # within a few degrees of north
+    expected = WEAPONS["9mm"].directivity_db * aim[1]  # (D/2)·cos θ in front minus behind
+    assert 20 * np.log10(front / back) == pytest.approx(expected, abs=0.3)
+
+
+def test_ground_reflection_lags_by_two_heights_over_distance():
+    sensors = [{"id": "R", "x_m": 300.0, "y_m": 0.0, "z_m": 10.0}]
+    res = simulate(quiet_scene(sensors, ground=0.9), seed=9)
+    by_path = {a.path: a for a in res.arrivals}
+    lag = (by_path["ground"].t_ns - by_path["direct"].t_ns) / NS
+    # REFERENCE.md: extra path ≈ 2·h_source·h_sensor/d (0.3 ms at 300 m for 1.5 m and 10 m).
+    assert lag == pytest.approx(2 * 1.5 * 10.0 / 300.0 / c_of(20.0), rel=0.02)
+    assert by_path["ground"].peak_pa == pytest.approx(0.9 * by_path["direct"].peak_pa, rel=0.02)
+
+
+def test_occluded_sensor_hears_nothing_and_says_so():
+    sensors = [{"id": "DEAF", "x_m": 100.0, "y_m": 0.0, "miss_probability": 1.0}, {"id": "OK", "x_m": -100.0, "y_m": 0.0}]
+    res = simulate(quiet_scene(sensors), seed=10)
+    assert res.missed == (("DEAF", 0),)
+    assert not [a for a in res.arrivals if a.sensor_id == "DEAF"]
+    assert np.max(np.abs(res.sensors[0].audio)) == 0.0 and np.max(np.abs(res.sensors[1].audio)) > 0.0
