@@ -21,6 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes); default 0")
     p.add_argument("--frame", choices=("wgs84", "local"), default="wgs84", help="positions as lat/lon or local x/y/z")
     p.add_argument("--list-presets", action="store_true", help="list the preset scenarios and exit")
+    p.add_argument("--fields", action="store_true", help="list every key of a scenario file (unit, default) and exit")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_sim)
 
@@ -47,6 +48,11 @@ def _sim(args: argparse.Namespace) -> int:
     if args.list_presets:
         for name, text in describe_presets():
             print(f"{name:14s} {text}")
+        return 0
+    if args.fields:
+        from sim.scenario import describe_fields
+
+        print(describe_fields())
         return 0
     if bool(args.scenario) == bool(args.preset):
         raise ConfigError("give a scenario file or --preset NAME (not both)")

@@ -34,5 +34,6 @@ def describe_presets() -> list[tuple[str, str]]:
     for name in PRESETS:
         path = _DIR / f"{name}.toml"
         if path.is_file():
-            out.append((name, load_scenario(path).info.description.strip().splitlines()[0] if path.is_file() else ""))
+            text = load_scenario(path).info.description.strip()
+            out.append((name, text.splitlines()[0] if text else ""))
     return out

@@ -315,8 +315,11 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
         raise ConfigError(f"{where(path, field='sensor.id')}: sensor ids must be unique")
 
     layout = build(Layout, doc["layout"], path, "layout") if "layout" in doc else None
-    if not sensors and layout is None:
-        raise ConfigError(f"{where(path, field='sensor')}: no sensors (list [[sensor]] tables or give a [layout])")
+    n_layout = 0
+    if layout is not None:
+        n_layout = layout.count or int(round(layout.density_per_km2 * layout.area_m[0] * layout.area_m[1] / 1e6))
+    if not sensors and n_layout == 0:
+        raise ConfigError(f"{where(path, field='sensor')}: no sensors (list [[sensor]] tables or give a [layout] with a count)")
 
     buildings = []
     for i, tab in enumerate(_array(doc, "building", path)):
@@ -441,3 +444,27 @@ def _fire_span(f: Fire) -> float:
         return f.jitter_s
     step = f.interval_s if f.kind == "semi" else 60.0 / f.rate_rpm
     return step * (f.rounds - 1) + f.jitter_s
+
+
+#: Tables of a scenario file and the dataclass that declares each one's keys.
+TABLES = (
+    ("scenario", ScenarioInfo), ("site", Site), ("environment", Environment), ("noise", Noise),
+    ("propagation", Propagation), ("sensor_defaults / [[sensor]]", SensorParams), ("layout", Layout),
+    ("[[building]]", Building), ("buildings_random", RandomBuildings), ("[[incident.shooter]]", ShooterFields),
+    ("[[incident.shooter]].schedule[]", Fire), ("[[incident.confuser]]", Confuser),
+)
+
+
+def describe_fields() -> str:
+    """Every key of a scenario file with its default, unit and meaning (``salvo sim --fields``)."""
+    from sim.config import describe
+
+    lines = []
+    for name, cls in TABLES:
+        lines.append(f"[{name}]" if not name.startswith("[") else name)
+        for key, default, unit, doc in describe(cls):
+            value = "(by clock)" if default is None else repr(default)
+            lines.append(f"  {key:20s} = {value:26s} {unit:10s} {doc}".rstrip())
+    lines.append("[[sensor]] also takes: id, and x_m/y_m[/z_m] or lat/lon[/alt_m]; shooters and confusers take x_m/y_m or lat/lon;")
+    lines.append("[[incident]] takes: name, t_s (s from the start), [[incident.shooter]] and [[incident.confuser]] tables.")
+    return "\n".join(lines)

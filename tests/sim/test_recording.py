@@ -139,3 +139,10 @@ def test_cli_bad_scenario_exits_2_and_writes_nothing(tmp_path, capsys):
 def test_cli_lists_presets(capsys):
     assert main(["sim", "--list-presets"]) == 0
     assert "small-city" in capsys.readouterr().out
+
+
+def test_cli_lists_scenario_fields(capsys):
+    assert main(["sim", "--fields"]) == 0
+    out = capsys.readouterr().out
+    for key in ("clock_fault_s", "miss_probability", "reverb_rt60_s", "rate_rpm", "burst_height_m"):
+        assert key in out

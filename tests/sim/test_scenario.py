@@ -83,3 +83,8 @@ def test_missing_file_and_no_sensors():
 def test_layout_generates_sensors_without_listing():
     scn = parse_scenario("[layout]\ncount = 9\narea_m = [900.0, 900.0]\n", "lay.toml")
     assert scn.layout.count == 9 and not scn.sensors
+
+
+def test_layout_of_zero_sensors_is_refused():
+    with pytest.raises(ConfigError, match="no sensors"):
+        parse_scenario("[layout]\ndensity_per_km2 = 0.0\n", "zero.toml")
