@@ -286,3 +286,22 @@ def meta(ds: Dataset, q: Query, account: Account) -> dict:
         "periods": list(PERIODS),
         "weekdays": list(WEEKDAYS),
     }
+
+
+def default_title(ds: Dataset, q: Query, account: Account) -> str:
+    """A report title naming what was selected: the school, up to three zones, or the account's area."""
+    f = q.filter
+    if f.school is not None:
+        return f"Gunfire near {ds.schools[f.school].name}"
+    if f.zones and len(f.zones) <= 3:
+        return "Gunfire in " + ", ".join(ds.zone_names[i] for i in f.zones)
+    return "Gunfire incidents" + ("" if account.sees_everything else f" - {account.name}")
+
+
+def describe(params: dict[str, list[str]]) -> str:
+    """The filter in words, with the time the report was made, for a report's subtitle."""
+    import time
+
+    parts = [f"{k}={','.join(v)}" for k, v in sorted(params.items()) if k in FILTER_PARAMS]
+    made = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return "Filter: " + ("; ".join(parts) if parts else "all incidents") + f" - made {made}"

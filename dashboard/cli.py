@@ -58,6 +58,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--feed-url", help="the locator's live alert feed, linked for dispatch")
     s.set_defaults(func=_serve)
 
+    s = sub.add_parser("report", help="write a one-page report (PNG/PDF) or the incidents (CSV/GeoJSON) of a selection")
+    db_arg(s)
+    s.add_argument("--out", required=True, help="output file: .png, .pdf, .csv or .geojson")
+    s.add_argument("--zone", action="append", default=[], help="a zone (repeat)")
+    s.add_argument("--school", help="a school: incidents within its radius")
+    s.add_argument("--from", dest="date_from", help="first local date, YYYY-MM-DD")
+    s.add_argument("--to", dest="date_to", help="last local date, YYYY-MM-DD")
+    s.add_argument("--hour", help="local hours, e.g. 18-23,0-5")
+    s.add_argument("--weekday", help="weekdays, 0 = Monday, e.g. 4,5,6")
+    s.add_argument("--fireworks", choices=("include", "exclude", "only"), default="include")
+    s.add_argument("--title", help="report title (default: names the selection)")
+    s.add_argument("--config", help="dashboard settings (TOML)")
+    s.add_argument("--zone-set", help="zone set to group by (default: the first stored)")
+    s.set_defaults(func=_report)
+
     s = sub.add_parser("partner", help="add, remove or list accounts (admin, dispatch, partner)")
     psub = s.add_subparsers(dest="partner_command", metavar="ACTION")
     s.set_defaults(func=lambda a: (s.print_help(), 2)[1])
@@ -147,6 +162,46 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         app.stop()
         httpd.server_close()
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from dashboard import api, report
+    from dashboard.config import load_config
+    from dashboard.loading import load_dataset
+    from dashboard.partners import Account
+    from dashboard.store import DashboardStore
+    from salvo.errors import InputError
+
+    out = Path(args.out)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("png", "pdf", "csv", "geojson"):
+        raise InputError(f"--out {out}: the name must end in .png, .pdf, .csv or .geojson")
+    params = {k: [v] for k, v in (("school", args.school), ("from", args.date_from), ("to", args.date_to),
+                                  ("hour", args.hour), ("weekday", args.weekday), ("fireworks", args.fireworks)) if v}
+    if args.zone:
+        params["zone"] = list(args.zone)
+    local_admin = Account(0, "local", "admin", ())  # the command line has the file: it sees everything
+    with DashboardStore(args.db) as store:
+        ds = load_dataset(store, load_config(args.config), args.zone_set)
+        try:
+            q = api.parse_query(params, ds, local_admin, 1000)
+        except api.ApiError as exc:
+            raise InputError(exc.message) from None
+        if fmt in ("png", "pdf"):
+            body = report.one_page_report(ds, api.selection(ds, q), api.summary(ds, q),
+                                          args.title or api.default_title(ds, q, local_admin), api.describe(params), fmt)
+        else:
+            idx, _ = api.selected_rows(ds, q, ds.n)
+            if fmt == "csv":
+                details = {r["id"]: r for r in store.incident_rows(ds.cols.row_id[idx])}
+                body = report.incidents_csv(ds, idx, details)
+            else:
+                body = report.incidents_geojson(ds, idx)
+    out.write_bytes(body)
+    print(f"{out}: {api.default_title(ds, q, local_admin)} ({int(api.selection(ds, q).sum())} incidents)")
     return 0
 
 

@@ -30,9 +30,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from dashboard import api
-from dashboard.analytics import Dataset, build_dataset
+from dashboard.analytics import Dataset
 from dashboard.config import ServeConfig
-from dashboard.geo import Zone
+from dashboard.loading import load_dataset
 from dashboard.partners import Account, authenticate
 from dashboard.store import DashboardStore
 from salvo.errors import SalvoError
@@ -67,11 +67,7 @@ class DashboardApp:
         return st
 
     def _build(self) -> Dataset:
-        st = self.store()
-        sets = st.zone_sets()
-        zset = self.cfg.zone_set or (sets[0] if sets else None)
-        zones = [Zone(name, json.loads(geo)) for name, geo in (st.zones(zset) if zset else [])]
-        return build_dataset(st.load_columns(), zones, st.schools(), self.cfg.dashboard)
+        return load_dataset(self.store(), self.cfg.dashboard, self.cfg.zone_set)
 
     def _reload_loop(self) -> None:
         while not self._stop.wait(self.cfg.reload_interval_s):
@@ -259,8 +255,8 @@ class Handler(BaseHTTPRequestHandler):
 
             fmt = route.split(".")[1]
             summ = api.summary(ds, q)
-            title = (params.get("title") or [_default_title(q, ds, account)])[-1][:120]
-            png = report.one_page_report(ds, api.selection(ds, q), summ, title, _describe(params), fmt)
+            title = (params.get("title") or [api.default_title(ds, q, account)])[-1][:120]
+            png = report.one_page_report(ds, api.selection(ds, q), summ, title, api.describe(params), fmt)
             self._send(200, png, "image/png" if fmt == "png" else "application/pdf",
                        {"Content-Disposition": f'attachment; filename="salvo-report.{fmt}"'})
         else:
@@ -297,20 +293,6 @@ def _num_param(params: dict[str, list[str]], name: str, default: float, lo: floa
     if not lo <= v <= hi:
         raise api.ApiError(400, f"{name}: {v} is outside {lo}..{hi}")
     return v
-
-
-def _default_title(q: api.Query, ds: Dataset, account: Account) -> str:
-    f = q.filter
-    if f.school is not None:
-        return f"Gunfire near {ds.schools[f.school].name}"
-    if f.zones and len(f.zones) <= 3:
-        return "Gunfire in " + ", ".join(ds.zone_names[i] for i in f.zones)
-    return "Gunfire incidents" + ("" if account.sees_everything else f" - {account.name}")
-
-
-def _describe(params: dict[str, list[str]]) -> str:
-    parts = [f"{k}={','.join(v)}" for k, v in sorted(params.items()) if k in api.FILTER_PARAMS]
-    return "Filter: " + ("; ".join(parts) if parts else "all incidents") + f" - made {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
 
 
 def make_server(cfg: ServeConfig) -> tuple[ThreadingHTTPServer, DashboardApp]:

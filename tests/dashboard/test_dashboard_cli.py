@@ -37,3 +37,11 @@ def test_import_zones_schools_and_partners(tmp_path, capsys):
     assert main(["dashboard", "partner", "remove", "west-team", "--db", db]) == 0
     assert main(["dashboard", "partner", "remove", "west-team", "--db", db]) == 1
     assert main(["dashboard", "import", str(tmp_path / "missing.csv"), "--db", db]) == 2
+    out_csv = tmp_path / "west.csv"
+    assert main(["dashboard", "report", "--db", db, "--zone", "West", "--hour", "0", "--out", str(out_csv)]) == 0
+    assert len(out_csv.read_text().strip().split("\n")) == 2  # header + the 00:01 incident
+    out_png = tmp_path / "school.png"
+    assert main(["dashboard", "report", "--db", db, "--school", "A", "--out", str(out_png)]) == 0
+    assert out_png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["dashboard", "report", "--db", db, "--zone", "East", "--out", str(out_png)]) == 2
+    assert main(["dashboard", "report", "--db", db, "--out", str(tmp_path / "x.txt")]) == 2
