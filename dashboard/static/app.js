@@ -84,11 +84,24 @@ function buildFilters(meta) {
     const inp = document.getElementById(id);
     if (meta.first_day) { inp.min = meta.first_day; inp.max = meta.last_day; }
   }
+  // Periods end on the newest incident's day, so a historic record works like a live one.
+  document.getElementById("f-preset").addEventListener("change", ev => {
+    const days = +ev.target.value, from = document.getElementById("f-from"), to = document.getElementById("f-to");
+    if (!days || !meta.last_day) { from.value = ""; to.value = ""; }
+    else {
+      const end = new Date(meta.last_day + "T00:00:00Z");
+      to.value = meta.last_day;
+      from.value = new Date(end.getTime() - (days - 1) * 86400000).toISOString().slice(0, 10);
+    }
+  });
   document.querySelectorAll("#filters select, #filters input[type=date], #f-weekdays input")
     .forEach(e => e.addEventListener("change", refresh));
+  for (const id of ["f-from", "f-to"]) document.getElementById(id).addEventListener("change", () => {
+    document.getElementById("f-preset").value = "";
+  });
   document.querySelectorAll("#filters input[id^=l-]").forEach(e => e.addEventListener("change", applyLayers));
   document.getElementById("f-reset").addEventListener("click", () => {
-    for (const id of ["f-from", "f-to", "f-zone", "f-school"]) document.getElementById(id).value = "";
+    for (const id of ["f-preset", "f-from", "f-to", "f-zone", "f-school"]) document.getElementById(id).value = "";
     document.getElementById("f-hour-from").value = 0; document.getElementById("f-hour-to").value = 23;
     document.querySelectorAll("#f-weekdays input").forEach(i => { i.checked = true; });
     document.getElementById("f-fireworks").value = "include";

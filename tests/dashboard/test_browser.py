@@ -189,3 +189,22 @@ def test_per_school_view_and_its_exports(site, sf_alerts, tmp_path):
     assert dl.value.path().read_bytes()[:5] == b"%PDF-"
     assert errors == []
     page.close()
+
+
+def test_last_90_days_and_the_previous_period(site, sf_alerts):
+    import datetime as dt
+
+    with open(SF / "San_Francisco_ShotSpotter.csv", encoding="utf-8-sig", newline="") as fh:
+        days = [dt.datetime.strptime(r["Date"], "%d-%b-%y").date() for r in csv.DictReader(fh)]
+    last = max(days)
+    first = last - dt.timedelta(days=89)
+    want = sum(first <= d <= last for d in days)
+    before = sum(first - dt.timedelta(days=90) <= d < first for d in days)
+    page, errors = _open(site, site["admin"])
+    page.select_option("#f-preset", "90")
+    _wait_ready(page, "4,385")
+    assert page.input_value("#f-from") == first.isoformat() and page.input_value("#f-to") == last.isoformat()
+    assert page.inner_text("#total-incidents") == f"{want:,}"
+    assert page.inner_text("#prev-period") == f"{want - before:+,}"
+    assert errors == []
+    page.close()
