@@ -364,6 +364,80 @@ class _Renderer:
             out[a:b] += y[a - n0 : b - n0]
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What every sensor's recording is made from."""
+
+    scenario: Scenario
+    seed: int
+    c_mps: float
+    wind: np.ndarray
+    world: World
+    boxes: np.ndarray
+    events: list
+
+
+def _record(ctx: _Context, i: int, s: _Sensor, rend: _Renderer) -> tuple[SensorRecording, list, list]:
+    """One sensor's recording, the arrivals in it and the events occluded at it."""
+    scn, seed, c, wind = ctx.scenario, ctx.seed, ctx.c_mps, ctx.wind
+    p, prop, env = s.params, scn.propagation, scn.environment
+    fs = p.fs_hz
+    n = int(round(scn.duration_s * fs))
+    start_ns = scn.start_ns
+    pressure = ambient_noise.ambient(n, fs, _rng(seed, _S_NOISE, i), scn.noise, env.wind_speed_mps, p.self_noise_db_spl)
+    miss = _rng(seed, _S_MISS, i).random(len(ctx.events))
+    arrivals, missed = [], []
+
+    def place(t_true: float) -> float:
+        """Fractional sample of true time t (s from the scenario start) in this sensor's file."""
+        return float((s.clock.reading(t_true) - s.start_clock_s) * fs)
+
+    def arrival(ev: _Event, t_arr: float, onset: float, kind: str, peak: float) -> Arrival:
+        return Arrival(s.sensor_id, ev.index, start_ns + int(round(t_arr * NS)), onset, kind, peak)
+
+    for ev in ctx.events:
+        if miss[ev.index] < p.miss_probability:
+            missed.append((s.sensor_id, ev.index))
+            continue
+        directivity = ev.weapon.directivity_db if ev.weapon is not None else 0.0
+        m, spec, peak_1m = rend.event_spectrum(ev)
+        ev_paths = paths(ev.pos, s.pos, ctx.world, prop, c, wind, ev.aim, directivity)
+        if prop.reverb and ev_paths:
+            first = min(ev_paths, key=lambda q: q.delay_s)
+            onset = place(ev.t_s + first.delay_s)
+            if onset < n:
+                rend.add_tail(pressure, ev, onset, first.gain, first.length_m, prop, i)
+        for path in ev_paths:
+            t_arr = ev.t_s + path.delay_s
+            onset = place(t_arr)
+            if 0.0 <= onset < n:
+                rend.add(pressure, m, spec, onset, path.gain, path.length_m, path.detour_m)
+                arrivals.append(arrival(ev, t_arr, onset, path.kind, peak_1m * path.gain))
+        if ev.weapon is None or ev.weapon.bullet_speed_mps <= c:
+            continue
+        hit = mach_emission(ev.pos, ev.aim, ev.weapon.bullet_speed_mps, c, s.pos, _FLIGHT_M)
+        if hit is None or (ctx.boxes.shape[0] and blocking(hit[2], s.pos, ctx.boxes).any()):
+            continue  # outside the Mach cone, or its ray is shadowed by a building
+        ell, miss_m, emit = hit
+        peak, width = whitham_nwave(ev.weapon, miss_m, c, env.pressure_kpa)
+        ray = s.pos - emit
+        t_arr = ev.t_s + ell / ev.weapon.bullet_speed_mps + float(travel_time(ray, c, wind))
+        onset = place(t_arr)
+        if 0.0 <= onset < n:
+            m_nw, spec_nw = rend.spectrum(n_wave(rend.fs_hi, peak, width))
+            rend.add(pressure, m_nw, spec_nw, onset, 1.0, float(np.linalg.norm(ray)), 0.0)
+            arrivals.append(arrival(ev, t_arr, onset, "nwave", peak))
+    codes = digitize(pressure, p.full_scale_db_spl, p.bits)
+    del pressure
+    t_first = float(s.clock.true_time(s.start_clock_s))
+    rec = SensorRecording(
+        s.sensor_id, s.pos, s.reported, fs, codes_to_float(codes, p.bits), p.bits,
+        start_ns + int(round(s.start_clock_s * 1e6)) * 1000, s.clock.kind,
+        float(s.start_clock_s - t_first), s.clock.drift_ppm, s.clock.sigma_s, p.clock_fault_s,
+    )
+    return rec, arrivals, missed
+
+
 def simulate(scenario: Scenario, seed: int = 0, progress=None) -> SimResult:
     """Simulate a scenario in memory.
 
@@ -389,63 +463,17 @@ def simulate(scenario: Scenario, seed: int = 0, progress=None) -> SimResult:
     boxes = _buildings(scenario, sensors, events, seed)
     world = World.build(boxes, scenario.site.ground_z_m)
     start_ns = scenario.start_ns
-    dur = scenario.duration_s
 
+    ctx = _Context(scenario, seed, c, wind, world, boxes, events)
     recordings, arrivals, missed = [], [], []
     renderers: dict[int, _Renderer] = {}
     for i, s in enumerate(sensors):
-        p = s.params
-        fs = p.fs_hz
-        n = int(round(dur * fs))
+        fs = s.params.fs_hz
         rend = renderers.setdefault(fs, _Renderer(fs, scenario.info.source_fs_hz, env, prop.absorption, c, seed))
-        pressure = ambient_noise.ambient(n, fs, _rng(seed, _S_NOISE, i), scenario.noise, env.wind_speed_mps,
-                                         p.self_noise_db_spl)
-        miss = _rng(seed, _S_MISS, i).random(len(events))
-
-        def place(t_true: float) -> float:
-            return float((s.clock.reading(t_true) - s.start_clock_s) * fs)
-
-        for ev in events:
-            if miss[ev.index] < p.miss_probability:
-                missed.append((s.sensor_id, ev.index))
-                continue
-            directivity = ev.weapon.directivity_db if ev.weapon is not None else 0.0
-            m, spec, peak_1m = rend.event_spectrum(ev)
-            ev_paths = paths(ev.pos, s.pos, world, prop, c, wind, ev.aim, directivity)
-            if prop.reverb and ev_paths:
-                first = min(ev_paths, key=lambda q: q.delay_s)
-                onset = place(ev.t_s + first.delay_s)
-                if onset < n:
-                    rend.add_tail(pressure, ev, onset, first.gain, first.length_m, prop, i)
-            for path in ev_paths:
-                t_arr = ev.t_s + path.delay_s
-                onset = place(t_arr)
-                if not 0.0 <= onset < n:
-                    continue
-                rend.add(pressure, m, spec, onset, path.gain, path.length_m, path.detour_m)
-                arrivals.append(Arrival(s.sensor_id, ev.index, start_ns + int(round(t_arr * NS)), onset, path.kind,
-                                        peak_1m * path.gain))
-            if ev.weapon is not None and ev.weapon.bullet_speed_mps > c:
-                hit = mach_emission(ev.pos, ev.aim, ev.weapon.bullet_speed_mps, c, s.pos, _FLIGHT_M)
-                if hit is not None:
-                    ell, miss_m, emit = hit
-                    if boxes.shape[0] == 0 or not blocking(emit, s.pos, boxes).any():
-                        peak, width = whitham_nwave(ev.weapon, miss_m, c, env.pressure_kpa)
-                        ray = s.pos - emit
-                        t_arr = ev.t_s + ell / ev.weapon.bullet_speed_mps + float(travel_time(ray, c, wind))
-                        onset = place(t_arr)
-                        if 0.0 <= onset < n:
-                            m_nw, spec_nw = rend.spectrum(n_wave(rend.fs_hi, peak, width))
-                            rend.add(pressure, m_nw, spec_nw, onset, 1.0, float(np.linalg.norm(ray)), 0.0)
-                            arrivals.append(Arrival(s.sensor_id, ev.index, start_ns + int(round(t_arr * NS)), onset, "nwave", peak))
-        codes = digitize(pressure, p.full_scale_db_spl, p.bits)
-        del pressure
-        t_first = float(s.clock.true_time(s.start_clock_s))
-        recordings.append(SensorRecording(
-            s.sensor_id, s.pos, s.reported, fs, codes_to_float(codes, p.bits), p.bits,
-            start_ns + int(round(s.start_clock_s * 1e6)) * 1000, s.clock.kind,
-            float(s.start_clock_s - t_first), s.clock.drift_ppm, s.clock.sigma_s, p.clock_fault_s,
-        ))
+        rec, heard, occluded = _record(ctx, i, s, rend)
+        recordings.append(rec)
+        arrivals += heard
+        missed += occluded
         if progress is not None:
             progress((i + 1) / len(sensors), f"sensor {s.sensor_id} ({i + 1}/{len(sensors)})")
 
