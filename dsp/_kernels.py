@@ -22,7 +22,8 @@ P_REFRACTORY = 9     # frames without triggers after a trigger
 P_FLOOR_MIN = 10     # lowest floor (energy, full scale = 1)
 P_MIN_GAP = 11       # frames after a trigger before a much louder step may override the refractory time
 P_STRONG = 12        # fast / loudest fast since the last trigger needed for that override (energy ratio)
-N_PARAMS = 13
+P_HOLDOFF = 13       # frames at the stream start without triggers (the averages settle)
+N_PARAMS = 14
 
 # Layout of the trigger's state vector (float64).
 S_ACC = 0            # energy accumulated in the current, unfinished frame
@@ -59,6 +60,7 @@ def trigger_kernel(x, sos, zi, params, state, y_out, trig_out, floor_out):  # pr
     floor_min = params[P_FLOOR_MIN]
     min_gap = params[P_MIN_GAP]
     strong = params[P_STRONG]
+    holdoff = params[P_HOLDOFF]
     n_sec = sos.shape[0]
     acc = state[S_ACC]
     count = int(state[S_COUNT])
@@ -104,7 +106,7 @@ def trigger_kernel(x, sos, zi, params, state, y_out, trig_out, floor_out):  # pr
                 step = fast > snr_on * floor and fast > jump * ref_prev
                 # a weak trigger must not hide a much louder arrival right after it
                 louder = since >= min_gap and fast > strong * event_max
-                if step and (refr <= 0.0 or louder):
+                if step and frame >= holdoff and (refr <= 0.0 or louder):
                     trig_out[n_trig] = np.int64(frame) * hop
                     floor_out[n_trig] = floor
                     n_trig += 1

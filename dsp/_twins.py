@@ -49,7 +49,7 @@ def trigger_twin(x: np.ndarray, sos: np.ndarray, zi0: np.ndarray, params: np.nda
         since += 1
         step = fast > params[K.P_SNR_ON] * floor and fast > params[K.P_JUMP] * ref_prev
         louder = since >= params[K.P_MIN_GAP] and fast > params[K.P_STRONG] * event_max
-        if step and (refr <= 0 or louder):
+        if step and k >= params[K.P_HOLDOFF] and (refr <= 0 or louder):
             trig.append(k * hop)
             floors.append(floor)
             refr = params[K.P_REFRACTORY]

@@ -38,6 +38,8 @@ class DetectorConfig:
         time after each trigger (s).
     warmup_s : float
         At the stream start the floor follows the ambience quickly in both directions for this long (s).
+    holdoff_s : float
+        No triggers in the first this-long of a stream, while the averages settle on the ambience (s).
     snr_on_db : float
         Fast energy must exceed the noise floor by this much to trigger (dB, energy ratio).
     jump_db : float
@@ -77,12 +79,13 @@ class DetectorConfig:
 
     highpass_hz: float = 200.0
     frame_s: float = 0.25e-3
-    fast_tau_s: float = 0.5e-3
+    fast_tau_s: float = 0.25e-3
     ref_tau_s: float = 10e-3
     floor_rise_db_per_s: float = 10.0
     floor_tau_s: float = 1.0
     warmup_s: float = 0.5
-    snr_on_db: float = 12.0
+    holdoff_s: float = 0.05
+    snr_on_db: float = 10.0
     jump_db: float = 6.0
     refractory_s: float = 0.008
     override_gap_s: float = 5e-3

@@ -70,6 +70,7 @@ def design_trigger(fs_hz: float, config: DetectorConfig) -> TriggerDesign:
     params[K.P_FLOOR_MIN] = FLOOR_MIN
     params[K.P_MIN_GAP] = math.ceil(config.override_gap_s / frame_s)
     params[K.P_STRONG] = 10.0 ** (config.override_db / 10.0)
+    params[K.P_HOLDOFF] = math.ceil(config.holdoff_s / frame_s)
     return TriggerDesign(float(fs_hz), hop, np.ascontiguousarray(sos), signal.sosfilt_zi(sos), params)
 
 
