@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 
 from dashboard.config import DashboardConfig
+from dashboard.density import KDE_KERNELS
 from dashboard.geo import Zone, assign_zones, build_zone_index, project_m, school_members
 from dashboard.localtime import LocalFields, local_date_to_day, local_fields, month_label
 from dashboard.store import IncidentColumns, School
@@ -294,9 +294,11 @@ class Heatmap:
     lat0, lon0, lat1, lon1 : float
         Grid bounds (south, west, north, east), degrees.
     bandwidth_m : float
-        Standard deviation of the Gaussian kernel, metres.
+        Kernel bandwidth, metres (Gaussian: standard deviation; quartic: radius).
     cell_m : float
         Grid cell size, metres.
+    kernel : str
+        The kernel's name in :data:`dashboard.density.KDE_KERNELS`.
     """
 
     density: np.ndarray
@@ -306,16 +308,19 @@ class Heatmap:
     lon1: float
     bandwidth_m: float
     cell_m: float
+    kernel: str
 
 
 def heatmap(ds: Dataset, mask: np.ndarray, bounds: tuple[float, float, float, float] | None = None,
-            bandwidth_m: float | None = None, cell_m: float | None = None, max_cells: int = 250_000) -> Heatmap:
-    """Gaussian kernel density estimate of the selected incidents on a grid.
+            bandwidth_m: float | None = None, cell_m: float | None = None, max_cells: int = 250_000,
+            kernel: str | None = None) -> Heatmap:
+    """Kernel density estimate of the selected incidents on a grid.
 
     A binned KDE: incidents are counted into cells of ``cell_m`` on a local
-    equirectangular grid and the count grid is convolved with a Gaussian of standard
-    deviation ``bandwidth_m`` (``scipy.ndimage.gaussian_filter``, truncated at 4 sigma).
-    Binning moves each point by at most half a cell, small against the bandwidth.
+    equirectangular grid and the count grid is convolved with the kernel (see
+    :mod:`dashboard.density`: by default a Gaussian of standard deviation
+    ``bandwidth_m``, truncated at 4 sigma). Binning moves each point by at most half a
+    cell, small against the bandwidth.
 
     Parameters
     ----------
@@ -323,10 +328,15 @@ def heatmap(ds: Dataset, mask: np.ndarray, bounds: tuple[float, float, float, fl
         Grid extent; default the zones' extent (or the incidents', padded by 3 bandwidths).
     bandwidth_m, cell_m : float, optional
         Defaults from the config.
+    kernel : str, optional
+        A :data:`dashboard.density.KDE_KERNELS` name; default from the config.
     max_cells : int
         Refuse grids larger than this (nx * ny).
     """
     bw = float(bandwidth_m or ds.config.kde_bandwidth_m)
+    kname = kernel or ds.config.kde_kernel
+    if kname not in KDE_KERNELS:
+        raise InputError(f"kernel: {kname!r} is not one of {', '.join(KDE_KERNELS)}")
     cell = float(cell_m or ds.config.kde_cell_m)
     if bounds is None:
         if ds.zones:
@@ -354,9 +364,9 @@ def heatmap(ds: Dataset, mask: np.ndarray, bounds: tuple[float, float, float, fl
     iy = np.floor((y - y0[0]) / cell).astype(np.int64)
     ok = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
     counts = np.bincount(iy[ok] * nx + ix[ok], minlength=nx * ny).reshape(ny, nx).astype(np.float64)
-    dens = gaussian_filter(counts, sigma=bw / cell, mode="constant", truncate=4.0)
+    dens = KDE_KERNELS[kname](counts, bw / cell)
     dens *= 1e6 / (cell * cell)  # per cell -> per km^2
     # The grid's real north/east edges are whole cells past the requested ones.
     lat1 = s + np.degrees(ny * cell / 6_371_008.8)
     lon1 = w + np.degrees(nx * cell / (6_371_008.8 * np.cos(np.radians(lat0))))
-    return Heatmap(dens, s, w, float(lat1), float(lon1), bw, cell)
+    return Heatmap(dens, s, w, float(lat1), float(lon1), bw, cell, kname)

@@ -217,17 +217,17 @@ def points(ds: Dataset, q: Query, limit: int) -> dict:
             "points": rows}
 
 
-def heatmap_body(ds: Dataset, q: Query, cell_m: float | None, max_cells: int) -> dict:
+def heatmap_body(ds: Dataset, q: Query, cell_m: float | None, max_cells: int, kernel: str | None = None) -> dict:
     """The KDE grid, quantised to bytes (base64, row 0 = south) with the scale to undo it."""
     m = selection(ds, q)
     try:
-        h = heatmap(ds, m, cell_m=cell_m, max_cells=max_cells)
+        h = heatmap(ds, m, cell_m=cell_m, max_cells=max_cells, kernel=kernel)
     except InputError as exc:
         raise ApiError(400, str(exc)) from None
     peak = float(h.density.max()) if h.density.size else 0.0
     q8 = np.zeros(h.density.shape, np.uint8) if peak <= 0 else np.round(255 * np.sqrt(h.density / peak)).astype(np.uint8)
     return {"nx": int(h.density.shape[1]), "ny": int(h.density.shape[0]), "south": h.lat0, "west": h.lon0,
-            "north": h.lat1, "east": h.lon1, "bandwidth_m": h.bandwidth_m, "cell_m": h.cell_m,
+            "north": h.lat1, "east": h.lon1, "bandwidth_m": h.bandwidth_m, "cell_m": h.cell_m, "kernel": h.kernel,
             "peak_per_km2": round(peak, 3), "scale": "sqrt", "data": base64.b64encode(q8.tobytes()).decode()}
 
 
@@ -279,6 +279,7 @@ def meta(ds: Dataset, q: Query, account: Account) -> dict:
         "time_zone": ds.config.timezone,
         "school_radius_m": ds.config.school_radius_m,
         "kde_bandwidth_m": ds.config.kde_bandwidth_m,
+        "kde_kernel": ds.config.kde_kernel,
         "school_day": {"start_hour": sd.start_hour, "end_hour": sd.end_hour,
                        "after_school_end_hour": sd.after_school_end_hour, "night_start_hour": sd.night_start_hour,
                        "night_end_hour": sd.night_end_hour, "weekdays": list(sd.weekdays)},

@@ -100,7 +100,10 @@ class DashboardConfig:
     school_radius_m : float
         Radius around each school within which an incident counts for it, metres. Default 500.
     kde_bandwidth_m : float
-        Standard deviation of the Gaussian kernel of the heatmap, metres. Default 150.
+        Bandwidth of the heatmap's kernel, metres: the standard deviation of the Gaussian, or
+        the radius of the quartic kernel. Default 150.
+    kde_kernel : str
+        ``"gaussian"`` (default) or ``"quartic"`` (see :mod:`dashboard.density`).
     kde_cell_m : float
         Heatmap grid cell size, metres. Default 50.
     fireworks_window_h : float
@@ -115,6 +118,7 @@ class DashboardConfig:
     timezone: str = "America/Los_Angeles"
     school_radius_m: float = 500.0
     kde_bandwidth_m: float = 150.0
+    kde_kernel: str = "gaussian"
     kde_cell_m: float = 50.0
     fireworks_window_h: float = 48.0
     school_day: SchoolDay = field(default_factory=SchoolDay)
@@ -182,6 +186,8 @@ def config_from_dict(data: dict, path: object = "<config>") -> DashboardConfig:
         v = getattr(lim, f.name)
         if not isinstance(v, int) or v <= 0:
             raise ConfigError(f"{where(path, field='limits.' + f.name)}: {v!r} must be a positive integer")
+    if base.kde_kernel not in ("gaussian", "quartic"):
+        raise ConfigError(f"{where(path, field='kde_kernel')}: {base.kde_kernel!r} is not gaussian or quartic")
     try:
         import zoneinfo
 

@@ -220,7 +220,7 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200, {"entries": [dict(zip(("t_ns", "account", "method", "path", "status", "remote"), r))
                                          for r in app.store().access_log(200)]})
             return 200
-        extra = {"points": ("limit",), "heatmap": ("cell_m",), "report.png": ("title",), "report.pdf": ("title",),
+        extra = {"points": ("limit",), "heatmap": ("cell_m", "kernel"), "report.png": ("title",), "report.pdf": ("title",),
                  "export.csv": ("limit",), "export.geojson": ("limit",)}.get(route, ())
         q = api.parse_query(params, ds, account, lim.max_list_items, extra)
         if route == "meta":
@@ -238,7 +238,8 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200, api.points(ds, q, _num_param(params, "limit", 5000, 0, lim.max_points)))
         elif route == "heatmap":
             cell = _num_param(params, "cell_m", app.cfg.dashboard.kde_cell_m, 5.0, 5000.0, float)
-            self._json(200, api.heatmap_body(ds, q, cell, lim.max_grid_cells))
+            kernel = (params.get("kernel") or [None])[-1]
+            self._json(200, api.heatmap_body(ds, q, cell, lim.max_grid_cells, kernel))
         elif route in ("export.csv", "export.geojson"):
             from dashboard import report
 

@@ -116,7 +116,8 @@ function buildFilters(meta) {
   document.getElementById("settings-note").textContent =
     `Times are local (${meta.time_zone}). School day ${sd.start_hour}-${sd.end_hour} h, after school to ` +
     `${sd.after_school_end_hour} h, night ${sd.night_start_hour}-${sd.night_end_hour} h. School radius ` +
-    `${meta.school_radius_m} m. Heatmap: Gaussian kernel, bandwidth ${meta.kde_bandwidth_m} m. Fireworks windows: ` +
+    `${meta.school_radius_m} m. Heatmap: ${meta.kde_kernel} kernel, bandwidth ${meta.kde_bandwidth_m} m` +
+    (meta.kde_kernel === "gaussian" ? " (standard deviation)" : " (radius)") + `. Fireworks windows: ` +
     `July 4th and New Year +-${meta.fireworks_window_h} h.`;
   document.getElementById("radius-note").textContent = `(within ${meta.school_radius_m} m)`;
 }

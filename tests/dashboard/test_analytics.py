@@ -136,3 +136,14 @@ def test_sf_hour_of_day_totals_match_the_raw_csv(sf_alerts, tmp_path):
     hw = hour_weekday(ds, select(ds, Filter()))
     assert hw.sum(axis=0).tolist() == want.tolist()
     assert ds.fireworks.sum() > 0 and select(ds, Filter(fireworks="exclude")).sum() < ds.n
+
+
+def test_heatmap_kernel_choice(rng):
+    ds, _ = _synthetic(rng, n=500)
+    m = np.ones(ds.n, bool)
+    g = heatmap(ds, m)
+    q = heatmap(ds, m, kernel="quartic")
+    assert (g.kernel, q.kernel) == ("gaussian", "quartic") and g.density.shape == q.density.shape
+    assert not np.allclose(g.density, q.density)
+    with pytest.raises(Exception, match="kernel"):
+        heatmap(ds, m, kernel="tophat")

@@ -145,7 +145,9 @@ def test_filters_and_exports_agree(server):
     pdf = call(server, "/api/report.pdf?school=" + quote("East School"), tok)
     assert pdf[0] == 200 and pdf[1][:5] == b"%PDF-"
     heat = json.loads(call(server, "/api/heatmap?" + q, tok)[1])
-    assert heat["bandwidth_m"] == 150.0 and heat["nx"] * heat["ny"] > 100
+    assert heat["bandwidth_m"] == 150.0 and heat["nx"] * heat["ny"] > 100 and heat["kernel"] == "gaussian"
+    assert json.loads(call(server, "/api/heatmap?kernel=quartic&" + q, tok)[1])["kernel"] == "quartic"
+    assert call(server, "/api/heatmap?kernel=" + quote("x'; --"), tok)[0] == 400
 
 
 def test_access_is_logged(server):
