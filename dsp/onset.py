@@ -22,17 +22,20 @@ import numpy as np
 #: Levels (fractions of the first peak) whose crossings define the edge the foot is extrapolated from.
 EDGE_LO = 0.2
 EDGE_HI = 0.5
-#: Onset = 20% crossing - EDGE_FOOT_GAIN * (50% crossing - 20% crossing) - EDGE_FOOT_SAMPLES (samples).
+#: Onset = 20% crossing - EDGE_FOOT_GAIN * (50% crossing - 20% crossing) - EDGE_FOOT_SAMPLES - EDGE_FOOT_S * fs
+#: (samples): the foot lies a little before the 20% crossing, partly a time (the rise air absorption gives a
+#: blast) and partly a number of samples (the converter's band-limiting).
 #: Fitted on simulator training seeds by ``python training/calibrate_onset.py`` (never on benchmark seeds).
-EDGE_FOOT_GAIN = 2.452
-EDGE_FOOT_SAMPLES = -1.435
+EDGE_FOOT_GAIN = 0.759
+EDGE_FOOT_SAMPLES = -2.430
+EDGE_FOOT_S = 1.030e-4
 #: Noise jitter of the foot relative to noise / slope: the two crossings weighted as in the foot formula.
 #: EDGE_JITTER_SCALE (calibrated with the foot) corrects the ideal gain for the noise being correlated.
-EDGE_JITTER_SCALE = 0.600
+EDGE_JITTER_SCALE = 1.500
 EDGE_JITTER_GAIN = EDGE_JITTER_SCALE * math.hypot(1.0 + EDGE_FOOT_GAIN, EDGE_FOOT_GAIN)
 #: Model error of the edge picker, added in quadrature to the noise jitter (samples, and seconds).
 #: Calibrated on simulator training seeds by ``training/calibrate_onset.py`` (never on benchmark seeds).
-EDGE_MODEL_SAMPLES = 0.325
+EDGE_MODEL_SAMPLES = 0.250
 EDGE_MODEL_S = 0.0
 
 
@@ -123,8 +126,8 @@ def edge_crossings(y: np.ndarray, trig: int, fs_hz: float) -> tuple[int, float, 
 def pick_edge(y: np.ndarray, trig: int, fs_hz: float) -> Onset:
     """Foot of the first strong peak's rising edge (see the module docstring).
 
-    The onset is the 20% crossing moved back by a calibrated multiple of the 20%-50% rise plus a calibrated
-    fraction of a sample (:data:`EDGE_FOOT_GAIN`, :data:`EDGE_FOOT_SAMPLES`).  Real arrivals start at their onset
+    The onset is the 20% crossing moved back by a calibrated multiple of the 20%-50% rise and a calibrated
+    offset (:data:`EDGE_FOOT_GAIN`, :data:`EDGE_FOOT_SAMPLES`, :data:`EDGE_FOOT_S`).  Real arrivals start at their onset
     and then rise over a time that air absorption lengthens with distance (a causal, smoothing path), so a level
     crossing alone would be late by part of the rise.
 
@@ -139,7 +142,7 @@ def pick_edge(y: np.ndarray, trig: int, fs_hz: float) -> Onset:
     """
     p, amp, t_lo, t_hi, step = edge_crossings(y, trig, fs_hz)
     rise = max(t_hi - t_lo, 0.0)
-    onset = max(t_lo - EDGE_FOOT_GAIN * rise - EDGE_FOOT_SAMPLES, 0.0)
+    onset = max(t_lo - EDGE_FOOT_GAIN * rise - EDGE_FOOT_SAMPLES - EDGE_FOOT_S * fs_hz, 0.0)
     noise = _noise_rms(y, int(onset), fs_hz)
     slope = (EDGE_HI - EDGE_LO) * amp / rise * fs_hz if rise > 1e-3 else step * fs_hz
     # the foot comes from two crossings, each jittered by noise / slope

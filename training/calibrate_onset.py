@@ -2,7 +2,8 @@
 
     python training/calibrate_onset.py
 
-Fits ``truth = t20 - GAIN * (t50 - t20) - SAMPLES`` (all in samples) over single shots of every weapon at
+Fits ``truth = t20 - GAIN * (t50 - t20) - SAMPLES - FOOT_S * fs`` (crossings in samples; a part of the
+offset is a time, the rest a number of samples) over single shots of every weapon at
 30-400 m, at 12-48 kHz and SNR 20-30 dB (training/simdata.onset_cases with TRAIN_SEEDS), then the model error
 term (a fraction of a sample) that puts 68% of the errors within the pick's 1-sigma.  Prints the constants for dsp/onset.py;
 the benchmark (benchmarks/bench_onset.py) scores them on EVAL_SEEDS.
@@ -49,16 +50,16 @@ def main() -> int:
     r = edges()
     fs, t_lo, t_hi, truth, jit = r.T
     rise = t_hi - t_lo
-    # robust least squares: truth - t_lo = -GAIN * rise - SAMPLES, refit without the worst 10%
-    a = np.column_stack([-rise, -np.ones_like(rise)])
+    # robust least squares: truth - t_lo = -GAIN * rise - SAMPLES - FOOT_S * fs, refit without the worst 10%
+    a = np.column_stack([-rise, -np.ones_like(rise), -fs])
     b = truth - t_lo
     keep = np.ones(b.size, bool)
     for _ in range(3):
         coef, *_ = np.linalg.lstsq(a[keep], b[keep], rcond=None)
         res = b - a @ coef
         keep = np.abs(res) <= np.percentile(np.abs(res), 90)
-    gain, samples = coef
-    err_s = (t_lo - gain * rise - samples - truth) / fs
+    gain, samples, foot_s = coef
+    err_s = (t_lo - gain * rise - samples - foot_s * fs - truth) / fs
     jitter = np.hypot(1.0 + gain, gain) * jit  # before the scale fitted below
     # sigma = sqrt((k * jitter)^2 + (m / fs)^2): choose k and m so that 68% of errors fall within 1 sigma and
     # 95% within 2 sigma
@@ -77,7 +78,7 @@ def main() -> int:
         sel = fs == f
         print(f"  {f / 1000:.0f} kHz: median err {np.median(err_s[sel]) * 1e3:+.4f} ms, "
               f"median |err| {np.median(np.abs(err_s[sel])) * 1e3:.4f} ms")
-    print(f"EDGE_FOOT_GAIN = {gain:.3f}\nEDGE_FOOT_SAMPLES = {samples:.3f}\nEDGE_MODEL_SAMPLES = {model_samples:.3f}\nEDGE_JITTER_SCALE = {jitter_scale:.3f}"
+    print(f"EDGE_FOOT_GAIN = {gain:.3f}\nEDGE_FOOT_SAMPLES = {samples:.3f}\nEDGE_FOOT_S = {foot_s:.4e}\nEDGE_MODEL_SAMPLES = {model_samples:.3f}\nEDGE_JITTER_SCALE = {jitter_scale:.3f}"
           f"  (with EDGE_MODEL_S = {O.EDGE_MODEL_S})")
     return 0
 
