@@ -22,6 +22,7 @@ def register(subparsers) -> None:
     p.add_argument("--frame", choices=("wgs84", "local"), default="wgs84", help="positions as lat/lon or local x/y/z")
     p.add_argument("--list-presets", action="store_true", help="list the preset scenarios and exit")
     p.add_argument("--fields", action="store_true", help="list every key of a scenario file (unit, default) and exit")
+    p.add_argument("--plot", help="also draw the map and the recordings to this image file (PNG/SVG/PDF)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_sim)
 
@@ -68,6 +69,10 @@ def _sim(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(file=sys.stderr)
     out = write_recording_set(result, args.out, frame=args.frame)
+    if args.plot:
+        from sim.plot import plot_result
+
+        plot_result(result, args.plot)
     t = result.truth
     print(f"{scenario.name}: {len(result.sensors)} sensors, {scenario.duration_s:g} s, {len(t.shots)} shots, "
           f"{len(t.confusers)} confuser sounds in {len(t.incidents)} incidents -> {out}")

@@ -146,3 +146,10 @@ def test_cli_lists_scenario_fields(capsys):
     out = capsys.readouterr().out
     for key in ("clock_fault_s", "miss_probability", "reverb_rt60_s", "rate_rpm", "burst_height_m"):
         assert key in out
+
+
+def test_plot_draws_the_scene(tmp_path, result):
+    from sim.plot import plot_result
+
+    out = plot_result(result, tmp_path / "scene.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
