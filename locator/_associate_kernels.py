@@ -56,7 +56,7 @@ def _nearest_active(st, order, active, lo, hi, x, tol):
 
 @njit(cache=True)
 def best_hypotheses(
-    t, sens, active, st, order, ptr, spos, nbr, dist, anchors, z0, c, tol, margin, max_range,
+    t, sens, wgt, wmax, active, st, order, ptr, spos, nbr, dist, anchors, z0, c, tol, margin, max_range,
     out_support, out_score, out_xyt, out_members,
 ):
     """For each anchor detection, the single source most consistent with it.
@@ -73,12 +73,14 @@ def best_hypotheses(
     Parameters
     ----------
     t : (n,) float64, detection times, s.  sens : (n,) int64, sensor index.
+    wgt : (n,) float64 > 0, weight of each detection (how unlikely a chance detection this
+        strong is).  wmax : float, the largest weight (for the pruning bound).
     active : (n,) bool.  st, order, ptr : CSR of the detections per sensor (see module).
     spos : (S, 3) float64, sensor positions, m.  nbr : (S, K) int64, neighbours by distance, -1 pads.
     dist : (S, S) float64, sensor distances, m.  anchors : (m,) int64 detection indices.
     z0 : float, source height, m.  c : float, m/s.  tol, margin : float, s.  max_range : float, m.
     out_support : (m,) int64, sensors within tol (0 when no hypothesis).
-    out_score : (m,) float64, sum over sensors within tol of 1 - (r/tol)^2 (0 when no hypothesis).
+    out_score : (m,) float64, sum over sensors within tol of (1 - (r/tol)^2) * wgt (0 when no hypothesis).
     out_xyt : (m, 3) float64, x, y (m) and t0 (s) of the best hypothesis.
     out_members : (m, S) int64, per sensor the detection used, -1 for none.
     """
@@ -168,7 +170,7 @@ def best_hypotheses(
                             t0 = ti + tau0
                             # the three sensors of the minimal set fit exactly by construction
                             support = 3
-                            score = 3.0
+                            score = wgt[i] + wgt[j] + wgt[k]
                             left = n_sens - 3
                             pruned = False
                             for s in range(n_sens):
@@ -179,7 +181,7 @@ def best_hypotheses(
                             for s in range(n_sens):
                                 if s == a or s == b or s == cc:
                                     continue
-                                if score + left < best_score:
+                                if score + left * wmax < best_score:
                                     pruned = True
                                     break  # cannot beat the best even if every remaining sensor fits exactly
                                 left -= 1
@@ -192,7 +194,7 @@ def best_hypotheses(
                                 if q >= 0:
                                     r = (t[q] - pred) / tol
                                     support += 1
-                                    score += 1.0 - r * r
+                                    score += (1.0 - r * r) * wgt[q]
                             if not pruned and score > best_score:
                                 best_score = score
                                 out_score[ai] = score
@@ -204,7 +206,7 @@ def best_hypotheses(
                                     out_members[ai, s] = cand[s]
 
 
-def best_hypotheses_numpy(t, sens, active, spos, nbr, dist, anchors, z0, c, tol, margin, max_range):
+def best_hypotheses_numpy(t, sens, wgt, wmax, active, spos, nbr, dist, anchors, z0, c, tol, margin, max_range):
     """Plain-numpy twin of :func:`best_hypotheses` (vectorised over candidate triples).
 
     Returns ``(support (m,), score (m,), xyt (m, 3), members (m, S))`` with the same meaning.
@@ -271,7 +273,7 @@ def best_hypotheses_numpy(t, sens, active, spos, nbr, dist, anchors, z0, c, tol,
                                 continue
                             best = within[np.argmin(np.abs(d[within]))]
                             sup += 1
-                            sco += 1.0 - (d[best] / tol) ** 2
+                            sco += (1.0 - (d[best] / tol) ** 2) * wgt[ix[best]]
                             mem[s] = ix[best]
                         if sco > score[ai]:
                             support[ai], score[ai] = sup, sco

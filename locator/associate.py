@@ -63,8 +63,8 @@ class AssociationConfig:
     neighbours : int
         Nearest sensors of the anchor sensor tried as partners, K (default 4).
     source_z_m : float or None
-        Height of the source in the local frame, m; None estimates it from the sensors
-        (the lowest sensor height: sensors sit on poles and roofs above the street).
+        Height of the source in the local frame, m; None: the solver's estimate from the
+        sensor heights (``locator.solve.default_source_z``).
     max_range_m : float or None
         Farthest a source may be from the anchor sensor, m; None: the array's diameter
         plus 300 m.
@@ -78,7 +78,7 @@ class AssociationConfig:
         Sensors farther than this from a source are not expected to hear it, m (None: all).
     min_evidence : float
         Smallest log-likelihood ratio, source against chance, for a shot to be accepted
-        (default 14, odds of about 10^6 to 1; see ``_Search.evidence``).
+        (default 10, odds of about 20000 to 1; see ``_Search.evidence``).
     step_s : float
         Online: stream time between two searches of the buffer, s (default 0.25).
     method : str
@@ -96,7 +96,7 @@ class AssociationConfig:
     exclude_kinds: tuple[str, ...] = ("nwave",)
     detection_probability: float = 0.8
     hear_range_m: float | None = None
-    min_evidence: float = 14.0
+    min_evidence: float = 10.0
     step_s: float = 0.25
     method: str = "triples"
 
@@ -203,11 +203,37 @@ def _usable(detections: Iterable[Detection], table: SensorTable, cfg: Associatio
     return out
 
 
+def surprise_weights(t: np.ndarray, snr_db: np.ndarray, sens: np.ndarray, n_sens: int, window_s: float,
+                     half_s: float = 2.0) -> np.ndarray:
+    """Weight of each detection in the hypothesis score: ``-log P``, where ``P`` is the chance
+    that the sensor makes a detection at least as strong (SNR) inside a ``window_s`` window,
+    from its own rate of such detections within +-``half_s`` (at least one such a window).
+
+    A muzzle blast is among the loudest things a sensor hears, so a strong detection on a
+    sensor that hears few such is worth more than a weak one in a stream of reverberation
+    and street noise; the same number, with the window a shot's residuals fill, is what
+    ``_Search.evidence`` adds up.  Unknown SNRs count as equal to every other.
+    """
+    w = np.empty(t.size)
+    for s in range(n_sens):
+        ix = np.flatnonzero(sens == s)
+        if ix.size == 0:
+            continue
+        tt, ss = t[ix], snr_db[ix]
+        near = np.abs(tt[:, None] - tt[None, :]) <= half_s
+        known = np.isfinite(ss)
+        stronger = np.where(known[:, None] & known[None, :], ss[None, :] >= ss[:, None], True)
+        n_as = (near & stronger).sum(axis=1) - 1
+        rate = np.maximum(n_as, 1) / (2.0 * half_s)
+        w[ix] = -np.log1p(-np.exp(-rate * window_s))
+    return w
+
+
 class _Search:
     """One association search over a fixed list of detections (sorted by time)."""
 
     def __init__(self, dets: Sequence[Detection], table: SensorTable, cfg: AssociationConfig,
-                 context_ns: Sequence[Sequence[int]] | None = None):
+                 context_ns: Sequence[Sequence[tuple[int, float]]] | None = None):
         self.dets = dets
         self.table = table
         self.cfg = cfg
@@ -215,8 +241,13 @@ class _Search:
         self.ref_ns = dets[0].t_ns
         self.t = np.array([(d.t_ns - self.ref_ns) * 1e-9 for d in dets])
         self.sens = np.array([table.index[d.sensor_id] for d in dets], dtype=np.int64)
-        self.sigma = np.array([max(d.sigma_s, cfg.min_sigma_s) if math.isfinite(d.sigma_s) else cfg.min_sigma_s
-                               for d in dets])
+        # The solver's sigma: the picker's and clock's, but never below what the tolerance says
+        # the model can do (a third of it: sensor positions, propagation), so that the robust
+        # fit does not throw out good arrivals for model error it was not told about.
+        floor = max(cfg.min_sigma_s, cfg.tolerance_s / 3.0)
+        self.sigma = np.array([max(d.sigma_s, floor) if math.isfinite(d.sigma_s) else floor for d in dets])
+        self.snr = np.array([d.snr_db for d in dets], dtype=np.float64)
+        self.wgt = surprise_weights(self.t, self.snr, self.sens, n_sens, 2.0 * cfg.tolerance_s)
         self.active = np.ones(len(dets), dtype=np.bool_)
         order = np.lexsort((self.t, self.sens))
         self.order = order.astype(np.int64)
@@ -228,7 +259,12 @@ class _Search:
         k = min(cfg.neighbours, n_sens - 1)
         nbr = np.argsort(self.dist, axis=1, kind="stable")[:, 1 : k + 1]
         self.nbr = np.ascontiguousarray(nbr, dtype=np.int64)
-        self.z0 = float(cfg.source_z_m) if cfg.source_z_m is not None else float(pos[:, 2].min())
+        if cfg.source_z_m is not None:
+            self.z0 = float(cfg.source_z_m)
+        else:
+            from locator.solve import default_source_z
+
+            self.z0 = default_source_z(pos)
         self.max_range = cfg.max_range_m if cfg.max_range_m is not None else table.diameter_m + 300.0
         m = len(dets)
         self.support = np.zeros(m, dtype=np.int64)
@@ -239,10 +275,15 @@ class _Search:
         # Detection times per sensor (s, relative to ref) that set the chance rates: these
         # detections, plus any the caller already used (online, shots released earlier).
         self.rate_t = [self.st[self.ptr[s] : self.ptr[s + 1]] for s in range(n_sens)]
+        self.rate_snr = [self.snr[self.order[self.ptr[s] : self.ptr[s + 1]]] for s in range(n_sens)]
         if context_ns is not None:
-            self.rate_t = [np.sort(np.concatenate([self.rate_t[s], (np.asarray(context_ns[s], dtype=np.int64)
-                                                                    - self.ref_ns) * 1e-9]))
-                           for s in range(n_sens)]
+            for s in range(n_sens):
+                ct = np.array([c[0] for c in context_ns[s]], dtype=np.int64)
+                cs = np.array([c[1] for c in context_ns[s]], dtype=np.float64)
+                t_all = np.concatenate([self.rate_t[s], (ct - self.ref_ns) * 1e-9])
+                snr_all = np.concatenate([self.rate_snr[s], cs])
+                k = np.argsort(t_all, kind="stable")
+                self.rate_t[s], self.rate_snr[s] = t_all[k], snr_all[k]
 
     def score(self, anchors: np.ndarray) -> None:
         from locator._associate_kernels import best_hypotheses
@@ -257,7 +298,7 @@ class _Search:
         xyt = np.zeros((m, 3))
         mem = np.zeros((m, n_sens), np.int64)
         cfg = self.cfg
-        best_hypotheses(self.t, self.sens, self.active, self.st, self.order, self.ptr, self.table.pos_m,
+        best_hypotheses(self.t, self.sens, self.wgt, float(self.wgt.max()), self.active, self.st, self.order, self.ptr, self.table.pos_m,
                         self.nbr, self.dist, anchors, self.z0, cfg.c_mps, cfg.tolerance_s, cfg.gate_margin_s,
                         self.max_range, sup, score, xyt, mem)
         self.support[anchors] = sup
@@ -280,38 +321,56 @@ class _Search:
                 out.append(ix[j])
         return np.array(out, dtype=np.int64)
 
-    def evidence(self, pos: np.ndarray, t0: float, res: np.ndarray, sensors: np.ndarray) -> float:
+    def evidence(self, pos: np.ndarray, t0: float, res: np.ndarray, members: np.ndarray) -> float:
         """Log-likelihood ratio of "a source here" against "detections falling at random".
 
-        Each sensor's detection rate near its predicted arrival (all detections within
-        +-0.5 s, the shot's own not counted) gives ``P_s``, its chance of some detection
-        inside the window the shot's residuals fill (3 robust sigmas, between 1 ms and the
-        tolerance).  A real source is heard by a sensor with probability ``p`` (config
-        ``detection_probability``).  A sensor that fits adds ``log(p / P_s)``; one that does
-        not, ``log((1 - p) / (1 - P_s))``.  Echo trains and bursts raise ``P_s``, so in a
-        dense stream a shot must fit more sensors, more tightly; and a "shot" that most
-        sensors in hearing range contradict is a coincidence of echoes, not a source.
+        ``members``: the shot's detections (indices), ``res`` their residuals, s.
+        The window a chance detection would have to fall in is what the residuals fill
+        (3 robust sigmas, inflated by sqrt(n/dof) for what the fit absorbed; a third of the
+        tolerance to the tolerance).  For a sensor that fits, ``P_s`` is the chance of a detection *at least as
+        strong* (SNR) as the one it has falling in that window, from that sensor's own rate
+        within +-0.5 s; it adds ``log(p / P_s)``, with ``p`` the probability that a sensor
+        hears a real shot (``detection_probability``).  A sensor that does not fit adds
+        ``log((1 - p) / (1 - P_s))`` with the rate of all its detections.  The three largest
+        gains are taken off: three arrivals fix a 2D source exactly, whatever they are.
+        Strong wavefronts across many sensors win; weak echo coincidences in a dense
+        stream, and "sources" that most sensors in hearing range contradict, lose.
         """
         cfg = self.cfg
-        # robust scale: one stray arrival must not widen the window of an otherwise tight fit
-        w = float(np.clip(3.0 * 1.4826 * np.median(np.abs(res)), 1e-3, cfg.tolerance_s))
+        n = res.size
+        dof = max(n - 3, 1)
+        scale = 1.4826 * float(np.median(np.abs(res))) * math.sqrt(n / dof)
+        # A fit tighter than the model can be (a third of the tolerance, which encodes picker,
+        # clock and sensor-position error) is luck with few redundant sensors, not evidence.
+        w = float(np.clip(3.0 * scale, cfg.tolerance_s / 3.0, cfg.tolerance_s))
+        fit_snr = np.full(len(self.table.ids), np.nan)
         fits = np.zeros(len(self.table.ids), dtype=bool)
-        fits[sensors[np.abs(res) <= w]] = True
+        ok = np.abs(res) <= w
+        fits[self.sens[members[ok]]] = True
+        fit_snr[self.sens[members[ok]]] = self.snr[members[ok]]
         dist = np.linalg.norm(self.table.pos_m - pos, axis=1)
         pred = t0 + dist / cfg.c_mps
-        half = 0.5
-        p_s = np.empty(len(self.table.ids))
-        for s in range(len(self.table.ids)):
-            seg = self.rate_t[s]
-            n = np.searchsorted(seg, pred[s] + half) - np.searchsorted(seg, pred[s] - half)
-            # at least one detection a window: silence is no proof that nothing else happened
-            p_s[s] = 1.0 - math.exp(-max(n - 1, 1) / (2 * half) * 2.0 * w)
-        p_s = np.clip(p_s, 1e-6, 1.0 - 1e-6)
+        half = 2.0
         in_range = dist <= (cfg.hear_range_m if cfg.hear_range_m is not None else np.inf)
         p = cfg.detection_probability
-        fit = fits & in_range
-        miss = ~fits & in_range
-        return float(np.sum(np.log(p / p_s[fit])) + np.sum(np.log((1.0 - p) / (1.0 - p_s[miss]))))
+        gains = []
+        total = 0.0
+        for s in range(len(self.table.ids)):
+            if not in_range[s]:
+                continue
+            seg = self.rate_t[s]
+            lo, hi = np.searchsorted(seg, pred[s] - half), np.searchsorted(seg, pred[s] + half)
+            if fits[s]:
+                snr = self.rate_snr[s][lo:hi]
+                n_as = int(np.sum(snr >= fit_snr[s])) if math.isfinite(fit_snr[s]) else hi - lo
+                # at least one a window: silence is no proof that nothing else happened
+                p_s = 1.0 - math.exp(-max(n_as - 1, 1) / (2 * half) * 2.0 * w)
+                gains.append(math.log(p / p_s))
+            else:
+                p_s = 1.0 - math.exp(-max(hi - lo, 1) / (2 * half) * 2.0 * w)
+                total += math.log((1.0 - p) / max(1.0 - p_s, 1e-9))
+        gains.sort()
+        return total + float(sum(gains[:-3]))
 
     def _solve(self, idx: np.ndarray):
         from locator.solve import solve
@@ -338,7 +397,7 @@ class _Search:
             return None
         res = np.asarray(sol.residual_s, dtype=np.float64)[keep]
         pos = np.asarray(sol.pos_m, dtype=np.float64)
-        if self.evidence(pos, float(sol.t0_s), res, self.sens[used]) < cfg.min_evidence:
+        if self.evidence(pos, float(sol.t0_s), res, used) < cfg.min_evidence:
             return None
         order = np.argsort(self.t[used], kind="stable")
         used = used[order]
@@ -384,11 +443,11 @@ class _Search:
 
 
 def associate_triples(detections: Sequence[Detection], table: SensorTable, cfg: AssociationConfig,
-                      context_ns: Sequence[Sequence[int]] | None = None) -> list[Shot]:
+                      context_ns: Sequence[Sequence[tuple[int, float]]] | None = None) -> list[Shot]:
     """The "triples" associator over a time-sorted list of usable detections (see module).
 
-    ``context_ns``: per sensor (table order), times of detections already used elsewhere,
-    which still count towards the chance rates.
+    ``context_ns``: per sensor (table order), ``(t_ns, snr_db)`` of detections already used
+    elsewhere, which still count towards the chance rates.
     """
     if len(detections) < cfg.min_sensors or len(table.ids) < cfg.min_sensors:
         return []
@@ -487,9 +546,9 @@ class OnlineAssociator:
         if not self._buf:
             return []
         dets = _usable(self._buf, self._table, self._cfg)
-        context: list[list[int]] = [[] for _ in self._table.ids]
+        context: list[list[tuple[int, float]]] = [[] for _ in self._table.ids]
         for d in self._released:
-            context[self._table.index[d.sensor_id]].append(d.t_ns)
+            context[self._table.index[d.sensor_id]].append((d.t_ns, d.snr_db))
         shots = ASSOCIATORS[self._cfg.method](dets, self._table, self._cfg, context)
         final = [s for s in shots if now_ns is None or self._final_by(s) <= now_ns]
         used = {id(d) for s in final for d in s.detections}

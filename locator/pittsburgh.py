@@ -357,3 +357,80 @@ def iter_tests(root: str | Path, firing_positions: tuple[str, ...] | None = None
     """
     for d in iter_test_dirs(root, firing_positions):
         yield load_test(d)
+
+
+# ----------------------------------------------------------------------------------------------
+# converter: release layout -> recording set + detection log
+# ----------------------------------------------------------------------------------------------
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def convert_test(test: ReleaseTest, out_dir: str | Path) -> Path:
+    """Write one release test as a recording set and a detection log.
+
+    Layout::
+
+        out_dir/sensors.csv, <serial>.wav, site.json, survey.json    recording set (``salvo analyze``):
+                                                                      sidecar positions only
+        out_dir/pulses/detections.jsonl, sensors.csv, site.json      every pulse of allpulses.json
+                                                                      (``salvo locate``), positions
+                                                                      as recorded with the pulses
+
+    The two ``sensors.csv`` files are kept apart on purpose: the sidecar and the pulse
+    positions of one sensor differ by metres, and an analysis of the audio must not see the
+    latter.  Positions are the release's local frame (``x_m, y_m, z_m``).
+    """
+    import json as _json
+    import shutil
+
+    from salvo.utc import format_utc_ns
+
+    out = Path(out_dir)
+    pulses_dir = out / "pulses"
+    try:
+        pulses_dir.mkdir(parents=True, exist_ok=True)
+        site = {"temperature_c": test.weather.temperature_c if test.weather else DEFAULT_TEMPERATURE_C}
+        if test.weather:
+            site.update(wind_speed_mps=test.weather.wind_speed_mps, wind_from_deg=test.weather.wind_from_deg)
+        for d in (out, pulses_dir):
+            (d / "site.json").write_text(_json.dumps(site, indent=1) + "\n", encoding="utf-8")
+        rows = []
+        for s in test.sensors:
+            name = f"{s.serial}.wav"
+            shutil.copyfile(s.wav_path, out / name)
+            rows.append([s.serial, name, format_utc_ns(s.start_ns, 6), *(round(float(v), 4) for v in s.pos_m), "gps"])
+        _write_csv(out / "sensors.csv", ["sensor_id", "file", "start_utc", "x_m", "y_m", "z_m", "clock"], rows)
+        survey = {"test": test.name, "firing_position": test.firing_position, "num_rounds": test.survey.num_rounds,
+                  "firearm": test.survey.firearm, "x_m": float(test.survey.pos_m[0]),
+                  "y_m": float(test.survey.pos_m[1]), "z_m": float(test.survey.pos_m[2])}
+        (out / "survey.json").write_text(_json.dumps(survey, indent=1) + "\n", encoding="utf-8")
+        # the pulse log: one sensor position per serial (the first pulse's; they agree within a test)
+        pos: dict[str, np.ndarray] = {}
+        with open(pulses_dir / "detections.jsonl", "w", encoding="utf-8") as fh:
+            for p in test.pulses:
+                pos.setdefault(p.serial, p.pos_m)
+                rec = {"sensor_id": p.serial, "t_utc": format_utc_ns(p.t_ns, 6), "sigma_s": 1e-3, "kind": "blast"}
+                if math.isfinite(p.snr_db):
+                    rec["snr_db"] = round(p.snr_db, 3)
+                fh.write(_json.dumps(rec) + "\n")
+        _write_csv(pulses_dir / "sensors.csv", ["sensor_id", "x_m", "y_m", "z_m", "clock"],
+                   [[k, *(round(float(v), 4) for v in p), "gps"] for k, p in sorted(pos.items())])
+    except OSError as exc:
+        raise InputError(f"{where(out)}: cannot write: {exc}") from exc
+    return out
+
+
+def convert_release(root: str | Path, out: str | Path, firing_positions: tuple[str, ...] | None = None) -> list[Path]:
+    """Convert every test under ``root`` to ``out/FPk/test_nnn`` (see :func:`convert_test`)."""
+    done = []
+    for test in iter_tests(root, firing_positions):
+        done.append(convert_test(test, Path(out) / test.firing_position / test.name))
+    return done

@@ -30,9 +30,11 @@ def _stream(rng, sensors, shots, miss=0.1, echoes=1, sigma=0.0005, clock_fault=N
             ta = t0 + np.linalg.norm(s - p) / C + rng.normal(0, sigma)
             if sid == clock_fault:
                 ta += 0.050
-            dets.append(Detection(sid, T_BASE + int(ta * 1e9), sigma_s=0.001, kind="blast"))
+            # direct blasts are louder than their echoes (SNR in dB)
+            dets.append(Detection(sid, T_BASE + int(ta * 1e9), sigma_s=0.001, snr_db=rng.normal(30, 3), kind="blast"))
             for _ in range(echoes):
-                dets.append(Detection(sid, T_BASE + int((ta + rng.uniform(0.02, 0.4)) * 1e9), sigma_s=0.001))
+                t_echo = ta + rng.uniform(0.02, 0.4)
+                dets.append(Detection(sid, T_BASE + int(t_echo * 1e9), sigma_s=0.001, snr_db=rng.normal(20, 3)))
     dets.sort(key=lambda d: d.t_ns)
     return dets
 
@@ -57,7 +59,7 @@ def test_kernel_matches_numpy_twin(rng):
     anchors = np.arange(len(s.dets))
     m, n_sens = len(anchors), len(table.ids)
     sup, score, xyt, mem = np.zeros(m, np.int64), np.zeros(m), np.zeros((m, 3)), np.zeros((m, n_sens), np.int64)
-    args = (s.t, s.sens, s.active)
+    args = (s.t, s.sens, s.wgt, float(s.wgt.max()), s.active)
     geo = (s.nbr, s.dist, anchors, s.z0, C, cfg.tolerance_s, cfg.gate_margin_s, s.max_range)
     best_hypotheses(*args, s.st, s.order, s.ptr, table.pos_m, *geo, sup, score, xyt, mem)
     sup2, score2, xyt2, mem2 = best_hypotheses_numpy(*args, table.pos_m, *geo)

@@ -1,0 +1,178 @@
+"""Salvo on the Pittsburgh live-fire dev set (ShotSpotter TN 098 release, FP1-FP3, 54 tests, 108 rounds).
+
+Three rows per firing position, all scored against the surveyed firing position (2D):
+
+  (a) locate/allpulses  -- ``salvo locate`` on every pulse of allpulses.json (echoes included,
+                           no tuples), pulse positions, all reporting sensors;
+  (b) analyze/audio     -- ``salvo analyze`` on the released audio as a recording set (4-6
+                           sensors, sidecar positions only);
+  (c) ShotSpotter tuples -- ShotSpotter's own pulse grouping on the same released sensors,
+                           sidecar positions, solved by the same solver: the bar for (b).
+
+A round counts as found when a gunfire shot's emission time is within 50 ms of the round's
+reference time (ShotSpotter's tuple solved on all its sensors at the pulse positions: the
+best time truth there is); its error is the distance to the survey.  "count ok": tests whose
+number of gunfire shots equals ``num_rounds``.
+
+Usage:  python benchmarks/bench_pittsburgh.py [--fp FP1,FP2,FP3] [--tolerance-ms X] [--cache DIR]
+``--cache`` keeps the detector's output per test (the detector is the slow part).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from locator.analyze import AnalyzeConfig, detect_recordings, locate_detections, site_configs  # noqa: E402
+from locator.detections_io import read_detections, write_detections  # noqa: E402
+from locator.pittsburgh import convert_test, iter_tests  # noqa: E402
+from locator.recording_set import load_recording_set, load_sensors  # noqa: E402
+from locator.solve import solve  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data" / "pittsburgh-livefire-dev"
+MATCH_NS = 50_000_000
+
+
+def reference_times(test) -> list[int]:
+    """Emission time of each round: ShotSpotter's tuple on all its sensors, pulse positions."""
+    out = []
+    for shot in test.tuple_pulses():
+        p = np.array([q.pos_m for q in shot])
+        t_ref = shot[0].t_ns
+        toas = np.array([(q.t_ns - t_ref) * 1e-9 for q in shot])
+        sol = solve(p, toas, np.full(len(shot), 1e-3), mode="2d", z_m=float(test.survey.pos_m[2]), c_mps=test.c_mps)
+        out.append(t_ref + int(round(sol.t0_s * 1e9)))
+    return out
+
+
+def tuples_on_released(test) -> list[float]:
+    """ShotSpotter's tuples restricted to the released sensors at sidecar positions: error per round, m."""
+    side = {s.serial: s.pos_m for s in test.sensors}
+    errs = []
+    for shot in test.tuple_pulses():
+        q = [x for x in shot if x.serial in side]
+        if len(q) < 3:
+            errs.append(np.nan)
+            continue
+        p = np.array([side[x.serial] for x in q])
+        toas = np.array([(x.t_ns - q[0].t_ns) * 1e-9 for x in q])
+        from locator.solve import default_source_z
+
+        sol = solve(p, toas, np.full(len(q), 1e-3), mode="2d", z_m=default_source_z(p), c_mps=test.c_mps)
+        errs.append(float(np.linalg.norm(sol.pos_m[:2] - test.survey.pos_m[:2])) if sol.ok else np.nan)
+    return errs
+
+
+def score(analysis, test, t_refs) -> tuple[list[float], bool]:
+    """Per round the error (NaN when not found), and whether the gunfire shot count is right."""
+    shots = [s for inc in analysis.incidents if inc.klass == "gunfire" for s in inc.shots]
+    errs = []
+    used = set()
+    for t in t_refs:
+        cand = [(abs(s.t0_ns - t), k) for k, s in enumerate(shots) if k not in used and abs(s.t0_ns - t) <= MATCH_NS]
+        if not cand:
+            errs.append(np.nan)
+            continue
+        k = min(cand)[1]
+        used.add(k)
+        errs.append(float(np.linalg.norm(shots[k].pos_m[:2] - test.survey.pos_m[:2])))
+    return errs, len(shots) == test.survey.num_rounds
+
+
+def summary(errs: list[float], counts: list[bool] | None, n_rounds: int) -> str:
+    e = np.array(errs, dtype=float)
+    found = np.isfinite(e)
+    ef = e[found]
+    med = f"{np.median(ef):6.2f}" if ef.size else "   nan"
+    p90 = f"{np.percentile(ef, 90):6.2f}" if ef.size else "   nan"
+    w15 = f"{100 * np.mean(e <= 15.0):5.1f}%"  # NaN (not found) counts as not within 15 m
+    cnt = f"{100 * np.mean(counts):5.1f}%" if counts is not None else "    - "
+    return f"{found.sum():3d}/{n_rounds:<3d} {100 * found.sum() / n_rounds:5.1f}%  {med} {p90}  {w15}  {cnt}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fp", default="FP1,FP2,FP3", help="firing positions (default FP1,FP2,FP3)")
+    ap.add_argument("--tolerance-ms", type=float, default=None, help="association tolerance for (b), ms")
+    ap.add_argument("--pulses-tolerance-ms", type=float, default=None, help="association tolerance for (a), ms")
+    ap.add_argument("--cache", default=None, help="folder to keep the detector's output per test")
+    ap.add_argument("--work", default="/tmp/salvo-bench-pittsburgh", help="where converted tests are written")
+    ap.add_argument("--verbose", action="store_true", help="one line per test")
+    args = ap.parse_args()
+    if not DATA.is_dir():
+        print(f"no data at {DATA}; nothing to do")
+        return 0
+    fps = tuple(args.fp.split(","))
+    rows: dict[str, dict[str, list]] = {}
+    t_start = time.perf_counter()
+    for test in iter_tests(DATA, fps):
+        fp = test.firing_position
+        r = rows.setdefault(fp, {"a": [], "a_cnt": [], "b": [], "b_cnt": [], "c": [], "n": 0})
+        r["n"] += test.survey.num_rounds
+        t_refs = reference_times(test)
+        out = convert_test(test, Path(args.work) / fp / test.name)
+        # (a) locate on allpulses
+        sset_p = load_sensors(out / "pulses" / "sensors.csv", need_audio=False)
+        cfg_a = AnalyzeConfig()
+        if args.pulses_tolerance_ms:
+            assoc, _ = site_configs(sset_p, cfg_a)
+            cfg_a = AnalyzeConfig(association=dataclasses.replace(assoc, tolerance_s=args.pulses_tolerance_ms / 1e3))
+        an_a = locate_detections(read_detections(out / "pulses" / "detections.jsonl").detections, sset_p, cfg_a)
+        ea, ca = score(an_a, test, t_refs)
+        # (b) analyze on the audio
+        rs = load_recording_set(out)
+        cache = Path(args.cache) / f"{test.name}.jsonl" if args.cache else None
+        if cache is not None and cache.exists():
+            dets = read_detections(cache).detections
+        else:
+            dets = detect_recordings(rs.recordings)
+            if cache is not None:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                write_detections(cache, dets)
+        cfg_b = AnalyzeConfig()
+        if args.tolerance_ms:
+            assoc, _ = site_configs(rs.sensor_set, cfg_b)
+            cfg_b = AnalyzeConfig(association=dataclasses.replace(assoc, tolerance_s=args.tolerance_ms / 1e3))
+        an_b = locate_detections(dets, rs.sensor_set, cfg_b)
+        eb, cb = score(an_b, test, t_refs)
+        ec = tuples_on_released(test)
+        r["a"] += ea
+        r["a_cnt"].append(ca)
+        r["b"] += eb
+        r["b_cnt"].append(cb)
+        r["c"] += ec
+        if args.verbose:
+            nb = sum(i.n_shots for i in an_b.incidents if i.klass == "gunfire")
+            print(f"{fp} {test.name} rounds {test.survey.num_rounds} sensors {len(test.sensors)} | (a) "
+                  f"{np.round(ea, 1)} | (b) {np.round(eb, 1)} gunfire shots {nb} | (c) {np.round(ec, 1)}", flush=True)
+    print(f"\nPittsburgh dev set, {', '.join(fps)} ({time.perf_counter() - t_start:.0f} s)")
+    head = f"{'':6s} {'row':22s} {'found':>13s}  {'median':>6s} {'p90':>6s}  {'<=15m':>6s}  {'count ok':>8s}"
+    print(head)
+    print("-" * len(head))
+    allr: dict[str, list] = {"a": [], "a_cnt": [], "b": [], "b_cnt": [], "c": [], "n": 0}
+    for fp, r in list(rows.items()) + [("all", None)]:
+        if r is None:
+            r = allr
+        else:
+            for k in ("a", "a_cnt", "b", "b_cnt", "c"):
+                allr[k] += r[k]
+            allr["n"] += r["n"]
+        print(f"{fp:6s} {'(a) locate/allpulses':22s} {summary(r['a'], r['a_cnt'], r['n'])}")
+        print(f"{fp:6s} {'(b) analyze/audio':22s} {summary(r['b'], r['b_cnt'], r['n'])}")
+        print(f"{fp:6s} {'(c) ShotSpotter tuples':22s} {summary(r['c'], None, r['n'])}")
+    print("\n(c) is ShotSpotter's own pulse grouping, restricted to the released sensors at their sidecar positions,"
+          "\n    solved by locator.solve (the fair bar for (b)); columns: rounds found, median/p90 error of found rounds"
+          "\n    (m), share of all rounds within 15 m, share of tests with the exact gunfire shot count.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""Incidents: shots close in time and space, with shot and shooter counts, a class and a confidence.
+
+* Grouping: a shot joins the incident whose last shot is at most ``gap_s`` earlier and whose
+  shots lie within ``radius_m``; otherwise it opens a new one.
+* Shooters: within an incident, a shot joins the shooter whose running mean position is
+  within ``max(min_sep_m, sep_sigma * sqrt(err_shot^2 + err_shooter^2))`` and whose acoustic
+  signature matches (the median, over the sensors both heard, of the peak-level difference is
+  under ``signature_db``: the same gun at the same spot sounds alike at each sensor; another
+  calibre or another spot does not); otherwise it is a new shooter.  Shooters of a single
+  stray shot whose position is uncertain enough to be any existing shooter are merged into
+  the nearest (a bad solve is not a second gun).
+* Class: a shot whose free 3D solution is ``aerial_m`` above the ground (with its vertical
+  sigma taken off), and whose arrivals that 3D solution fits at least twice as well (residual
+  scatter per degree of freedom) as the solution on the ground, is an aerial burst; an incident whose shots are mostly aerial is
+  ``"fireworks"``; one whose detections are mostly judged non-gunfire by the node's
+  classifier (mean ``p_gunshot`` below ``min_p_gunshot``) is ``"impulse"``; the rest is
+  ``"gunfire"``.  Nothing is dropped: tools filter on ``class``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from salvo.errors import ConfigError
+from salvo.utc import format_utc_ns
+
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentConfig:
+    """Settings of incident building.
+
+    Attributes
+    ----------
+    gap_s : float
+        Longest silence inside one incident, s (default 20).
+    radius_m : float
+        Largest distance of a shot from its incident's first shot, m (default 300).
+    min_sep_m : float
+        Shots closer than this may be one shooter whatever their errors, m (default 4).
+    sep_sigma : float
+        Shots farther apart than this many combined 1-sigma errors are different shooters (default 3).
+    signature_db : float
+        Median per-sensor peak-level difference above which two shots are different guns, dB (default 8).
+    ground_z_m : float or None
+        Ground height in the local frame, m; None: no aerial test.
+    aerial_m : float
+        Height above ground from which a source is an aerial burst, m (default 15).
+    min_p_gunshot : float
+        Mean classifier probability below which an incident is ``"impulse"`` (default 0.5).
+    c_mps : float
+        Speed of sound for the 3D height check, m/s (default 343.2).
+    timing_sigma_s : float
+        Smallest arrival-time sigma in the 3D height check, s (default 0.002; the association's
+        model error).
+    """
+
+    gap_s: float = 20.0
+    radius_m: float = 300.0
+    min_sep_m: float = 4.0
+    sep_sigma: float = 3.0
+    signature_db: float = 8.0
+    ground_z_m: float | None = None
+    aerial_m: float = 15.0
+    min_p_gunshot: float = 0.5
+    c_mps: float = 343.2
+    timing_sigma_s: float = 0.002
+
+    def __post_init__(self) -> None:
+        for name in ("gap_s", "radius_m", "min_sep_m", "sep_sigma", "signature_db", "aerial_m", "c_mps"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"incidents: {name} must be > 0, got {getattr(self, name)!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """A group of shots.
+
+    Attributes
+    ----------
+    id : str
+    start_ns, end_ns : int
+        Emission times of the first and last shot, UTC ns.
+    klass : str
+        ``"gunfire"``, ``"fireworks"`` or ``"impulse"`` (``class`` in the results file).
+    confidence : float
+        0..1, how sure the class is.
+    shots : tuple of Shot
+        In time order.
+    shooters : tuple of int
+        Shooter number of each shot, 0-based, numbered in order of first shot.
+    height_m : tuple of float
+        Per shot, free 3D height above ground, m (NaN when not computed).
+    p_gunshot : float
+        Mean classifier probability over the shots' detections (NaN when unknown).
+    reason : str
+        Why the class was chosen.
+    """
+
+    id: str
+    start_ns: int
+    end_ns: int
+    klass: str
+    confidence: float
+    shots: tuple
+    shooters: tuple[int, ...]
+    height_m: tuple[float, ...]
+    p_gunshot: float
+    reason: str
+
+    @property
+    def n_shots(self) -> int:
+        return len(self.shots)
+
+    @property
+    def n_shooters(self) -> int:
+        return len(set(self.shooters))
+
+
+def _height_above_ground(shot, cfg: IncidentConfig) -> float:
+    """Free 3D height of a shot above ground minus its 1-sigma, m; 0 when the ground fits as
+    well, NaN when it cannot be told (fewer than 5 sensors, no ground height)."""
+    from locator.solve import solve
+
+    if cfg.ground_z_m is None or len(shot.detections) < 5:
+        return math.nan
+    t_ref = shot.detections[0].t_ns
+    toas = np.array([(d.t_ns - t_ref) * 1e-9 for d in shot.detections])
+    floor = cfg.timing_sigma_s
+    sig = np.array([max(d.sigma_s, floor) if math.isfinite(d.sigma_s) else floor for d in shot.detections])
+    sol = solve(shot.sensor_pos_m, toas, sig, mode="3d", c_mps=cfg.c_mps)
+    if not sol.ok:
+        return math.nan
+    sz = math.sqrt(max(float(sol.cov_m2[2, 2]), 0.0))
+    # Height is only believed when freeing it explains the arrivals much better than the
+    # source on the ground does: vertical error is tens of times the horizontal one, and
+    # sensor-position or propagation errors alone can push a free z far off.
+    # residual scatter per degree of freedom: the free height costs one
+    r2 = np.asarray(shot.residual_s)
+    r3 = np.asarray(sol.residual_s)[np.asarray(sol.used, bool)]
+    s_2d = float(np.sqrt(np.sum(r2**2) / max(r2.size - 3, 1)))
+    s_3d = float(np.sqrt(np.sum(r3**2) / max(r3.size - 4, 1)))
+    if not s_2d > max(2.0 * s_3d, floor):
+        return 0.0
+    return float(sol.pos_m[2]) - cfg.ground_z_m - sz
+
+
+def _levels(shot) -> dict[str, float]:
+    return {d.sensor_id: d.peak_dbfs for d in shot.detections if math.isfinite(d.peak_dbfs)}
+
+
+def _signature_differs(a: dict[str, float], b: dict[str, float], limit_db: float) -> bool:
+    common = sorted(set(a) & set(b))
+    if len(common) < 3:
+        return False
+    return float(np.median([abs(a[k] - b[k]) for k in common])) > limit_db
+
+
+def assign_shooters(shots: Sequence, cfg: IncidentConfig) -> tuple[int, ...]:
+    """Shooter number of each shot (time order), from positions with their errors and signatures."""
+    centres: list[np.ndarray] = []
+    errs: list[float] = []
+    counts: list[int] = []
+    levels: list[dict[str, float]] = []
+    out: list[int] = []
+    for shot in shots:
+        p = np.asarray(shot.pos_m[:2], dtype=np.float64)
+        e = float(shot.err_m) if math.isfinite(shot.err_m) else 10.0
+        lv = _levels(shot)
+        best, best_d = -1, math.inf
+        for k, c in enumerate(centres):
+            d = float(np.linalg.norm(p - c))
+            limit = max(cfg.min_sep_m, cfg.sep_sigma * math.hypot(e, errs[k]))
+            if d <= limit and d < best_d and not _signature_differs(lv, levels[k], cfg.signature_db):
+                best, best_d = k, d
+        if best < 0:
+            centres.append(p.copy())
+            errs.append(e)
+            counts.append(1)
+            levels.append(dict(lv))
+            out.append(len(centres) - 1)
+            continue
+        n = counts[best]
+        centres[best] = (centres[best] * n + p) / (n + 1)
+        # error of the shooter's position: the typical shot error (not shrinking with n, so
+        # a tight cluster does not refuse a shot that is as good as its members)
+        errs[best] = (errs[best] * n + e) / (n + 1)
+        counts[best] = n + 1
+        for key, v in lv.items():
+            levels[best].setdefault(key, v)
+        out.append(best)
+    # a lone shot as uncertain as its distance to another shooter is a bad solve, not a gun
+    for k in range(len(centres)):
+        if counts[k] != 1 or len(centres) < 2:
+            continue
+        others = [j for j in range(len(centres)) if j != k and counts[j] > 1]
+        if not others:
+            continue
+        j = min(others, key=lambda j: float(np.linalg.norm(centres[j] - centres[k])))
+        if float(np.linalg.norm(centres[j] - centres[k])) <= cfg.sep_sigma * errs[k]:
+            out = [j if s == k else s for s in out]
+    # renumber in order of first shot
+    remap: dict[int, int] = {}
+    return tuple(remap.setdefault(s, len(remap)) for s in out)
+
+
+def _mean_p(shots: Sequence) -> float:
+    p = [d.p_gunshot for s in shots for d in s.detections if math.isfinite(d.p_gunshot)]
+    return float(np.mean(p)) if p else math.nan
+
+
+def _classify(shots: Sequence, heights: list[float], cfg: IncidentConfig) -> tuple[str, float, str]:
+    p = _mean_p(shots)
+    n_sens = float(np.mean([len(s.detections) for s in shots]))
+    # location quality: many sensors agreeing is itself evidence of one impulsive source
+    q_loc = 1.0 - math.exp(-(n_sens - 2.0) / 3.0)
+    known = [h for h in heights if math.isfinite(h)]
+    aerial = [h for h in known if h > cfg.aerial_m]
+    if known and len(aerial) * 2 > len(known):
+        return "fireworks", round(len(aerial) / len(known), 3), f"{len(aerial)} of {len(known)} shots above ground"
+    if math.isfinite(p) and p < cfg.min_p_gunshot:
+        return "impulse", round(1.0 - p, 3), f"mean p_gunshot {p:.2f}"
+    conf = q_loc * (p if math.isfinite(p) else 0.7)
+    reason = f"mean p_gunshot {p:.2f}" if math.isfinite(p) else "no classifier output; located only"
+    return "gunfire", round(conf, 3), reason
+
+
+def build_incidents(shots: Sequence, config: IncidentConfig | None = None) -> list[Incident]:
+    """Group located shots into incidents with shot and shooter counts and a class.
+
+    Parameters
+    ----------
+    shots : sequence of Shot
+        From :func:`locator.associate.associate` (any order).
+    config : IncidentConfig, optional
+
+    Returns
+    -------
+    list of Incident
+        In time order.
+    """
+    cfg = config or IncidentConfig()
+    groups: list[list] = []
+    for shot in sorted(shots, key=lambda s: s.t0_ns):
+        for g in reversed(groups):
+            if shot.t0_ns - g[-1].t0_ns > cfg.gap_s * NS:
+                continue
+            if float(np.linalg.norm(shot.pos_m[:2] - g[0].pos_m[:2])) <= cfg.radius_m:
+                g.append(shot)
+                break
+        else:
+            groups.append([shot])
+    out = []
+    ids: set[str] = set()
+    for g in sorted(groups, key=lambda g: g[0].t0_ns):
+        heights = [_height_above_ground(s, cfg) for s in g]
+        klass, conf, reason = _classify(g, heights, cfg)
+        shooters = assign_shooters(g, cfg)
+        start = g[0].t0_ns
+        inc_id = base = "I" + format_utc_ns(start, 3).replace("-", "").replace(":", "").rstrip("Z")
+        k = 1
+        while inc_id in ids:
+            k += 1
+            inc_id = f"{base}-{k}"
+        ids.add(inc_id)
+        out.append(Incident(inc_id, start, g[-1].t0_ns, klass, conf, tuple(g), shooters, tuple(heights),
+                            _mean_p(g), reason))
+    return out
