@@ -26,16 +26,16 @@ EDGE_HI = 0.5
 #: (samples): the foot lies a little before the 20% crossing, partly a time (the rise air absorption gives a
 #: blast) and partly a number of samples (the converter's band-limiting).
 #: Fitted on simulator training seeds by ``python training/calibrate_onset.py`` (never on benchmark seeds).
-EDGE_FOOT_GAIN = 0.759
-EDGE_FOOT_SAMPLES = -2.430
-EDGE_FOOT_S = 1.030e-4
+EDGE_FOOT_GAIN = 1.132
+EDGE_FOOT_SAMPLES = -1.966
+EDGE_FOOT_S = 7.106e-5
 #: Noise jitter of the foot relative to noise / slope: the two crossings weighted as in the foot formula.
 #: EDGE_JITTER_SCALE (calibrated with the foot) corrects the ideal gain for the noise being correlated.
-EDGE_JITTER_SCALE = 1.500
+EDGE_JITTER_SCALE = 1.150
 EDGE_JITTER_GAIN = EDGE_JITTER_SCALE * math.hypot(1.0 + EDGE_FOOT_GAIN, EDGE_FOOT_GAIN)
 #: Model error of the edge picker, added in quadrature to the noise jitter (samples, and seconds).
 #: Calibrated on simulator training seeds by ``training/calibrate_onset.py`` (never on benchmark seeds).
-EDGE_MODEL_SAMPLES = 0.250
+EDGE_MODEL_SAMPLES = 0.300
 EDGE_MODEL_S = 0.0
 
 

@@ -4,7 +4,7 @@
 
 Fits ``truth = t20 - GAIN * (t50 - t20) - SAMPLES - FOOT_S * fs`` (crossings in samples; a part of the
 offset is a time, the rest a number of samples) over single shots of every weapon at
-30-400 m, at 12-48 kHz and SNR 20-30 dB (training/simdata.onset_cases with TRAIN_SEEDS), then the model error
+30-400 m, at 8-96 kHz and SNR 20-30 dB (training/simdata.onset_cases with TRAIN_SEEDS), then the model error
 term (a fraction of a sample) that puts 68% of the errors within the pick's 1-sigma.  Prints the constants for dsp/onset.py;
 the benchmark (benchmarks/bench_onset.py) scores them on EVAL_SEEDS.
 """
@@ -23,7 +23,7 @@ from dsp import DetectorConfig  # noqa: E402
 from dsp import onset as O  # noqa: E402
 from dsp.trigger import TriggerStream, design_trigger  # noqa: E402
 
-RATES = (12000, 16000, 24000, 48000)
+RATES = (8000, 12000, 16000, 24000, 48000, 96000)
 SNRS = (30.0, 20.0)
 
 
