@@ -83,7 +83,7 @@ def _date(values: list[str], name: str) -> int | None:
     if not values or not values[-1]:
         return None
     try:
-        return local_date_to_day(values[-1][:10] if len(values[-1]) == 10 else values[-1])
+        return local_date_to_day(values[-1])
     except ValueError:
         raise ApiError(400, f"{name}: {values[-1][:40]!r} is not a YYYY-MM-DD date") from None
 

@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--zone-set", help="zone set to group by (default: the first stored)")
     s.add_argument("--tiles-url", help="base-map tile URL template .../{z}/{x}/{y}.png (off by default)")
     s.add_argument("--live-db", help="the locator's incident store to follow (read-only)")
-    s.add_argument("--feed-url", help="the locator's live alert feed, linked for dispatch")
+    s.add_argument("--locator-url", help="the locator's HTTP base URL (http://host:port): its /incidents feed dispatch")
     s.set_defaults(func=_serve)
 
     s = sub.add_parser("report", help="write a one-page report (PNG/PDF) or the incidents (CSV/GeoJSON) of a selection")
@@ -150,7 +150,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     cfg = ServeConfig(db=args.db, host=args.host, port=args.port, zone_set=args.zone_set, tiles_url=args.tiles_url,
-                      live_db=args.live_db, feed_url=args.feed_url, dashboard=load_config(args.config))
+                      live_db=args.live_db, locator_url=args.locator_url, dashboard=load_config(args.config))
     httpd, app = make_server(cfg)
     app.start_live_sync()
     host, port = httpd.server_address[:2]

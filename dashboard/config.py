@@ -238,8 +238,10 @@ class ServeConfig:
         The locator's incident store to copy from (read-only); None (default): no live source.
     live_interval_s : float
         Seconds between copies from ``live_db``. Default 5.
-    feed_url : str or None
-        The locator's live alert feed, linked for the dispatch role. Default None.
+    locator_url : str or None
+        Base URL of the locator's HTTP side (``http://host:port``): its ``/incidents`` are
+        proxied to the dispatch role and its ``/alerts`` stream linked. Default None (the
+        feed shows the newest stored incidents).
     reload_interval_s : float
         Seconds between checks of the store for new incidents. Default 2.
     dashboard : DashboardConfig
@@ -253,6 +255,6 @@ class ServeConfig:
     tiles_url: str | None = None
     live_db: str | None = None
     live_interval_s: float = 5.0
-    feed_url: str | None = None
+    locator_url: str | None = None
     reload_interval_s: float = 2.0
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)

@@ -270,15 +270,21 @@ class Handler(BaseHTTPRequestHandler):
         for k in params:
             if k != "limit":
                 raise api.ApiError(400, f"unknown parameter {k[:40]!r}")
-        from salvo.utc import format_utc_ns
+        from dashboard import feed
 
         n = _num_param(params, "limit", 50, 1, 500)
-        rows = self.app.store().latest(n)
-        live = [r for r in rows if r["source"] == "live"]
-        self._json(200, {"feed_url": self.app.cfg.feed_url, "live_source": bool(self.app.cfg.live_db),
-                         "incidents": [{"id": r["ext_id"], "source": r["source"], "t_utc": format_utc_ns(r["t_ns"], 3),
-                                        "lat": r["lat"], "lon": r["lon"], "rounds": r["rounds"], "class": r["kind"]}
-                                       for r in (live or rows)]})
+        url = self.app.cfg.locator_url
+        body: dict = {"locator": url, "sse": (url.rstrip("/") + "/alerts") if url else None, "error": None}
+        if url:
+            try:
+                body["incidents"] = feed.feed_rows_from_results(feed.fetch_locator_incidents(url), n)
+                body["from"] = "locator"
+            except SalvoError as exc:  # the locator is down: say so, and show what the store has
+                body["error"] = str(exc)[:300]
+        if "incidents" not in body:
+            body["incidents"] = feed.feed_rows_from_store(self.app.store().latest(n))
+            body["from"] = "store"
+        self._json(200, body)
         return 200
 
 

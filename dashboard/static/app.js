@@ -387,15 +387,16 @@ async function pollFeed() {
     tb.innerHTML = "";
     for (const i of body.incidents) {
       const tr = document.createElement("tr");
-      for (const v of [i.t_utc, i.class || "", i.rounds, `${(+i.lat).toFixed(5)}, ${(+i.lon).toFixed(5)}`]) {
+      const pos = i.lat == null ? "-" : `${(+i.lat).toFixed(5)}, ${(+i.lon).toFixed(5)}`;
+      for (const v of [i.t_utc, i.class || "", i.rounds, pos]) {
         const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
       }
       tb.appendChild(tr);
     }
     const link = document.getElementById("feed-link");
-    link.innerHTML = "";
-    if (body.feed_url) { const a = document.createElement("a"); a.href = body.feed_url; a.textContent = "locator feed"; link.appendChild(a); }
-    else if (!body.live_source) link.textContent = "(no live source configured: newest stored incidents)";
+    link.textContent = body.from === "locator" ? `(from the locator; alert stream: ${body.sse})`
+      : body.error ? `(locator not answering: ${body.error}; newest stored incidents)`
+      : "(no locator configured: newest stored incidents)";
   } catch (e) { /* the feed is optional; the next poll retries */ }
 }
 
