@@ -80,7 +80,8 @@ def truth_dict(result, frame: str = "wgs84") -> dict:
         ],
         "sensors": [
             {"sensor_id": s.sensor_id, **pos.fields(s.pos_m), "fs_hz": s.fs_hz, "clock": s.clock,
-             "clock_offset_s": s.clock_offset_s, "clock_drift_ppm": s.clock_drift_ppm, "clock_fault_s": s.clock_fault_s}
+             "clock_offset_s": s.clock_offset_s, "clock_drift_ppm": s.clock_drift_ppm, "clock_fault_s": s.clock_fault_s,
+             "full_scale_db_spl": round(s.full_scale_db_spl, 3), "bits": s.bits}
             for s in result.sensors
         ],
         "missed": [{"sensor_id": sid, "event": ev} for sid, ev in result.missed],

@@ -41,6 +41,7 @@ class _Sensor:
     params: object
     clock: Clock
     start_clock_s: float  # clock reading at the first sample, s from the scenario start (whole µs)
+    full_scale_db_spl: float  # this unit's full scale (nominal plus its sensitivity spread)
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,9 @@ def _place_sensors(scn: Scenario, seed: int) -> list[_Sensor]:
         drift_sigma = p.clock_drift_ppm if p.clock_drift_ppm is not None else drift_default
         clock = Clock(p.clock, float(rng.normal(0.0, sigma) + p.clock_fault_s), float(rng.normal(0.0, 1.0) * drift_sigma), sigma)
         start = round(rng.uniform(0.0, p.start_jitter_s) * 1e6) / 1e6
-        out.append(_Sensor(s.sensor_id, pos, reported, p, clock, start))
+        # A more sensitive microphone reaches full scale at a lower level.
+        full_scale = p.full_scale_db_spl - rng.normal(0.0, 1.0) * p.sensitivity_sigma_db
+        out.append(_Sensor(s.sensor_id, pos, reported, p, clock, start, float(full_scale)))
     return out
 
 
@@ -427,13 +430,13 @@ def _record(ctx: _Context, i: int, s: _Sensor, rend: _Renderer) -> tuple[SensorR
             m_nw, spec_nw = rend.spectrum(n_wave(rend.fs_hi, peak, width))
             rend.add(pressure, m_nw, spec_nw, onset, 1.0, float(np.linalg.norm(ray)), 0.0)
             arrivals.append(arrival(ev, t_arr, onset, "nwave", peak))
-    codes = digitize(pressure, p.full_scale_db_spl, p.bits)
+    codes = digitize(pressure, s.full_scale_db_spl, p.bits)
     del pressure
     t_first = float(s.clock.true_time(s.start_clock_s))
     rec = SensorRecording(
         s.sensor_id, s.pos, s.reported, fs, codes_to_float(codes, p.bits), p.bits,
         start_ns + int(round(s.start_clock_s * 1e6)) * 1000, s.clock.kind,
-        float(s.start_clock_s - t_first), s.clock.drift_ppm, s.clock.sigma_s, p.clock_fault_s,
+        float(s.start_clock_s - t_first), s.clock.drift_ppm, s.clock.sigma_s, p.clock_fault_s, s.full_scale_db_spl,
     )
     return rec, arrivals, missed
 

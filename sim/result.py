@@ -36,6 +36,8 @@ class SensorRecording:
         1-sigma clock uncertainty a user would assume for this clock kind, s.
     clock_fault_s : float
         The explicit fault included in the offset, s.
+    full_scale_db_spl : float
+        Peak pressure that reaches digital full scale on this unit (its sensitivity), dB SPL.
     """
 
     sensor_id: str
@@ -50,6 +52,7 @@ class SensorRecording:
     clock_drift_ppm: float
     sigma_clock_s: float
     clock_fault_s: float
+    full_scale_db_spl: float
 
 
 @dataclass(frozen=True)

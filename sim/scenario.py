@@ -91,6 +91,7 @@ class SensorParams:
     fs_hz: int = F(16000, "Hz", 8000, 96000)
     bits: int = F(16, "bit", 8, 24, doc="ADC resolution; WAVs are PCM_16 up to 16 bits, PCM_24 above")
     full_scale_db_spl: float = F(130.0, "dB SPL", 80.0, 194.0, doc="peak pressure at digital full scale; louder clips")
+    sensitivity_sigma_db: float = F(1.0, "dB", 0.0, 20.0, doc="unit-to-unit spread of microphone sensitivity (1-sigma)")
     self_noise_db_spl: float = F(30.0, "dB SPL", 0.0, 100.0, doc="microphone and preamp self-noise, white")
     height_m: tuple = F((5.0, 15.0), "m", 0.0, 300.0, doc="mounting height above ground, drawn uniformly in [lo, hi]")
     position_error_m: float = F(1.0, "m", 0.0, 1000.0, doc="1-sigma error of each reported coordinate")

@@ -20,6 +20,7 @@ def quiet_scene(sensors: list[dict], *, fs_hz: int = 48000, temperature_c: float
         f"echoes = {str(echoes).lower()}",
     ]
     defaults = {"fs_hz": fs_hz, "bits": 24, "full_scale_db_spl": 150.0, "self_noise_db_spl": 0.0, "position_error_m": 0.0,
+                "sensitivity_sigma_db": 0.0,
                 **(sensor_defaults or {})}
     lines.append("[sensor_defaults]")
     lines += _assignments(defaults)
