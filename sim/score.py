@@ -191,6 +191,10 @@ def score(truth: dict, results: dict, cfg: ScoreConfig | None = None, truth_path
     cfg = cfg or ScoreConfig()
     proj = _Projector(truth.get("origin"))
     tframe, rframe = _frame(truth, truth_path), _frame(results, results_path)
+    if rframe == "local" and tframe == "wgs84":
+        # A locator's local frame for a wgs84 recording set has an origin of its own choosing.
+        raise InputError(f"{where(results_path, field='frame')}: results are in a local frame but the truth is wgs84; "
+                         "score wgs84 results, or simulate with --frame local")
     t_shots = truth.get("shots", [])
     t_conf = truth.get("confusers", [])
     if not isinstance(t_shots, list) or not isinstance(t_conf, list):

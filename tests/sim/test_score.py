@@ -169,3 +169,5 @@ def test_bad_results_file_names_file(tmp_path, capsys):
     assert "results.json" in err and "incidents[0].shots[0].t_utc" in err
     with pytest.raises(InputError):
         score(make_truth(), {"frame": "ecef", "incidents": []})
+    with pytest.raises(InputError, match="local frame"):
+        score({**make_truth(), "frame": "wgs84"}, {"frame": "local", "incidents": []})
