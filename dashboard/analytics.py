@@ -50,6 +50,9 @@ class Dataset:
         Index into :data:`PERIODS`.
     fireworks : ndarray of bool, shape (n,)
         Inside a fireworks window (July 4th, New Year, +- ``fireworks_window_h``).
+    days_sorted : bool
+        Local day numbers never decrease along the (time-ordered) columns, so a date window
+        is a slice (false only where a zone's clock change crosses midnight in the data).
     config : DashboardConfig
     """
 
@@ -64,6 +67,7 @@ class Dataset:
     school_zone: np.ndarray
     period: np.ndarray
     fireworks: np.ndarray
+    days_sorted: bool
     config: DashboardConfig
 
     @property
@@ -153,45 +157,61 @@ def build_dataset(cols: IncidentColumns, zones: list[Zone], schools: list[School
     return Dataset(
         cols=cols, local=local, zone=zone, zone_names=zindex.names, zones=tuple(zones), schools=tuple(schools),
         school_start=start, school_members=members, school_zone=school_zone,
-        period=_periods(local, config), fireworks=_fireworks(local, config.fireworks_window_h), config=config,
+        period=_periods(local, config), fireworks=_fireworks(local, config.fireworks_window_h),
+        days_sorted=bool(np.all(np.diff(local.day) >= 0)), config=config,
     )
 
 
 def select(ds: Dataset, f: Filter) -> np.ndarray:
-    """Boolean mask (n,) of the incidents that pass ``f``."""
+    """Boolean mask (n,) of the incidents that pass ``f``.
+
+    The columns are in time order, so the time window (and the local date window, while
+    local days do not run backwards in the data) is a slice; the other tests run on the
+    slice only, which makes date-limited queries cost in proportion to their window.
+    """
     n = ds.n
-    m = np.ones(n, dtype=bool)
-    if f.t0_ns is not None or f.t1_ns is not None:
-        # Columns are in time order: the window is a slice.
-        lo = 0 if f.t0_ns is None else int(np.searchsorted(ds.cols.t_ns, f.t0_ns, "left"))
-        hi = n if f.t1_ns is None else int(np.searchsorted(ds.cols.t_ns, f.t1_ns, "left"))
-        m[:lo] = False
-        m[hi:] = False
-    if f.day0 is not None:
-        m &= ds.local.day >= f.day0
-    if f.day1 is not None:
-        m &= ds.local.day <= f.day1
+    lo, hi = 0, n
+    if f.t0_ns is not None:
+        lo = max(lo, int(np.searchsorted(ds.cols.t_ns, f.t0_ns, "left")))
+    if f.t1_ns is not None:
+        hi = min(hi, int(np.searchsorted(ds.cols.t_ns, f.t1_ns, "left")))
+    if ds.days_sorted:
+        if f.day0 is not None:
+            lo = max(lo, int(np.searchsorted(ds.local.day, f.day0, "left")))
+        if f.day1 is not None:
+            hi = min(hi, int(np.searchsorted(ds.local.day, f.day1, "right")))
+    m = np.zeros(n, dtype=bool)
+    if hi <= lo:
+        return m
+    win = slice(lo, hi)
+    sub = np.ones(hi - lo, dtype=bool)
+    if not ds.days_sorted:
+        if f.day0 is not None:
+            sub &= ds.local.day[win] >= f.day0
+        if f.day1 is not None:
+            sub &= ds.local.day[win] <= f.day1
     if f.zones:
         zmask = np.zeros(len(ds.zone_names) + 1, dtype=bool)  # last slot: zone -1
         zmask[list(f.zones)] = True
-        m &= zmask[ds.zone]
+        sub &= zmask[ds.zone[win]]
     if f.school is not None:
         s = f.school
         near = np.zeros(n, dtype=bool)
         near[ds.school_members[ds.school_start[s] : ds.school_start[s + 1]]] = True
-        m &= near
+        sub &= near[win]
     if f.hours:
         hm = np.zeros(24, dtype=bool)
         hm[list(f.hours)] = True
-        m &= hm[ds.local.hour]
+        sub &= hm[ds.local.hour[win]]
     if f.weekdays:
         wm = np.zeros(7, dtype=bool)
         wm[list(f.weekdays)] = True
-        m &= wm[ds.local.weekday]
+        sub &= wm[ds.local.weekday[win]]
     if f.fireworks == "exclude":
-        m &= ~ds.fireworks
+        sub &= ~ds.fireworks[win]
     elif f.fireworks == "only":
-        m &= ds.fireworks
+        sub &= ds.fireworks[win]
+    m[win] = sub
     return m
 
 

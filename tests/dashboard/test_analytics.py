@@ -147,3 +147,22 @@ def test_heatmap_kernel_choice(rng):
     assert not np.allclose(g.density, q.density)
     with pytest.raises(Exception, match="kernel"):
         heatmap(ds, m, kernel="tophat")
+
+
+def test_date_window_slice_matches_the_plain_test(rng):
+    from dataclasses import replace
+
+    ds, _ = _synthetic(rng)
+    assert ds.days_sorted
+    plain = replace(ds, days_sorted=False)
+    for f in (Filter(day0=16200, day1=16250), Filter(day0=16300, hours=(22, 23), zones=(1,)), Filter(day1=16100),
+              Filter(day0=17000), Filter(day0=16250, day1=16200, fireworks="exclude")):
+        fast, slow = select(ds, f), select(plain, f)
+        assert np.array_equal(fast, slow)
+        want = np.ones(ds.n, bool)
+        if f.day0 is not None:
+            want &= ds.local.day >= f.day0
+        if f.day1 is not None:
+            want &= ds.local.day <= f.day1
+        assert np.array_equal(fast & want, fast) and (f.hours or f.zones or f.fireworks != "include"
+                                                       or np.array_equal(fast, want))
