@@ -95,3 +95,13 @@ def test_sf_release_imports_every_row(sf_alerts, tmp_path):
     with DashboardStore(tmp_path / "d.db") as store:
         rep = import_table(store, sf_alerts / "San_Francisco_ShotSpotter.csv", load_mapping("sf-shotspotter"), "sf")
         assert rep.errors == () and rep.n_added == 4385 and store.count() == 4385
+
+
+def test_builtin_iso_utc_mapping(tmp_path):
+    csv_path = _write(tmp_path / "x.csv", "id,t_utc,lat,lon,rounds,class\n"
+                                          "i1,2026-07-04T21:15:03.5Z,41.88,-87.63,3,gunfire\n"
+                                          "i2,2026-07-04 21:15,41.88,-87.63,3,gunfire\n")
+    table = read_alert_table(csv_path, load_mapping("iso-utc"))
+    assert [(r.ext_id, r.t_ns, r.rounds, r.kind) for r in table.rows] == \
+        [("i1", parse_utc_ns("2026-07-04T21:15:03.5Z"), 3, "gunfire")]
+    assert [(e.line, e.field) for e in table.errors] == [(3, "t_utc")]
