@@ -117,7 +117,8 @@ def paths(
     boxes = world.boxes
     blockers = geometry.blocking(src, rcv, boxes) if boxes.shape[0] else np.zeros(0, dtype=bool)
     if not blockers.any():
-        out.append(Path("direct", float(travel_time(d, c_mps, wind_mps)), r, dgain(d) / r))
+        # Spreading is 1/r beyond the 1 m at which source waveforms are given.
+        out.append(Path("direct", float(travel_time(d, c_mps, wind_mps)), r, dgain(d) / max(r, 1.0)))
         g = world.ground_z_m
         if prop.ground_reflection > 0.0 and src[2] > g and rcv[2] > g:
             hs, hr = src[2] - g, rcv[2] - g

@@ -199,3 +199,8 @@ def test_occluded_sensor_hears_nothing_and_says_so():
     assert res.missed == (("DEAF", 0),)
     assert not [a for a in res.arrivals if a.sensor_id == "DEAF"]
     assert np.max(np.abs(res.sensors[0].audio)) == 0.0 and np.max(np.abs(res.sensors[1].audio)) > 0.0
+
+
+def test_sensor_at_the_muzzle_does_not_break_the_simulation():
+    res = simulate(quiet_scene([{"id": "ON", "x_m": 0.0, "y_m": 0.0, "z_m": 1.5}]), seed=13)
+    assert np.all(np.isfinite(res.sensors[0].audio)) and np.max(np.abs(res.sensors[0].audio)) > 0.99  # clipped

@@ -88,3 +88,79 @@ def test_layout_generates_sensors_without_listing():
 def test_layout_of_zero_sensors_is_refused():
     with pytest.raises(ConfigError, match="no sensors"):
         parse_scenario("[layout]\ndensity_per_km2 = 0.0\n", "zero.toml")
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_VALUES = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False), st.booleans(),
+                    st.text(max_size=8), st.lists(st.integers(-5, 5), max_size=3), st.just({"a": 1}))
+_PLACES = st.sampled_from(["scenario", "site", "environment", "noise", "propagation", "sensor_defaults", "layout",
+                           "buildings_random", "sensor", "incident", "incident.shooter", "incident.shooter.schedule",
+                           "incident.confuser", "building"])
+_KEYS = st.sampled_from(["duration_s", "fs_hz", "count", "x_m", "y_m", "lat", "lon", "t_s", "kind", "weapon", "rounds",
+                         "rate_rpm", "height_m", "area_m", "clock", "color", "x", "schedule", "id", "start_utc",
+                         "burst_height_m", "max_echoes", "reverb_rt60_s", "pattern", "temperature_c"])
+
+
+def _doc():
+    import tomllib
+
+    return tomllib.loads(GOOD + "[[building]]\nx_m = [100.0, 120.0]\ny_m = [5.0, 30.0]\n[layout]\ncount = 3\n"
+                         "[[incident]]\nt_s = 2.0\n[[incident.confuser]]\nkind = \"door_slam\"\nx_m = 1.0\ny_m = 2.0\n")
+
+
+def _dump(doc) -> str:
+    """A tiny TOML writer for what this test builds (tables, arrays of tables, scalars, lists, inline tables)."""
+    import json
+
+    def val(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {val(x)}" for k, x in v.items()) + " }"
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        if isinstance(v, float):
+            return repr(v)
+        return json.dumps(v) if isinstance(v, str) else str(v)
+
+    out = []
+
+    def table(prefix, t, array=False):
+        scalars = {k: v for k, v in t.items() if not (isinstance(v, dict) and k not in ("a",)) and
+                   not (isinstance(v, list) and v and all(isinstance(x, dict) for x in v) and k != "schedule")}
+        out.append(f"[[{prefix}]]" if array else f"[{prefix}]")
+        out.extend(f"{k} = {val(v)}" for k, v in scalars.items())
+        for k, v in t.items():
+            if k in scalars:
+                continue
+            if isinstance(v, dict):
+                table(f"{prefix}.{k}", v)
+            else:
+                for item in v:
+                    table(f"{prefix}.{k}", item, array=True)
+
+    for k, v in doc.items():
+        if isinstance(v, list):
+            for item in v:
+                table(k, item, array=True)
+        else:
+            table(k, v)
+    return "\n".join(out) + "\n"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(place=_PLACES, key=_KEYS, value=_VALUES)
+def test_any_mutation_loads_or_fails_with_a_config_error(place, key, value):
+    doc = _doc()
+    target = doc
+    for part in place.split("."):
+        target = target.setdefault(part, {})
+        if isinstance(target, list):
+            target = target[0]
+    target[key] = value
+    try:
+        parse_scenario(_dump(doc), "fuzz.toml")
+    except ConfigError as exc:
+        assert "fuzz.toml" in str(exc)
