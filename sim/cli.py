@@ -68,7 +68,10 @@ def _sim(args: argparse.Namespace) -> int:
     result = simulate(scenario, seed=args.seed, progress=progress)
     if not args.quiet:
         print(file=sys.stderr)
-    out = write_recording_set(result, args.out, frame=args.frame)
+    from pathlib import Path
+
+    text = Path(scenario.source).read_text(encoding="utf-8") if scenario.source and Path(scenario.source).is_file() else None
+    out = write_recording_set(result, args.out, frame=args.frame, scenario_toml=text)
     if args.plot:
         from sim.plot import plot_result
 

@@ -88,7 +88,7 @@ def truth_dict(result, frame: str = "wgs84") -> dict:
     }
 
 
-def write_recording_set(result, out_dir: str | Path, frame: str = "wgs84") -> Path:
+def write_recording_set(result, out_dir: str | Path, frame: str = "wgs84", scenario_toml: str | None = None) -> Path:
     """Write a :class:`~sim.result.SimResult` as a recording set.
 
     Parameters
@@ -99,6 +99,9 @@ def write_recording_set(result, out_dir: str | Path, frame: str = "wgs84") -> Pa
         anything else is refused.
     frame : {"wgs84", "local"}
         Positions as lat/lon/alt_m or as the local x_m/y_m/z_m.
+    scenario_toml : str, optional
+        The scenario's text, kept as ``scenario.toml`` so the set can be made again
+        (``salvo sim scenario.toml --seed <truth.json seed>``).
 
     Returns
     -------
@@ -138,6 +141,8 @@ def write_recording_set(result, out_dir: str | Path, frame: str = "wgs84") -> Pa
         else:
             site["ground_z_m"] = ground
         (tmp / "site.json").write_text(json.dumps(site, indent=1) + "\n", encoding="utf-8")
+        if scenario_toml is not None:
+            (tmp / "scenario.toml").write_text(scenario_toml, encoding="utf-8")
         (tmp / "truth.json").write_text(json.dumps(truth_dict(result, frame), indent=1) + "\n", encoding="utf-8")
         with open(tmp / "arrivals.csv", "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh, lineterminator="\n")

@@ -124,6 +124,7 @@ def test_cli_same_seed_same_bytes(tmp_path):
         assert main(["sim", str(scn), "--out", str(out), "--seed", str(seed), "--quiet"]) == 0
         outs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
     assert outs[0] == outs[1]
+    assert outs[0]["scenario.toml"] == SCENARIO.encode()
     assert set(outs[0]) == set(outs[2]) and outs[0]["S01.wav"] != outs[2]["S01.wav"]
 
 
