@@ -20,5 +20,7 @@ On disk (``salvo sim ... --out DIR`` or :func:`sim.recording.write_recording_set
   ``sample`` is the fractional sample index in that sensor's WAV (its clock included) and ``path``
   is ``direct``, ``diffracted``, ``nwave``, ``ground`` or ``echo``.
 
+- ``scenario.toml``: the scenario file's text, when it came from a file (presets included).
+
 ``salvo sim --fields`` lists every key of a scenario file with its unit and default.
 """
