@@ -23,7 +23,7 @@ from sim.microphone import Clock, codes_to_float, digitize
 from sim.propagation import World, maekawa_loss_db, paths
 from sim.result import Arrival, Event, SensorRecording, SimResult, TrueConfuser, TrueShot, Truth
 from sim.scenario import CLOCK_DEFAULTS, Building, Scenario
-from sim.sources import CONFUSER_SOUNDS, WEAPONS, Weapon, db_spl_to_pa, muzzle_blast, n_wave, whitham_nwave
+from sim.sources import CONFUSER_SOUNDS, WEAPONS, Weapon, muzzle_blast, n_wave, whitham_nwave
 
 NS = 1_000_000_000
 _PRE = 64  # samples of a render window before the onset (room for fractional delay and filter pre-ringing)
