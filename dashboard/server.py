@@ -140,7 +140,11 @@ class Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def _refuse_method(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self._json(400, {"error": "Content-Length is not a number"})
+            return
         if length > self.app.cfg.dashboard.limits.max_body_bytes:
             self._json(413, {"error": f"request body over {self.app.cfg.dashboard.limits.max_body_bytes} bytes"})
             return

@@ -122,6 +122,8 @@ def test_oversized_requests_are_rejected(server):
     assert call(server, "/api/summary?hour=0-99", tok)[0] == 400
     assert call(server, "/api/summary", tok, method="POST", body=b"x" * 100_000)[0] == 413
     assert call(server, "/api/summary", tok, method="POST", body=b"{}")[0] == 405
+    assert call(server, "/api/summary", tok, method="POST", headers={"Content-Length": "lots"})[0] == 400
+    assert call(server, "/api/summary", "\u00e9" * 10)[0] == 401  # non-ASCII token
     assert call(server, "/static/../server.py")[0] == 404
     assert call(server, "/static/%2e%2e/server.py")[0] == 404
 
