@@ -208,7 +208,8 @@ def points(ds: Dataset, q: Query, limit: int) -> dict:
     truncated = idx.size > limit
     idx = idx[-limit:] if limit else idx[:0]
     # Columns formatted vectorised; one Python list per point only at the end.
-    t_text = [x + "Z" for x in ds.cols.t_ns[idx].astype("datetime64[s]").astype(str).tolist()]
+    t_sec = ds.cols.t_ns[idx].astype("datetime64[ns]").astype("datetime64[s]")
+    t_text = [x + "Z" for x in t_sec.astype(str).tolist()]
     names = np.array(list(ds.zone_names) + [None], dtype=object)
     rows = [list(r) for r in zip(np.round(ds.cols.lat[idx], 6).tolist(), np.round(ds.cols.lon[idx], 6).tolist(),
                                  ds.cols.rounds[idx].tolist(), t_text, names[ds.zone[idx]].tolist(),

@@ -238,15 +238,25 @@ function drawPoints(body) {
   const g = document.getElementById("layer-points");
   g.innerHTML = "";
   const r = 0.0018 * state.mapBox[2];
-  for (const [lat, lon, rounds, t, zone, fireworks] of body.points) {
+  state.points = body.points;
+  // One node per point, no per-point tooltip element: the legend reads the hovered point.
+  const frag = document.createDocumentFragment();
+  body.points.forEach(([lat, lon, rounds, t, zone, fireworks], i) => {
     const [x, y] = project(lon, lat);
-    const c = el("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: (r * Math.sqrt(Math.min(rounds, 16))).toFixed(1),
-                             class: fireworks ? "incident fireworks" : "incident" }, g);
-    title(c, `${t} UTC - ${rounds} round(s)` + (zone ? ` - ${zone}` : "") + (fireworks ? " - fireworks window" : ""));
-  }
-  document.getElementById("map-legend").innerHTML =
-    `${fmt(body.points.length)} of ${fmt(body.total)} incidents drawn` + (body.truncated ? " (newest)" : "") +
+    frag.appendChild(el("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: (r * Math.sqrt(Math.min(rounds, 16))).toFixed(1),
+                                    class: fireworks ? "incident fireworks" : "incident", "data-i": i }));
+  });
+  g.appendChild(frag);
+  const legend = document.getElementById("map-legend");
+  const base = `${fmt(body.points.length)} of ${fmt(body.total)} incidents drawn` + (body.truncated ? " (newest)" : "") +
     ` <span class="dot"></span> incident <span class="dot fw"></span> fireworks window <span class="dot school"></span> school`;
+  legend.innerHTML = base;
+  g.onmouseover = ev => {
+    const p = state.points[+ev.target.dataset.i];
+    if (!p) return;
+    legend.textContent = `${p[3]} UTC - ${p[2]} round(s)` + (p[4] ? ` - ${p[4]}` : "") + (p[5] ? " - fireworks window" : "");
+  };
+  g.onmouseout = () => { legend.innerHTML = base; };
 }
 
 function drawHeat(h) {

@@ -8,6 +8,7 @@ fixture, so all of them skip cleanly without the data, as they do without ``/usr
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import math
 import re
@@ -98,6 +99,14 @@ def test_page_loads_sf_data_and_draws_the_neighbourhoods(site, sf_alerts, tmp_pa
     assert page.locator("circle.school").count() == 127
     assert page.locator("#layer-points circle.incident").count() == 4385
     assert page.locator("#heat-image").count() == 1
+    # Hovering the oldest point reads it out: the CSV's earliest alert, local time (PST) + 8 h.
+    with open(SF / "San_Francisco_ShotSpotter.csv", encoding="utf-8-sig", newline="") as fh:
+        first = min(csv.DictReader(fh), key=lambda r: dt.datetime.strptime(f"{r['Date']} {r['Time']}", "%d-%b-%y %H:%M:%S"))
+    utc = dt.datetime.strptime(f"{first['Date']} {first['Time']}", "%d-%b-%y %H:%M:%S") + dt.timedelta(hours=8)
+    page.dispatch_event("#layer-points circle.incident >> nth=0", "mouseover")
+    legend = page.inner_text("#map-legend")
+    assert legend.startswith(f"{utc.isoformat()}Z UTC - {first['Rnds']} round(s) - ") and "fireworks window" in legend
+    page.dispatch_event("#layer-points", "mouseout")
     # The hour-of-day chart shows exactly the raw CSV's hours (times are local in the file and on the page).
     assert _hours(page) == _raw_hours()
     # Bayview's row in the zone table, and its shading on the map, carry its count.
@@ -192,8 +201,6 @@ def test_per_school_view_and_its_exports(site, sf_alerts, tmp_path):
 
 
 def test_last_90_days_and_the_previous_period(site, sf_alerts):
-    import datetime as dt
-
     with open(SF / "San_Francisco_ShotSpotter.csv", encoding="utf-8-sig", newline="") as fh:
         days = [dt.datetime.strptime(r["Date"], "%d-%b-%y").date() for r in csv.DictReader(fh)]
     last = max(days)
