@@ -6,7 +6,8 @@ placed like SF's real alerts (each a real alert position jittered by ~150 m, whe
 three years, then times:
 
 - ``load``: reading the columns from SQLite and precomputing zone, schools, local time,
-  period and fireworks flag (:func:`dashboard.analytics.build_dataset`), once per start;
+  period and fireworks flag (:func:`dashboard.loading.load_dataset`), at server start and in
+  the background after the store changes;
 - ``summary``: every aggregation the page shows (per zone, per school, hour x weekday,
   periods, monthly trend, previous period), unfiltered and with a zone + hours + weekdays +
   dates filter (what one page refresh asks);
@@ -39,9 +40,10 @@ from pathlib import Path
 import numpy as np
 
 from dashboard import api
-from dashboard.analytics import build_dataset, heatmap, select
+from dashboard.analytics import heatmap, select
 from dashboard.config import DashboardConfig, ServeConfig
 from dashboard.geo import Zone, load_schools, load_zones
+from dashboard.loading import load_dataset
 from dashboard.partners import Account, add_account
 from dashboard.server import make_server
 from dashboard.store import DashboardStore, School
@@ -173,7 +175,7 @@ def run(sizes: list[int]) -> None:
                 token = add_account(st, "bench", "admin")[1]
                 t_ins = time.perf_counter() - t_ins
                 t_load = time.perf_counter()
-                ds = build_dataset(st.load_columns(), zones, schools, cfg)
+                ds = load_dataset(st, cfg)  # what the server does at start and on every reload
                 t_load = time.perf_counter() - t_load
             account = Account(0, "bench", "admin", ())
             zone_name = ds.zone_names[int(np.bincount(ds.zone[ds.zone >= 0]).argmax())]
@@ -211,7 +213,6 @@ def run(sizes: list[int]) -> None:
             print(f"{n:>9,} | {t_ins:7.2f} | {t_load:6.2f} | {s_all:11.4f} | {s_f:12.4f} | {h_f:7.4f} | {p_f:6.4f} | "
                   f"{t_http:12.4f} | {page_load:9.2f} | {page_filter:11.2f} | {sql_all:7.4f} | {sql_f:8.4f} | {sql_all / s_all:9.1f} | {sql_f / s_f:10.1f}",
                   flush=True)
-            del ds
     print(f"\nhttp refresh payload at the largest N: {nbytes / 1e3:.0f} kB (summary + 5,000 points + heatmap grid)")
     print("page load / page filter: one run each in headless Chromium (nan: /usr/bin/chromium absent).")
     print("numpy 'summary' also computes per-school counts, day periods and the previous period; "

@@ -23,7 +23,6 @@ import json
 import logging
 import mimetypes
 import threading
-import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
