@@ -360,8 +360,6 @@ def heatmap(ds: Dataset, mask: np.ndarray, bounds: tuple[float, float, float, fl
     cell = float(cell_m or ds.config.kde_cell_m)
     if bounds is None:
         if ds.zones:
-            from dashboard.geo import build_zone_index
-
             zb = build_zone_index(list(ds.zones)).zbox
             bounds = (zb[:, 1].min(), zb[:, 0].min(), zb[:, 3].max(), zb[:, 2].max())
         elif ds.n:

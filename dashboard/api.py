@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -302,8 +303,6 @@ def default_title(ds: Dataset, q: Query, account: Account) -> str:
 
 def describe(params: dict[str, list[str]]) -> str:
     """The filter in words, with the time the report was made, for a report's subtitle."""
-    import time
-
     parts = [f"{k}={','.join(v)}" for k, v in sorted(params.items()) if k in FILTER_PARAMS]
     made = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     return "Filter: " + ("; ".join(parts) if parts else "all incidents") + f" - made {made}"

@@ -14,6 +14,7 @@ import json
 import numpy as np
 
 from dashboard.analytics import Dataset
+from salvo.utc import format_utc_ns
 
 CSV_FIELDS = ("id", "source", "t_utc", "local_time", "lat", "lon", "rounds", "kind", "zone", "fireworks", "address")
 
@@ -32,8 +33,6 @@ def incidents_csv(ds: Dataset, idx: np.ndarray, details: dict[int, dict]) -> byt
     details : dict
         Store row id -> full record (``source``, ``ext_id``, ``address``), from the store.
     """
-    from salvo.utc import format_utc_ns
-
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(CSV_FIELDS)
@@ -49,8 +48,6 @@ def incidents_csv(ds: Dataset, idx: np.ndarray, details: dict[int, dict]) -> byt
 
 def incidents_geojson(ds: Dataset, idx: np.ndarray) -> bytes:
     """Selected incidents as a GeoJSON FeatureCollection of points."""
-    from salvo.utc import format_utc_ns
-
     feats = []
     for i in idx.tolist():
         z = ds.zone[i]

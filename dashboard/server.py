@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from dashboard import api
+from dashboard import api, feed, report
 from dashboard.analytics import Dataset
 from dashboard.config import ServeConfig
 from dashboard.loading import load_dataset
@@ -244,8 +244,6 @@ class Handler(BaseHTTPRequestHandler):
             kernel = (params.get("kernel") or [None])[-1]
             self._json(200, api.heatmap_body(ds, q, cell, lim.max_grid_cells, kernel))
         elif route in ("export.csv", "export.geojson"):
-            from dashboard import report
-
             idx, cut = api.selected_rows(ds, q, _num_param(params, "limit", 1_000_000, 0, 1_000_000))
             hdr = {"Content-Disposition": f'attachment; filename="salvo-incidents.{route.split(".")[1]}"',
                    "X-Truncated": str(cut).lower()}
@@ -255,8 +253,6 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self._send(200, report.incidents_geojson(ds, idx), "application/geo+json", hdr)
         elif route in ("report.png", "report.pdf"):
-            from dashboard import report
-
             fmt = route.split(".")[1]
             summ = api.summary(ds, q)
             title = (params.get("title") or [api.default_title(ds, q, account)])[-1][:120]
@@ -273,8 +269,6 @@ class Handler(BaseHTTPRequestHandler):
         for k in params:
             if k != "limit":
                 raise api.ApiError(400, f"unknown parameter {k[:40]!r}")
-        from dashboard import feed
-
         n = _num_param(params, "limit", 50, 1, 500)
         url = self.app.cfg.locator_url
         body: dict = {"locator": url, "sse": (url.rstrip("/") + "/alerts") if url else None, "error": None}
