@@ -178,6 +178,7 @@ def follow(
     timeout_s: float | None = None,
     as_json: bool = False,
     on_alert: Callable[[dict], None] | None = None,
+    stop=None,
 ) -> int:
     """Print alerts from a locator's feed as they arrive, reconnecting when the link drops.
 
@@ -195,6 +196,8 @@ def follow(
         Print each alert's JSON instead of a line of text.
     on_alert : callable, optional
         Also called with each alert's data.
+    stop : threading.Event, optional
+        Stop following once set (checked at least every second).
 
     Returns
     -------
@@ -209,11 +212,14 @@ def follow(
     last_id = 0
     got = 0
     backoff = 0.2
-    while end is None or time.monotonic() < end:
+    def running() -> bool:
+        return (end is None or time.monotonic() < end) and not (stop is not None and stop.is_set())
+
+    while running():
         remaining = None if end is None else max(end - time.monotonic(), 0.01)
         try:
             conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80,
-                                              timeout=min(remaining or 30.0, 30.0))
+                                              timeout=min(remaining or 30.0, 30.0, 1.0 if stop is not None else 30.0))
             conn.request("GET", path, headers={"Accept": "text/event-stream", "Last-Event-ID": str(last_id)})
             resp = conn.getresponse()
             if resp.status != 200:
@@ -221,8 +227,11 @@ def follow(
                 return got
             backoff = 0.2
             data: list[str] = []
-            while end is None or time.monotonic() < end:
-                raw = resp.fp.readline()
+            while running():
+                try:
+                    raw = resp.fp.readline()
+                except TimeoutError:
+                    continue  # quiet feed: look at the stop flag, keep the connection
                 if not raw:
                     break
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
@@ -242,7 +251,7 @@ def follow(
             conn.close()
         except (OSError, http.client.HTTPException, ValueError):
             pass  # the locator restarts or the network drops: reconnect below
-        if end is not None and time.monotonic() >= end:
+        if not running():
             break
         time.sleep(backoff)
         backoff = min(backoff * 2, 5.0)

@@ -18,6 +18,8 @@ doubles nothing (shots are identified by their detections).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import heapq
 import logging
 import math
 import time
@@ -68,7 +70,12 @@ class LocatorService:
         self.sensors = sensors
         self._clock = clock or stream_clock(config)
         self._print = print_alerts
-        self.store = IncidentStore(config.store)
+        self.store = IncidentStore(config.store)  # the ingest's connection (event-loop thread)
+        # Association runs in one worker thread, so a heavy solve never delays an ack; it
+        # writes incidents through its own connection (SQLite WAL serialises the writers).
+        self._assoc_store = IncidentStore(config.store)
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="association")
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._assoc_cfg = AssociationConfig(**config.association)
         self._table = SensorTable.from_any(sensors.as_mapping())
         self._online = OnlineAssociator(self._table, self._assoc_cfg)
@@ -89,12 +96,20 @@ class LocatorService:
             self._on_detections, self._on_heartbeat, self._clock,
         )
         d = np.linalg.norm(sensors.pos_m[:, None, :2] - sensors.pos_m[None, :, :2], axis=-1)
-        self._near = {sid: frozenset(np.array(sensors.ids)[d[i] <= config.prelim_radius_m]) for i, sid in
-                      enumerate(sensors.ids)}
+        # Largest arrival-time difference between two sensors for one source: their distance
+        # over c, plus the association's gate margin and tolerance (ns); beyond prelim_radius_m,
+        # never (a shot is not heard that far).
+        a = self._assoc_cfg
+        gate_s = d / a.c_mps + a.gate_margin_s + a.tolerance_s
+        gate_s[d > config.prelim_radius_m] = -1.0
+        self._gate_ns = (gate_s * NS).astype(np.int64)
+        self._index = {sid: i for i, sid in enumerate(sensors.ids)}
+        self._final_keys: set[str] = set()
         c = self._assoc_cfg.c_mps
         self._prelim_span_ns = int((config.prelim_radius_m / c + self._assoc_cfg.gate_margin_s
                                     + self._assoc_cfg.tolerance_s) * NS)
         self._recent: deque[Detection] = deque()
+        self._reorder: list[tuple[int, str, int, Detection]] = []  # heap by time: waiting for the watermark
         self._received: dict[str, int] = {}
         self._pending: list[Received] = []
         self._wake = asyncio.Event()
@@ -103,6 +118,8 @@ class LocatorService:
         self.started_ns = self._clock()
         self._started_wall_ns = time.time_ns()
         self._ticks = 0
+        self._last_flush_ns = 0
+        self._progress: dict[str, tuple[int, int]] = {}  # sensor -> (audio time listened to, wall ns of report)
         self._shown: dict[str, tuple] = {}
         self._http = None
         self._servers: list[asyncio.AbstractServer] = []
@@ -115,6 +132,7 @@ class LocatorService:
         """Resume from the store, open both servers; returns (ingest port, http port)."""
         from locator.service_http import HttpApi
 
+        self._loop = asyncio.get_running_loop()
         self._resume()
         cfg = self.config
         self._warm_up()
@@ -144,12 +162,14 @@ class LocatorService:
                 await t
             except (asyncio.CancelledError, Exception):
                 pass
+        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
         for s in self._servers:
             try:
                 await asyncio.wait_for(s.wait_closed(), 1.0)
             except (asyncio.TimeoutError, Exception):
                 pass
         self.store.close()
+        self._assoc_store.close()
 
     def _resume(self) -> None:
         now = self._clock()
@@ -188,44 +208,95 @@ class LocatorService:
 
     def _on_heartbeat(self, hb: Heartbeat, received_ns: int) -> None:
         self.nodes[hb.sensor_id] = NodeHealth(hb, received_ns)
+        if hb.audio_ns > 0:
+            self._note_progress(hb.sensor_id, hb.audio_ns)
+
+    def _note_progress(self, sensor_id: str, audio_ns: int) -> None:
+        old = self._progress.get(sensor_id)
+        if old is None or audio_ns >= old[0]:
+            self._progress[sensor_id] = (audio_ns, time.time_ns())
+        else:
+            self._progress[sensor_id] = (old[0], time.time_ns())
+
+    def cutoff_ns(self, now_ns: int) -> int:
+        """Time up to which shots may be finalised: the clock less the transport allowance, and
+        no later than the slowest live node has listened (nodes heard from within the heartbeat timeout)."""
+        cut = now_ns - self._allowance_ns()
+        alive_after = time.time_ns() - int(self.config.heartbeat_timeout_s * NS)
+        live = [p for s, (p, wall) in self._progress.items() if wall >= alive_after and s in self.nodes]
+        return min([cut] + live)
 
     # -- association ------------------------------------------------------------------------
 
     async def _worker(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
+            # Detections of one shot reach the locator within milliseconds of each other:
+            # gather for a moment, so one association serves them all.
+            await asyncio.sleep(self.config.batch_s)
+            # Everything that arrived meanwhile goes in one batch.
             batch, self._pending = self._pending, []
-            try:
-                self._process(batch)
-            except Exception:  # a bug in one batch must not stop the service
-                self.ingest.counters["internal_errors"] += 1
-                log.exception("association failed on a batch of %d detections", len(batch))
-            await asyncio.sleep(0)
+            await loop.run_in_executor(self._executor, self._guarded, self._process, batch)
+
+    def _guarded(self, fn, *args) -> None:
+        """Run association work in the worker thread; a bug in one batch must not stop the service."""
+        try:
+            fn(*args)
+        except Exception:
+            self.ingest.counters["internal_errors"] += 1
+            log.exception("association failed in %s", getattr(fn, "__name__", fn))
 
     def _process(self, batch: list[Received]) -> None:
-        finals = []
-        for r in sorted(batch, key=lambda r: r.detection.t_ns):
+        for r in batch:
             d = r.detection
+            if d.sensor_id in self._progress and d.t_ns > self._progress[d.sensor_id][0]:
+                self._note_progress(d.sensor_id, d.t_ns)
             self._received[f"{d.sensor_id}:{d.seq}"] = r.wall_ns
             self._recent.append(d)
-            finals += self._online.push(d)
-        shots = [live_shot(s, True) for s in finals] + self._preliminary([r.detection for r in batch])
-        self._apply(shots)
+            heapq.heappush(self._reorder, (d.t_ns, d.sensor_id, d.seq, d))
+        self._apply(self._preliminary([r.detection for r in batch]) + self._release(self.cutoff_ns(self._clock())))
+
+    def _release(self, cut_ns: int) -> list[LiveShot]:
+        """Feed the online associator, in time order, every detection up to the watermark.
+
+        Nodes report out of step (one lags, another resends its spool); the associator
+        expects a time-ordered stream, so detections wait here until no live node can
+        still send an earlier one.
+        """
+        finals = []
+        while self._reorder and self._reorder[0][0] <= cut_ns:
+            finals += self._online.push(heapq.heappop(self._reorder)[3])
+        return [live_shot(s, True) for s in finals]
 
     def _preliminary(self, new: list[Detection]) -> list[LiveShot]:
-        """Associate the recent detections of the sensors near the new ones; shots that use a new one."""
+        """Locate what the new detections can already tell: shots that use at least one of them.
+
+        The pool is every recent detection, not yet in a final shot, that could share a
+        source with a new one: at most ``d/c`` (plus the gate margin) away in time, ``d``
+        being the distance between the two sensors (every arrival of a shot heard at
+        sensor ``s`` passes that gate against ``s``'s).  This keeps the pool to the few
+        dozen detections around a shot, whatever is going on elsewhere in the city.
+        """
         from locator.associate import associate
 
+        new = [d for d in new if d.sensor_id in self._index and d.kind not in self._assoc_cfg.exclude_kinds]
         if not new:
             return []
         newest = max(d.t_ns for d in self._recent)
-        while self._recent and self._recent[0].t_ns < newest - 4 * self._prelim_span_ns:
+        while self._recent and self._recent[0].t_ns < newest - 2 * self._prelim_span_ns:
             self._recent.popleft()
-        near = frozenset().union(*(self._near.get(d.sensor_id, frozenset()) for d in new))
-        lo = min(d.t_ns for d in new) - 2 * self._prelim_span_ns
-        hi = max(d.t_ns for d in new) + 2 * self._prelim_span_ns
-        pool = [d for d in self._recent if d.sensor_id in near and lo <= d.t_ns <= hi]
+        cand = [d for d in self._recent if d.sensor_id in self._index and f"{d.sensor_id}:{d.seq}" not in self._final_keys]
+        if len(cand) < self._assoc_cfg.min_sensors:
+            return []
+        t_c = np.array([d.t_ns for d in cand], dtype=np.int64)
+        s_c = np.array([self._index[d.sensor_id] for d in cand])
+        t_n = np.array([d.t_ns for d in new], dtype=np.int64)
+        s_n = np.array([self._index[d.sensor_id] for d in new])
+        gate = self._gate_ns[s_c][:, s_n]
+        ok = (np.abs(t_c[:, None] - t_n[None, :]) <= gate).any(axis=1)
+        pool = [d for d, keep in zip(cand, ok) if keep]
         if len({d.sensor_id for d in pool}) < self._assoc_cfg.min_sensors:
             return []
         new_keys = {f"{d.sensor_id}:{d.seq}" for d in new}
@@ -239,6 +310,8 @@ class LocatorService:
         wall = time.time_ns()
         changed: dict[str, float] = {}
         for shot in sorted(shots, key=lambda s: (not s.final, s.t0_ns)):
+            if shot.final:
+                self._final_keys.update(shot.keys)
             inc_id, new_solution = self.incidents.add(shot)
             if inc_id is None:
                 continue
@@ -248,7 +321,7 @@ class LocatorService:
             lat = (wall - max(got)) / NS if got and new_solution and not replayed else math.nan
             changed[inc_id] = lat if math.isnan(changed.get(inc_id, math.nan)) else max(lat, changed[inc_id])
         for inc_id, lat in changed.items():
-            stored = self.store.upsert_incident(self.incidents.snapshot(inc_id), now_ns=now)
+            stored = self._assoc_store.upsert_incident(self.incidents.snapshot(inc_id), now_ns=now)
             # A dispatcher hears of what they can see change, not of every internal confirmation.
             if stored.version == 1 or self._visible(stored) != self._shown.get(inc_id):
                 self._publish("preliminary" if inc_id not in self._shown else "update", stored, lat, wall)
@@ -261,6 +334,14 @@ class LocatorService:
         return (inc.n_shots, inc.n_shooters, inc.cls, frozenset(x for s in inc.shots for x in s.sensors), where)
 
     def _publish(self, status: str, stored, latency_s: float, now: int) -> None:
+        """Publish from the worker thread: the hub and its subscribers live in the event loop."""
+        loop = self._loop
+        if loop is not None and loop.is_running() and not _in_loop(loop):
+            loop.call_soon_threadsafe(self._publish_now, status, stored, latency_s, now)
+        else:
+            self._publish_now(status, stored, latency_s, now)
+
+    def _publish_now(self, status: str, stored, latency_s: float, now: int) -> None:
         if status == "final":
             self._shown.pop(stored.id, None)
         else:
@@ -274,30 +355,34 @@ class LocatorService:
 
     async def _ticker(self) -> None:
         step = self.config.step_s
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(step)
-            try:
-                self.tick()
-            except Exception:
-                self.ingest.counters["internal_errors"] += 1
-                log.exception("tick failed")
+            await loop.run_in_executor(self._executor, self._guarded, self.tick)
 
     def tick(self, now_ns: int | None = None) -> None:
         """Finalise shots and close incidents as of ``now_ns`` (default: the clock)."""
         now = self._clock() if now_ns is None else now_ns
         if time.time_ns() - self._started_wall_ns < int(self.config.restart_grace_s * NS):
             return  # nodes may still be resending what they spooled while we were down
-        finals = self._online.flush(now - self._allowance_ns())
-        if finals:
-            self._apply([live_shot(s, True) for s in finals])
-        for inc_id in self.incidents.due(now - self._allowance_ns()):
-            stored = self.store.upsert_incident(self.incidents.close(inc_id), now_ns=now)
+        cut = self.cutoff_ns(now)
+        shots = self._release(cut)
+        # A flush re-runs the search over the associator's buffer: once per association step
+        # of stream time is enough (shots are final only by then anyway).
+        if self._online.pending and cut - self._last_flush_ns >= int(self._assoc_cfg.step_s * NS):
+            self._last_flush_ns = cut
+            shots += [live_shot(s, True) for s in self._online.flush(cut)]
+        if shots:
+            self._apply(shots)
+        for inc_id in self.incidents.due(cut):
+            stored = self._assoc_store.upsert_incident(self.incidents.close(inc_id), now_ns=now)
             self._publish("final", stored, math.nan, time.time_ns())
         # Arrival times are needed only while a shot can still change.
         horizon = time.time_ns() - int((self.config.incident_gap_s * 4 + 60) * NS)
         self._ticks += 1
         if len(self._received) > 100_000 or self._ticks % 100 == 0:
             self._received = {k: v for k, v in self._received.items() if v >= horizon}
+            self._final_keys &= self._received.keys()
             self.incidents.forget_before(now - int((self.config.replay_window_s + 4 * self.config.incident_gap_s) * NS))
 
     # -- health -----------------------------------------------------------------------------
@@ -305,8 +390,9 @@ class LocatorService:
     def health(self) -> dict:
         """Counters and node states for /health (JSON-ready)."""
         now = self._clock()
-        stale_ns = int(max(3 * 10.0, 3 * self.config.step_s) * NS)
-        online = sorted(s for s, h in self.nodes.items() if now - h.received_ns <= stale_ns)
+        wall = time.time_ns()
+        online = sorted(s for s, (_, w) in self._progress.items()
+                        if s in self.nodes and wall - w <= self.config.heartbeat_timeout_s * NS)
         lat = np.array(self.latencies_s) if self.latencies_s else np.array([math.nan])
         return {
             "status": "ok",
@@ -316,7 +402,7 @@ class LocatorService:
             "nodes_silent": sorted(set(self.sensors.ids) - set(online)),
             "connections": self.ingest.connections,
             "open_incidents": len(self.incidents.open_ids),
-            "pending_detections": self._online.pending,
+            "pending_detections": self._online.pending + len(self._reorder),
             "alerts_published": self.hub.published,
             "subscribers": self.hub.subscribers,
             "alert_latency_s": {q: _r(np.nanpercentile(lat, p)) for q, p in (("p50", 50), ("p95", 95), ("p99", 99))},
@@ -340,6 +426,13 @@ class LocatorService:
                 "spool_depth": hb.spool_depth, "dropped_blocks": hb.dropped_blocks, "uptime_s": _r(hb.uptime_s),
             })
         return rows
+
+
+def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 def stream_clock(config: ServiceConfig):

@@ -66,8 +66,14 @@ class ServiceConfig:
         heartbeats this far in the past) are rejected as stale, s; default 300.
     transport_allowance_s : float
         Wait for detections still on their way before a shot is final, s; default 0.5.
+    heartbeat_timeout_s : float
+        A node silent this long (wall clock) is offline: it no longer holds back the
+        finalisation watermark and /health lists it as silent, s; default 30.
     step_s : float
         Period of the service's tick (finalising shots, closing incidents), s; default 0.1.
+    batch_s : float
+        Detections arriving within this long are associated together (one search
+        serves a whole wavefront), s; default 0.03.
     prelim_radius_m : float
         Sensors within this distance of a reporting sensor join its preliminary
         association, m (a gunshot is rarely heard beyond 1-2 km); default 2000.
@@ -106,7 +112,9 @@ class ServiceConfig:
     max_bad_frames: int = 20
     max_clock_skew_s: float = 300.0
     transport_allowance_s: float = 0.5
+    heartbeat_timeout_s: float = 30.0
     step_s: float = 0.1
+    batch_s: float = 0.03
     prelim_radius_m: float = 2000.0
     replay_window_s: float = 600.0
     restart_grace_s: float = 15.0

@@ -60,7 +60,7 @@ class HttpApi:
             if method != "GET":
                 await _send(writer, 405, "text/plain", b"GET only\n")
             elif url.path == "/alerts":
-                await self._alerts(writer, headers)
+                await self._alerts(reader, writer, headers)
             elif url.path == "/health":
                 await _send(writer, 200, "application/json", _json(self._svc.health()))
             elif url.path == "/metrics":
@@ -81,7 +81,8 @@ class HttpApi:
             self._live.discard(task)  # type: ignore[arg-type]
             writer.close()
 
-    async def _alerts(self, writer: asyncio.StreamWriter, headers: dict[str, str]) -> None:
+    async def _alerts(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      headers: dict[str, str]) -> None:
         try:
             last = int(headers.get("last-event-id", "0") or 0)
         except ValueError:
@@ -94,11 +95,16 @@ class HttpApi:
             for a in missed:
                 writer.write(sse_event(a))
             await writer.drain()
+            idle = 0
             while hub.is_subscribed(q) or not q.empty():
+                if reader.at_eof() or writer.is_closing():
+                    return  # the subscriber hung up
                 try:
-                    alert = await asyncio.wait_for(q.get(), 15.0)
+                    alert = await asyncio.wait_for(q.get(), 1.0)
                 except asyncio.TimeoutError:
-                    writer.write(b": keep-alive\n\n")  # also detects a subscriber that went away
+                    idle += 1
+                    if idle % 15 == 0:
+                        writer.write(b": keep-alive\n\n")  # keeps proxies from closing a quiet feed
                 else:
                     if alert is None:  # the service is stopping
                         return

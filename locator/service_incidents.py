@@ -209,11 +209,16 @@ class LiveIncidents:
 
     def close(self, inc_id: str) -> StoredIncident:
         """Finish an incident: keep its final shots and forget it."""
-        shots = [s for s in self._open.pop(inc_id) if s.final]
+        every = self._open.pop(inc_id)
+        shots = [s for s in every if s.final]
         end = max((s.t0_ns for s in shots), default=0)
         for k in [k for k, v in self._by_key.items() if v == inc_id]:
             del self._by_key[k]
             self._closed_keys[k] = end
+        if not shots:  # never confirmed: keep when it was, say it is withdrawn
+            gone = self._stored(inc_id, every, final=True)
+            return StoredIncident(inc_id, gone.start_ns, gone.end_ns, "retracted", math.nan, 0, 0, gone.frame, (),
+                                  True)
         return self._stored(inc_id, shots, final=True)
 
     def snapshot(self, inc_id: str) -> StoredIncident:
@@ -224,8 +229,18 @@ class LiveIncidents:
         if shots and self._labels is not None and all(s.source is not None for s in shots):
             from locator.incidents import build_incidents
 
-            (inc,) = build_incidents([s.source for s in shots], self._labels)
-            cls, conf, shooters = inc.klass, float(inc.confidence), list(inc.shooters)
+            groups = build_incidents([s.source for s in shots], self._labels)
+            # locator.incidents may split one place and time by kind (an aerial burst over a
+            # gunfight); the live incident keeps them together, labelled by its largest part.
+            main = max(groups, key=lambda g: g.n_shots)
+            cls, conf = main.klass, float(main.confidence)
+            who: dict[int, int] = {}
+            base = 0
+            for g in groups:
+                for shot, k in zip(g.shots, g.shooters):
+                    who[id(shot)] = base + k
+                base += g.n_shooters
+            shooters = [who[id(s.source)] for s in shots]
         else:
             shooters = _shooters(shots)
             ps = [s.p_gunshot for s in shots if not math.isnan(s.p_gunshot)]

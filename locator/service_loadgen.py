@@ -134,8 +134,9 @@ class SimNode:
 
     async def send_heartbeat(self, spool_depth: int = 0) -> None:
         """Sign and send a heartbeat stamped now."""
-        hb = Heartbeat(self.sensor_id, self._next(), time.time_ns(), -62.0, "locked", 3.5, 2e-5, spool_depth, 0,
-                       float(self._seq))
+        now = time.time_ns()
+        hb = Heartbeat(self.sensor_id, self._next(), now, -62.0, "locked", 3.5, 2e-5, spool_depth, 0,
+                       float(self._seq), now)
         await self.send_raw(length_prefixed(encode_frame(hb, self._key)))
 
     async def send_raw(self, data: bytes) -> None:

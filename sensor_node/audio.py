@@ -58,9 +58,14 @@ class FileSource:
         UTC of the first sample, ns (the file's own clock: anchors are exact).
     stop : threading.Event, optional
         Ends the replay early.
+    epoch_ns : int, optional
+        Pace on the UTC clock instead of from the moment replay starts: audio time ``t``
+        is played at UTC ``epoch + (t - epoch) / speed``.  Nodes of one replay share it
+        and play in step, whenever each process got going.
     """
 
-    def __init__(self, path: Path, block: int, speed: float, start_ns: int, stop: threading.Event | None = None):
+    def __init__(self, path: Path, block: int, speed: float, start_ns: int, stop: threading.Event | None = None,
+                 epoch_ns: int | None = None):
         import soundfile as sf
 
         try:
@@ -76,6 +81,15 @@ class FileSource:
         self.start_ns = int(start_ns)
         self.dropped_blocks = 0
         self._stop = stop or threading.Event()
+        self._epoch_ns = epoch_ns
+
+    def _delay_s(self, t_wall0: float, index: int) -> float:
+        """How long until the block ending at sample ``index`` has been "recorded", s."""
+        if self._epoch_ns is None:
+            return t_wall0 + index / self.fs_hz / self.speed - time.monotonic()
+        t_audio = self.start_ns + index * NS / self.fs_hz
+        due = self._epoch_ns + (t_audio - self._epoch_ns) / self.speed
+        return (due - time.time_ns()) / NS
 
     def blocks(self) -> Iterator[AudioBlock]:
         """The file's blocks, paced at ``speed``."""
@@ -89,8 +103,7 @@ class FileSource:
                     return
                 if self.speed > 0:
                     # Block available once its last sample "was recorded" in replay time.
-                    due = t_wall0 + (index + len(data)) / self.fs_hz / self.speed
-                    delay = due - time.monotonic()
+                    delay = self._delay_s(t_wall0, index + len(data))
                     if delay > 0 and self._stop.wait(delay):
                         return
                 adc = self.start_ns + int(round(index * NS / self.fs_hz))

@@ -55,6 +55,9 @@ class AudioConfig:
         File replay speed, x real time (0: as fast as possible); default 1.
     start_utc : str
         File source: UTC of the first sample (ISO-8601); default ``""``: the moment replay starts.
+    speed_epoch_utc : str
+        File source at a speed-up: the UTC where replay time meets real time, so that
+        several nodes play in step (``salvo demo``); default ``""``: pace from the start.
     """
 
     source: str = "live"
@@ -65,6 +68,7 @@ class AudioConfig:
     file: Path | None = None
     speed: float = 1.0
     start_utc: str = ""
+    speed_epoch_utc: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +105,8 @@ class NodeConfig:
     spool : Path
         The SQLite spool; default ``spool.db``.
     heartbeat_s : float
-        Seconds between heartbeats; default 10.
+        Seconds between heartbeats; default 2 (a heartbeat also tells the locator how far
+        the node has listened, which lets it finalise shots; ~60 bytes each).
     audio : AudioConfig
     clock : ClockConfig
     uplink : UplinkConfig
@@ -112,7 +117,7 @@ class NodeConfig:
     sensor_id: str
     key: bytes = field(repr=False)
     spool: Path = Path("spool.db")
-    heartbeat_s: float = 10.0
+    heartbeat_s: float = 2.0
     audio: AudioConfig = AudioConfig()
     clock: ClockConfig = ClockConfig()
     uplink: UplinkConfig = UplinkConfig()
@@ -182,7 +187,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
             raise ConfigError(f"{where(path, field='node.key_file')}: {kp}: {exc.strerror or exc}") from None
     key = parse_key(key_hex, what=where(path, field="node.key"))
     spool = node.pop("spool", "spool.db")
-    heartbeat_s = node.pop("heartbeat_s", 10.0)
+    heartbeat_s = node.pop("heartbeat_s", 2.0)
     if node:
         raise ConfigError(f"{where(path, field='node.' + next(iter(node)))} is not a setting")
     audio = _section(AudioConfig, data.get("audio", {}), path, "audio.")

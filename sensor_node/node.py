@@ -58,8 +58,11 @@ def _source(cfg: NodeConfig, stop: threading.Event):
 
     a = cfg.audio
     if a.source == "file":
+        from salvo.utc import parse_utc_ns
+
         start = cfg.start_ns()
-        return FileSource(a.file, a.block, a.speed, time.time_ns() if start is None else start, stop)
+        epoch = parse_utc_ns(a.speed_epoch_utc, "audio.speed_epoch_utc") if a.speed_epoch_utc else None
+        return FileSource(a.file, a.block, a.speed, time.time_ns() if start is None else start, stop, epoch)
     return LiveSource(a.device, a.fs_hz, a.block, a.queue_blocks, stop)
 
 
@@ -104,9 +107,11 @@ def run_node(cfg: NodeConfig, stop: threading.Event | None = None, drain_s: floa
     def heartbeat(now_sample: int) -> None:
         nonlocal heartbeats
         f = clock.fit(now_sample)
-        now_ns = f.to_utc_ns(now_sample) if file_mode else time.time_ns()
+        audio_ns = f.to_utc_ns(now_sample)
+        # A replayed file's "now" is its audio time; a live node's is the system clock.
+        now_ns = audio_ns if file_mode else time.time_ns()
         hb = Heartbeat(cfg.sensor_id, 0, now_ns, pipe.noise_floor_dbfs(), f.state, f.drift_ppm, f.jitter_s,
-                       spool.depth(), source.dropped_blocks, time.monotonic() - t_start)
+                       spool.depth(), source.dropped_blocks, time.monotonic() - t_start, audio_ns)
         uplink.send_heartbeat(spool.heartbeat_frame(hb))
         heartbeats += 1
 

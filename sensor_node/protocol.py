@@ -95,6 +95,11 @@ class Heartbeat:
         Audio blocks lost since the node started (input overflow, full queue).
     uptime_s : float
         Seconds since the node started.
+    audio_ns : int
+        UTC of the newest audio sample the node has processed, ns (0: none yet).  Every
+        detection up to this time has been spooled; the locator finalises shots no later
+        than the slowest live node's ``audio_ns`` (a watermark), so a node that lags
+        behind (busy CPU, replay) is waited for instead of cut off.
     """
 
     sensor_id: str
@@ -107,6 +112,7 @@ class Heartbeat:
     spool_depth: int = 0
     dropped_blocks: int = 0
     uptime_s: float = 0.0
+    audio_ns: int = 0
 
 
 ACK_STATUSES = ("ok", "dup", "rejected")
@@ -189,7 +195,7 @@ def _payload(msg: Detection | Heartbeat | Ack) -> tuple[str, list]:
     if isinstance(msg, Heartbeat):
         return "hb", [
             msg.sent_ns, msg.noise_floor_dbfs, msg.clock_state, msg.clock_drift_ppm, msg.clock_jitter_s,
-            msg.spool_depth, msg.dropped_blocks, msg.uptime_s,
+            msg.spool_depth, msg.dropped_blocks, msg.uptime_s, msg.audio_ns,
         ]
     if isinstance(msg, Ack):
         return "ack", [msg.status]
@@ -305,14 +311,14 @@ def _build(kind: str, sensor_id: str, seq: int, p: list) -> Detection | Heartbea
             p[5],
         )
     if kind == "hb":
-        if len(p) != 8:
-            raise ValueError("expected 8 fields")
+        if len(p) != 9:
+            raise ValueError("expected 9 fields")
         if p[2] not in CLOCK_STATES:
             raise ValueError("clock_state unknown")
         return Heartbeat(
             sensor_id, seq, _int(p[0], "sent_ns", 0), _float(p[1], "noise_floor_dbfs"), p[2],
             _float(p[3], "clock_drift_ppm"), _float(p[4], "clock_jitter_s"), _int(p[5], "spool_depth", 0),
-            _int(p[6], "dropped_blocks", 0), _float(p[7], "uptime_s"),
+            _int(p[6], "dropped_blocks", 0), _float(p[7], "uptime_s"), _int(p[8], "audio_ns", 0),
         )
     if len(p) != 1 or p[0] not in ACK_STATUSES:
         raise ValueError(f"ack status must be one of {ACK_STATUSES}")

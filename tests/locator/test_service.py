@@ -92,7 +92,16 @@ def test_shots_become_alerts_and_a_stored_incident(tmp_path, rng):
         t0 = time.time_ns() - int(1.5 * NS)
         shots = [hear_shot(ids, pos, src, t0 + k * int(0.4 * NS), rng) for k in range(3)]
         await send_shots(nodes, shots)
+
+        async def heartbeats():  # nodes report how far they have listened; finals wait for that
+            while True:
+                await asyncio.sleep(0.3)
+                for n in nodes.values():
+                    await n.send_heartbeat()
+
+        beat = asyncio.create_task(heartbeats())
         assert await wait_for(lambda: any(a["status"] == "final" for a in alerts), 12.0), alerts
+        beat.cancel()
         status, body = await http_get(http, "/health")
         health = json.loads(body)
         status_m, metrics = await http_get(http, "/metrics")
@@ -118,8 +127,8 @@ def test_shots_become_alerts_and_a_stored_incident(tmp_path, rng):
     assert [a["incident"]["version"] for a in alerts] == sorted(a["incident"]["version"] for a in alerts)
     assert all(n.unacked == {} for n in nodes.values())
     c = health["counters"]
-    assert c["detections"] == sum(n._seq for n in nodes.values()) - 9  # every detection sent (minus 9 heartbeats)
-    assert c["heartbeats"] == 9 and health["nodes_online"] == 9 and "rejected_bad_mac" not in c
+    assert c["detections"] == sum(n._seq for n in nodes.values()) - c["heartbeats"]  # every detection sent
+    assert c["heartbeats"] >= 18 and health["nodes_online"] == 9 and "rejected_bad_mac" not in c
     assert health["alert_latency_s"]["p95"] < 0.5
     assert 'salvo_events_total{event="detections"}' in metrics and "salvo_nodes_online 9" in metrics
     assert node_rows[0]["clock_state"] == "locked" and missing == 404

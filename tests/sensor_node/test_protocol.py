@@ -16,7 +16,7 @@ DET = Detection("A", 1_800_000_000_123_456_789, 2e-5, 17, 23.5, -4.0, 0.93, "bla
 
 
 def test_roundtrip_every_kind():
-    hb = Heartbeat("B", 5, 1_800_000_000 * 10**9, -61.5, "locked", 12.5, 3e-5, 4, 1, 3600.0)
+    hb = Heartbeat("B", 5, 1_800_000_000 * 10**9, -61.5, "locked", 12.5, 3e-5, 4, 1, 3600.0, 1_799_999_999 * 10**9)
     for msg, key in ((DET, KEY_A), (hb, KEY_B), (Ack("A", 17, "dup"), KEY_A)):
         out = decode_frame(encode_frame(msg, key), KEYS)
         assert out.ok and out.message == msg and out.reason == ""
