@@ -333,7 +333,7 @@ class _Renderer:
         """Add a diffuse reverberant tail after an event's first arrival.
 
         Exponentially decaying Gaussian noise (−60 dB after ``reverb_rt60_s``, cut at −40 dB) starting 5 ms after
-        the first arrival and fading in over 10 ms, with total energy ``reverb_db`` relative to
+        the first arrival and building up over 20 ms, with total energy ``reverb_db`` relative to
         that arrival's, convolved with the event's sound and the first path's air absorption.
         The tail belongs to the place: sounds from the same spot (within 2 m) reverberate alike
         at a sensor, so repeated rounds share one impulse response.
@@ -352,7 +352,8 @@ class _Renderer:
         if spot not in self._tails:
             rng = _rng(self.seed, _S_WAVES, 1, *spot)
             t = np.arange(n_tail) / fs
-            tail = rng.standard_normal(n_tail) * np.exp(-6.907755 * t / prop.reverb_rt60_s) * np.minimum(t / 0.01, 1.0)
+            # Reflections from the buildings around build up over the first 20 ms, then decay.
+            tail = rng.standard_normal(n_tail) * np.exp(-6.907755 * t / prop.reverb_rt60_s) * np.minimum(t / 0.02, 1.0)
             ir = np.zeros(m)
             ir[_PRE + delay : _PRE + delay + n_tail] = tail * np.sqrt(10.0 ** (prop.reverb_db / 10.0) / np.sum(tail * tail))
             self._tails[spot] = np.fft.rfft(ir)

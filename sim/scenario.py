@@ -80,8 +80,9 @@ class Propagation:
     wall_reflection: float = F(0.7, "", 0.0, 1.0, doc="amplitude reflection coefficient of building faces")
     diffraction: bool = F(True, doc="blocked direct paths diffract around or over the building")
     reverb: bool = F(False, doc="add a diffuse reverberant tail after each arrival")
-    reverb_db: float = F(-20.0, "dB", -80.0, 0.0, doc="tail energy relative to the direct sound")
-    reverb_rt60_s: float = F(0.6, "s", 0.05, 5.0, doc="tail decay time to -60 dB")
+    reverb_db: float = F(0.0, "dB", -80.0, 20.0,
+                         doc="tail energy relative to the first arrival's (Pittsburgh's real codas: +4 to +12 dB)")
+    reverb_rt60_s: float = F(0.8, "s", 0.05, 5.0, doc="tail decay time to -60 dB")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from sim.scenario import parse_scenario
 
 def quiet_scene(sensors: list[dict], *, fs_hz: int = 48000, temperature_c: float = 20.0, wind_mps: float = 0.0,
                 wind_from_deg: float = 270.0, absorption: bool = True, ground: float = 0.0, echoes: bool = False,
-                buildings: list[tuple] = (), weapon: str = "9mm", aim_deg: float = 0.0, shooter_xy=(0.0, 0.0),
+                buildings: list[tuple] = (), weapon: str = "9mm", reverb_db: float | None = None, aim_deg: float = 0.0, shooter_xy=(0.0, 0.0),
                 duration_s: float = 3.0, t_shot_s: float = 0.5, sensor_defaults: dict | None = None):
     """A noiseless scene with one shot from ``shooter_xy`` (muzzle 1.5 m up) and the listed sensors."""
     lines = [
@@ -18,6 +18,7 @@ def quiet_scene(sensors: list[dict], *, fs_hz: int = 48000, temperature_c: float
         "[noise]", "level_db_spl = 0.0", "traffic_db_spl = 0.0", "wind_noise = false",
         "[propagation]", f"absorption = {str(absorption).lower()}", f"ground_reflection = {ground}",
         f"echoes = {str(echoes).lower()}",
+        *(["reverb = true", f"reverb_db = {reverb_db}", "reverb_rt60_s = 0.5"] if reverb_db is not None else []),
     ]
     defaults = {"fs_hz": fs_hz, "bits": 24, "full_scale_db_spl": 150.0, "self_noise_db_spl": 0.0, "position_error_m": 0.0,
                 "sensitivity_sigma_db": 0.0,

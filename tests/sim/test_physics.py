@@ -204,3 +204,16 @@ def test_occluded_sensor_hears_nothing_and_says_so():
 def test_sensor_at_the_muzzle_does_not_break_the_simulation():
     res = simulate(quiet_scene([{"id": "ON", "x_m": 0.0, "y_m": 0.0, "z_m": 1.5}]), seed=13)
     assert np.all(np.isfinite(res.sensors[0].audio)) and np.max(np.abs(res.sensors[0].audio)) > 0.99  # clipped
+
+
+@pytest.mark.parametrize("reverb_db", [-10.0, 0.0, 6.0])
+def test_reverberant_tail_carries_its_energy_after_the_onset(reverb_db):
+    sensors = [{"id": "R", "x_m": 200.0, "y_m": 0.0, "z_m": 1.5}]
+    dry = simulate(quiet_scene(sensors, absorption=False, fs_hz=16000), seed=14).sensors[0].audio.astype(float)
+    wet = simulate(quiet_scene(sensors, absorption=False, fs_hz=16000, reverb_db=reverb_db), seed=14).sensors[0].audio.astype(float)
+    onset = int(half_peak_onset(dry))
+    # Before the tail starts (5 ms after the first arrival) the two recordings are the same sound.
+    assert np.allclose(wet[: onset + 60], dry[: onset + 60], atol=2e-6)
+    tail = wet - dry
+    ratio_db = 10 * np.log10(np.sum(tail**2) / np.sum(dry**2))
+    assert ratio_db == pytest.approx(reverb_db, abs=1.5)
