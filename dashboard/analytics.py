@@ -9,7 +9,7 @@ Time-of-day fields are local wall-clock time in the configured zone (SF: America
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -160,6 +160,15 @@ def build_dataset(cols: IncidentColumns, zones: list[Zone], schools: list[School
         period=_periods(local, config), fireworks=_fireworks(local, config.fireworks_window_h),
         days_sorted=bool(np.all(np.diff(local.day) >= 0)), config=config,
     )
+
+
+def with_zones(ds: Dataset, zones: list[Zone]) -> Dataset:
+    """The same dataset grouped by another zone set (only the zone assignment is redone)."""
+    zindex = build_zone_index(zones)
+    school_zone = assign_zones(np.array([s.lat for s in ds.schools], float),
+                               np.array([s.lon for s in ds.schools], float), zindex)
+    return replace(ds, zone=assign_zones(ds.cols.lat, ds.cols.lon, zindex), zone_names=zindex.names,
+                   zones=tuple(zones), school_zone=school_zone)
 
 
 def select(ds: Dataset, f: Filter) -> np.ndarray:

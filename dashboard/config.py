@@ -230,7 +230,8 @@ class ServeConfig:
     port : int
         TCP port; 0 picks a free one. Default 8765.
     zone_set : str or None
-        Which stored zone set the page groups by; default the first one stored.
+        Which stored zone set the page groups by at first (others are a choice on the page,
+        ``zone_set=`` in the API); default the first one stored.
     tiles_url : str or None
         Base-map tile URL template (``.../{z}/{x}/{y}.png``); None (default) keeps the page
         fully offline and the tiles option disabled.

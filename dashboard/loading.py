@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from dashboard.analytics import Dataset, build_dataset
+from dashboard.analytics import Dataset, build_dataset, with_zones
 from dashboard.config import DashboardConfig
 from dashboard.geo import Zone
 from dashboard.store import DashboardStore
@@ -30,3 +30,14 @@ def load_dataset(store: DashboardStore, config: DashboardConfig, zone_set: str |
     zset = zone_set or (sets[0] if sets else None)
     zones = [Zone(name, json.loads(geo)) for name, geo in (store.zones(zset) if zset else [])]
     return build_dataset(store.load_columns(), zones, store.schools(), config)
+
+
+def load_datasets(store: DashboardStore, config: DashboardConfig) -> dict[str, Dataset]:
+    """One dataset per stored zone set (neighbourhoods, council districts, ...), sharing the
+    incident columns and time fields; ``{"": dataset without zones}`` when none is stored."""
+    sets = store.zone_sets()
+    base = load_dataset(store, config, sets[0] if sets else None)
+    out = {sets[0] if sets else "": base}
+    for name in sets[1:]:
+        out[name] = with_zones(base, [Zone(n, json.loads(g)) for n, g in store.zones(name)])
+    return out

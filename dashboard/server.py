@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 from dashboard import api, feed, report
 from dashboard.analytics import Dataset
 from dashboard.config import ServeConfig
-from dashboard.loading import load_dataset
+from dashboard.loading import load_datasets
 from dashboard.partners import Account, authenticate
 from dashboard.store import DashboardStore
 from salvo.errors import SalvoError
@@ -53,7 +53,7 @@ class DashboardApp:
         self._local = threading.local()
         self._stop = threading.Event()
         self._version = self.store().version()  # also creates the schema
-        self._ds = self._build()
+        self._sets = self._build()
         self._reloader = threading.Thread(target=self._reload_loop, name="dataset-reload", daemon=True)
         self._reloader.start()
 
@@ -65,22 +65,43 @@ class DashboardApp:
             self._local.store = st
         return st
 
-    def _build(self) -> Dataset:
-        return load_dataset(self.store(), self.cfg.dashboard, self.cfg.zone_set)
+    def _build(self) -> dict[str, Dataset]:
+        return load_datasets(self.store(), self.cfg.dashboard)
 
     def _reload_loop(self) -> None:
         while not self._stop.wait(self.cfg.reload_interval_s):
             try:
                 version = self.store().version()
                 if version != self._version:
-                    self._ds = self._build()  # one reference swap: readers see the old or the new
+                    self._sets = self._build()  # one reference swap: readers see the old or the new
                     self._version = version
             except Exception as exc:  # a busy or broken store must not stop the page
                 log.warning("dataset reload failed: %s", exc)
 
-    def dataset(self) -> Dataset:
-        """The current dataset."""
-        return self._ds
+    def zone_sets(self, account: Account) -> list[str]:
+        """Zone sets ``account`` can group by: all for admin and dispatch, for a partner the
+        sets holding at least one of its zones."""
+        sets = self._sets
+        return [k for k, ds in sets.items() if account.sees_everything or api.visible(ds, account)[0]]
+
+    def default_zone_set(self, account: Account) -> str:
+        """The configured zone set when ``account`` can use it, else the first it can."""
+        mine = self.zone_sets(account) or list(self._sets)
+        return self.cfg.zone_set if self.cfg.zone_set in mine else mine[0]
+
+    def dataset(self, account: Account, zone_set: str | None = None) -> Dataset:
+        """The current dataset grouped by ``zone_set`` (default: see :meth:`default_zone_set`).
+
+        Raises
+        ------
+        ApiError
+            400 for a zone set that is not stored.
+        """
+        sets = self._sets
+        name = zone_set or self.default_zone_set(account)
+        if name not in sets:
+            raise api.ApiError(400, f"zone_set: {name[:60]!r} is not one of {', '.join(sets)}")
+        return sets[name]
 
     def start_live_sync(self) -> threading.Thread | None:
         """Copy the locator's incidents every ``live_interval_s`` in a daemon thread (if configured)."""
@@ -213,7 +234,8 @@ class Handler(BaseHTTPRequestHandler):
     def _api(self, path: str, params: dict[str, list[str]], account: Account) -> int:
         app = self.app
         lim = app.cfg.dashboard.limits
-        ds = app.dataset()
+        zone_set = params.pop("zone_set", [None])[-1]
+        ds = app.dataset(account, zone_set)
         route = path[len("/api/"):]
         if route == "feed":
             return self._feed(params, account)
@@ -229,6 +251,8 @@ class Handler(BaseHTTPRequestHandler):
         if route == "meta":
             body = api.meta(ds, q, account)
             body["tiles_url"] = app.cfg.tiles_url
+            body["zone_sets"] = app.zone_sets(account)
+            body["zone_set"] = zone_set or app.default_zone_set(account)
             body["feed"] = account.sees_everything
             self._json(200, body)
         elif route == "summary":

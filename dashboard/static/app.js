@@ -49,8 +49,14 @@ function geomPath(g) {
 }
 
 // ---- filters -------------------------------------------------------------------------------------
-function filterParams() {
+function setParams() {
   const p = new URLSearchParams();
+  if (state.zoneSet) p.set("zone_set", state.zoneSet);
+  return p;
+}
+
+function filterParams() {
+  const p = setParams();
   const v = id => document.getElementById(id).value;
   if (v("f-from")) p.set("from", v("f-from"));
   if (v("f-to")) p.set("to", v("f-to"));
@@ -64,11 +70,37 @@ function filterParams() {
   return p;
 }
 
+// Choices that depend on the zone set (and, for a partner, its area).
+function fillChoices(meta) {
+  const fill = (id, first, values) => {
+    const sel = document.getElementById(id), keep = sel.value;
+    sel.innerHTML = "";
+    sel.appendChild(new Option(first, ""));
+    for (const v of values) sel.appendChild(new Option(v, v));
+    sel.value = values.includes(keep) ? keep : "";
+  };
+  fill("f-zone", "All my zones", meta.zones);
+  fill("f-school", "Any (no radius filter)", meta.schools.map(s => s.name));
+  const sets = document.getElementById("f-zone-set");
+  sets.innerHTML = "";
+  for (const z of meta.zone_sets) sets.appendChild(new Option(z || "(none)", z));
+  sets.value = meta.zone_set;
+  sets.parentElement.hidden = meta.zone_sets.length < 2;
+}
+
+async function loadZoneSet() {
+  const p = setParams();
+  state.meta = await apiJson("meta", p);
+  const [zones, schools] = await Promise.all([apiJson("zones", p), apiJson("schools", p)]);
+  fillChoices(state.meta);
+  drawMap(zones, schools);
+}
+
 function buildFilters(meta) {
-  const zsel = document.getElementById("f-zone");
-  for (const z of meta.zones) zsel.appendChild(new Option(z, z));
-  const ssel = document.getElementById("f-school");
-  for (const s of meta.schools) ssel.appendChild(new Option(s.name, s.name));
+  document.getElementById("f-zone-set").addEventListener("change", async ev => {
+    state.zoneSet = ev.target.value;
+    try { await loadZoneSet(); await refresh(); } catch (e) { setStatus("Error: " + e.message, "error"); }
+  });
   for (const id of ["f-hour-from", "f-hour-to"]) {
     const sel = document.getElementById(id);
     for (let h = 0; h < 24; h++) sel.appendChild(new Option(String(h).padStart(2, "0") + ":00", h));
@@ -94,7 +126,7 @@ function buildFilters(meta) {
       from.value = new Date(end.getTime() - (days - 1) * 86400000).toISOString().slice(0, 10);
     }
   });
-  document.querySelectorAll("#filters select, #filters input[type=date], #f-weekdays input")
+  document.querySelectorAll("#filters select:not(#f-zone-set), #filters input[type=date], #f-weekdays input")
     .forEach(e => e.addEventListener("change", refresh));
   for (const id of ["f-from", "f-to"]) document.getElementById(id).addEventListener("change", () => {
     document.getElementById("f-preset").value = "";
@@ -426,12 +458,10 @@ async function start() {
   document.getElementById("login").hidden = true;
   document.getElementById("app").hidden = false;
   try {
-    state.meta = await apiJson("meta");
-    const [zones, schools] = await Promise.all([apiJson("zones"), apiJson("schools")]);
+    await loadZoneSet();
     const a = state.meta.account;
     document.getElementById("who").textContent = `${a.name} (${a.role}${a.zones.length ? ": " + a.zones.join(", ") : ""})`;
     buildFilters(state.meta);
-    drawMap(zones, schools);
     if (state.meta.feed) {
       document.getElementById("feed-panel").hidden = false;
       pollFeed();

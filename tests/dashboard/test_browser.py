@@ -49,6 +49,9 @@ def site(tmp_path_factory):
         st.set_zones("neighbourhoods", [(z.name, json.dumps(z.geometry))
                                         for z in load_zones(SF / "sf-neighborhoods-analysis.geojson", "nhood")])
         st.set_schools(load_schools(SF / "sfusd_schools_extracted.csv"))
+        st.set_zones("wards", [(name, json.dumps({"type": "Polygon", "coordinates": [[
+            [-122.53, lo], [-122.35, lo], [-122.35, hi], [-122.53, hi], [-122.53, lo]]]}))
+            for name, lo, hi in (("North", 37.76, 37.84), ("South", 37.70, 37.76))])
         admin = add_account(st, "city", "admin")[1]
         bayview = add_account(st, "bayview-outreach", "partner", ("Bayview Hunters Point",))[1]
     # A tile server that is not there: the tiles option must stay off (and offline) by default.
@@ -159,6 +162,7 @@ def test_bayview_partner_cannot_see_the_mission(site, sf_alerts):
         site["bayview"])
     assert status == 403
     assert page.locator("#feed-panel").is_hidden()
+    assert page.is_hidden("#f-zone-set")  # the wards hold none of its zones: no choice to offer
     assert errors == []
     page.close()
 
@@ -213,5 +217,22 @@ def test_last_90_days_and_the_previous_period(site, sf_alerts):
     assert page.input_value("#f-from") == first.isoformat() and page.input_value("#f-to") == last.isoformat()
     assert page.inner_text("#total-incidents") == f"{want:,}"
     assert page.inner_text("#prev-period") == f"{want - before:+,}"
+    assert errors == []
+    page.close()
+
+
+def test_grouping_by_another_zone_set(site, sf_alerts):
+    with open(SF / "San_Francisco_ShotSpotter.csv", encoding="utf-8-sig", newline="") as fh:
+        lats = [float(r["Latitude"]) for r in csv.DictReader(fh)]
+    north = sum(37.76 <= la < 37.84 for la in lats)
+    page, errors = _open(site, site["admin"])
+    assert page.is_visible("#f-zone-set") and page.input_value("#f-zone-set") == "neighbourhoods"
+    page.select_option("#f-zone-set", "wards")
+    page.wait_for_function("() => document.querySelectorAll('path.zone').length === 2", timeout=30_000)
+    page.wait_for_selector("#zone-table tbody tr[data-name='North']", timeout=30_000)
+    assert page.locator("#zone-table tbody tr[data-name='North'] td").all_inner_texts()[1] == f"{north:,}"
+    page.select_option("#f-zone", "North")
+    _wait_ready(page, "4,385")
+    assert page.inner_text("#total-incidents") == f"{north:,}"
     assert errors == []
     page.close()

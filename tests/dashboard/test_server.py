@@ -180,3 +180,28 @@ def test_new_incidents_reach_the_page_without_a_restart(server):
         deadline += 1
     assert after == before + 1
     server["n"] += 1  # later tests in this module count the extra incident
+
+
+def test_a_second_zone_set_can_be_chosen(server):
+    tok, partner = server["tokens"]["admin"], server["tokens"]["bayview"]
+    north = {"type": "Polygon", "coordinates": [[[-122.5, 37.75], [-122.3, 37.75], [-122.3, 37.8], [-122.5, 37.8],
+                                                  [-122.5, 37.75]]]}
+    south = {"type": "Polygon", "coordinates": [[[-122.5, 37.7], [-122.3, 37.7], [-122.3, 37.75], [-122.5, 37.75],
+                                                  [-122.5, 37.7]]]}
+    with DashboardStore(server["db"]) as st:
+        st.set_zones("wards", [("North", json.dumps(north)), ("South", json.dumps(south))])
+        lat = st.load_columns().lat
+    for _ in range(40):  # the server reloads within 2 s
+        meta = json.loads(call(server, "/api/meta", tok)[1])
+        if "wards" in meta["zone_sets"]:
+            break
+        threading.Event().wait(0.25)
+    assert meta["zone_sets"] == ["hoods", "wards"] and meta["zone_set"] == "hoods"  # the default stays
+    s = json.loads(call(server, "/api/summary?zone_set=wards", tok)[1])
+    assert {z["name"]: z["incidents"] for z in s["zones"]} == {"North": int((lat >= 37.75).sum()),
+                                                                "South": int((lat < 37.75).sum())}
+    assert call(server, "/api/summary?zone_set=wards&zone=North", tok)[0] == 200
+    assert call(server, "/api/summary?zone_set=wards&zone=Mission", tok)[0] == 400  # not a ward
+    assert call(server, "/api/summary?zone_set=nope", tok)[0] == 400
+    assert call(server, "/api/summary?zone_set=wards", partner)[0] == 403  # its area is in another set
+    assert json.loads(call(server, "/api/meta", partner)[1])["zone_sets"] == ["hoods"]
