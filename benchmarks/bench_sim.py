@@ -1,11 +1,11 @@
 """How fast the simulator makes recordings: seconds of 48 kHz audio written per second.
 
 Scene: the small-city preset (16 sensors, buildings, echoes, reverberant tails, traffic and
-wind noise) with every sensor at 48 kHz and the incidents of its first ``--duration`` seconds (default 60).
+wind noise) with every sensor at 48 kHz and the incidents of its first ``--duration`` seconds (default 90: all of it).
 Baselines in the same run: generating only the ambient noise of the same recordings, and
 writing the same WAVs with soundfile (the cost of the output alone).
 
-    python benchmarks/bench_sim.py [--duration 30] [--seed 1]
+    python benchmarks/bench_sim.py [--duration 90] [--seed 1]
 
 Wall time on a shared machine varies with load; CPU time (process) is printed beside it.
 """
@@ -32,7 +32,7 @@ from sim.render import simulate  # noqa: E402
 
 def scene(duration_s: float):
     scn = load_preset("small-city")
-    incidents = tuple(i for i in scn.incidents if i.t_s < duration_s - 8.0)
+    incidents = tuple(i for i in scn.incidents if i.t_s < duration_s - 8.0) if duration_s < scn.duration_s else scn.incidents
     info = dataclasses.replace(scn.info, duration_s=duration_s)
     defaults = dataclasses.replace(scn.sensor_defaults, fs_hz=48000)
     return dataclasses.replace(scn, info=info, sensor_defaults=defaults, incidents=incidents)
@@ -46,7 +46,7 @@ def timed(fn):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--duration", type=float, default=60.0, help="seconds of audio per sensor")
+    ap.add_argument("--duration", type=float, default=90.0, help="seconds of audio per sensor (90: all of small-city)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     scn = scene(args.duration)
