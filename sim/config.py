@@ -30,10 +30,8 @@ def _convert(value: Any, default: Any, path: str, name: str) -> Any:
                 return int(value)
             raise ConfigError(f"{where(path, field=name)}: expected an integer, got {value!r}")
         return value
-    if isinstance(default, float) or default is None:
+    if isinstance(default, float) or default is None:  # None: an optional number
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            if default is None and isinstance(value, str):
-                return value
             raise ConfigError(f"{where(path, field=name)}: expected a number, got {value!r}")
         return float(value)
     if isinstance(default, str):

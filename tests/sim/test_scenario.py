@@ -53,6 +53,7 @@ def test_good_file_loads_and_converts_lat_lon(tmp_path):
         (("[scenario]", "[scenery]"), "scenery"),  # unknown table
         (("x_m = 0.0\n", "x_m = \"zero\"\n"), "sensor[0].x_m"),
         (("t_s = 1.0", "t_s = 30.0"), "incident[0].t_s"),  # past the end
+        (("fs_hz = 48000", "fs_hz = 48000\nclock_sigma_s = \"tiny\""), "sensor[1].clock_sigma_s"),
     ],
 )
 def test_bad_fields_name_file_and_field(tmp_path, change, field):
