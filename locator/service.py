@@ -64,7 +64,8 @@ class LocatorService:
 
     def __init__(self, config: ServiceConfig, sensors: SensorArray, keys: dict[str, bytes],
                  clock=None, print_alerts: bool = False):
-        from locator.associate import AssociationConfig, OnlineAssociator, SensorTable
+        from locator.associate import AssociationConfig, SensorTable
+        from locator.service_finalize import FINALIZERS
 
         self.config = config
         self.sensors = sensors
@@ -78,7 +79,6 @@ class LocatorService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._assoc_cfg = AssociationConfig(**config.association)
         self._table = SensorTable.from_any(sensors.as_mapping())
-        self._online = OnlineAssociator(self._table, self._assoc_cfg)
         self.hub = AlertHub(config.alert_buffer)
         from locator.incidents import IncidentConfig
 
@@ -109,7 +109,7 @@ class LocatorService:
         self._prelim_span_ns = int((config.prelim_radius_m / c + self._assoc_cfg.gate_margin_s
                                     + self._assoc_cfg.tolerance_s) * NS)
         self._recent: deque[Detection] = deque()
-        self._reorder: list[tuple[int, str, int, Detection]] = []  # heap by time: waiting for the watermark
+        self._final = FINALIZERS[config.finalizer](self._table, self._assoc_cfg, config.prelim_radius_m, self._pool_around)
         self._received: dict[str, int] = {}
         self._pending: list[Received] = []
         self._wake = asyncio.Event()
@@ -118,7 +118,7 @@ class LocatorService:
         self.started_ns = self._clock()
         self._started_wall_ns = time.time_ns()
         self._ticks = 0
-        self._last_flush_ns = 0
+        self._last_cut_ns = 0
         self._progress: dict[str, tuple[int, int]] = {}  # sensor -> (audio time listened to, wall ns of report)
         self._shown: dict[str, tuple] = {}
         self._http = None
@@ -178,12 +178,22 @@ class LocatorService:
         recent = list(self.store.iter_incidents(since_ns=cut))
         self.incidents.resume(recent + [i for i in self.store.open_incidents() if i.start_ns < cut])
         replay = sorted(self.store.iter_detections(received_since_ns=since), key=lambda d: d.t_ns)
-        for det in replay:
-            self._online.push(det)
-        if replay:
-            log.info("resumed: %d open incidents, %d detections replayed", len(self.incidents.open_ids), len(replay))
-            self._apply([live_shot(s, True) for s in self._online.flush(now - self._allowance_ns())], replayed=True)
-            self._recent.extend(d for d in replay if d.t_ns >= replay[-1].t_ns - 2 * self._prelim_span_ns)
+        if not replay:
+            return
+        log.info("resuming: %d open incidents, %d detections to replay", len(self.incidents.open_ids), len(replay))
+        # Re-run association over what was received, a few seconds of it at a time.
+        step = self._prelim_span_ns
+        i = 0
+        while i < len(replay):
+            j = i
+            while j < len(replay) and replay[j].t_ns < replay[i].t_ns + step:
+                j += 1
+            chunk = replay[i:j]
+            self._recent.extend(chunk)
+            self._final.add(chunk)
+            self._apply(self._preliminary(chunk), replayed=True)
+            i = j
+        # Finalising waits for the tick after the restart grace: nodes are resending.
 
     def _warm_up(self) -> None:
         """Locate one made-up shot before listening, so the solver's compilation does not delay the first alert."""
@@ -255,48 +265,43 @@ class LocatorService:
                 self._note_progress(d.sensor_id, d.t_ns)
             self._received[f"{d.sensor_id}:{d.seq}"] = r.wall_ns
             self._recent.append(d)
-            heapq.heappush(self._reorder, (d.t_ns, d.sensor_id, d.seq, d))
-        self._apply(self._preliminary([r.detection for r in batch]) + self._release(self.cutoff_ns(self._clock())))
+        dets = [r.detection for r in batch]
+        self._final.add(dets)
+        self._apply(self._preliminary(dets))
 
-    def _release(self, cut_ns: int) -> list[LiveShot]:
-        """Feed the online associator, in time order, every detection up to the watermark.
+    def _pool_around(self, dets: list[Detection]) -> list[Detection]:
+        """Recent detections, not in a final shot, that could share a source with any of ``dets``.
 
-        Nodes report out of step (one lags, another resends its spool); the associator
-        expects a time-ordered stream, so detections wait here until no live node can
-        still send an earlier one.
+        Every arrival of a shot heard at sensor ``s`` is at most ``d/c`` (plus the gate
+        margin) away in time from ``s``'s, ``d`` being the distance between the sensors.
         """
-        finals = []
-        while self._reorder and self._reorder[0][0] <= cut_ns:
-            finals += self._online.push(heapq.heappop(self._reorder)[3])
-        return [live_shot(s, True) for s in finals]
+        dets = [d for d in dets if d.sensor_id in self._index]
+        cand = [d for d in self._recent if d.sensor_id in self._index and f"{d.sensor_id}:{d.seq}" not in self._final_keys]
+        if not dets or len(cand) < self._assoc_cfg.min_sensors:
+            return []
+        t_c = np.array([d.t_ns for d in cand], dtype=np.int64)
+        s_c = np.array([self._index[d.sensor_id] for d in cand])
+        t_n = np.array([d.t_ns for d in dets], dtype=np.int64)
+        s_n = np.array([self._index[d.sensor_id] for d in dets])
+        ok = (np.abs(t_c[:, None] - t_n[None, :]) <= self._gate_ns[s_c][:, s_n]).any(axis=1)
+        return [d for d, keep in zip(cand, ok) if keep]
 
     def _preliminary(self, new: list[Detection]) -> list[LiveShot]:
         """Locate what the new detections can already tell: shots that use at least one of them.
 
-        The pool is every recent detection, not yet in a final shot, that could share a
-        source with a new one: at most ``d/c`` (plus the gate margin) away in time, ``d``
-        being the distance between the two sensors (every arrival of a shot heard at
-        sensor ``s`` passes that gate against ``s``'s).  This keeps the pool to the few
-        dozen detections around a shot, whatever is going on elsewhere in the city.
+        The pool is :meth:`_pool_around` the new detections: the few dozen detections that
+        could belong to the same shots, whatever is going on elsewhere in the city.
         """
         from locator.associate import associate
 
         new = [d for d in new if d.sensor_id in self._index and d.kind not in self._assoc_cfg.exclude_kinds]
         if not new:
             return []
-        newest = max(d.t_ns for d in self._recent)
+        # Keep what a shot not yet final may still need (the watermark can lag behind).
+        newest = min(max(d.t_ns for d in self._recent), self._last_cut_ns or 2**62)
         while self._recent and self._recent[0].t_ns < newest - 2 * self._prelim_span_ns:
             self._recent.popleft()
-        cand = [d for d in self._recent if d.sensor_id in self._index and f"{d.sensor_id}:{d.seq}" not in self._final_keys]
-        if len(cand) < self._assoc_cfg.min_sensors:
-            return []
-        t_c = np.array([d.t_ns for d in cand], dtype=np.int64)
-        s_c = np.array([self._index[d.sensor_id] for d in cand])
-        t_n = np.array([d.t_ns for d in new], dtype=np.int64)
-        s_n = np.array([self._index[d.sensor_id] for d in new])
-        gate = self._gate_ns[s_c][:, s_n]
-        ok = (np.abs(t_c[:, None] - t_n[None, :]) <= gate).any(axis=1)
-        pool = [d for d, keep in zip(cand, ok) if keep]
+        pool = self._pool_around(new)
         if len({d.sensor_id for d in pool}) < self._assoc_cfg.min_sensors:
             return []
         new_keys = {f"{d.sensor_id}:{d.seq}" for d in new}
@@ -327,7 +332,7 @@ class LocatorService:
                 self._publish("preliminary" if inc_id not in self._shown else "update", stored, lat, wall)
 
     @staticmethod
-    def _visible(inc) -> tuple:
+    def _visible(inc) -> tuple:  # noqa: D401
         """What an alert shows: counts, class, sensors, and positions to the metre."""
         where = tuple((round(s.lat, 5), round(s.lon, 5)) if inc.frame == "wgs84" else (round(s.x_m), round(s.y_m))
                       for s in inc.shots)
@@ -360,20 +365,33 @@ class LocatorService:
             await asyncio.sleep(step)
             await loop.run_in_executor(self._executor, self._guarded, self.tick)
 
+    def _finalize(self, now: int, replayed: bool = False) -> int:
+        """Make due shots final (and withdraw what no final solution confirms); returns the cutoff used."""
+        cut = self.cutoff_ns(now)
+        self._last_cut_ns = cut
+        finals, withdrawn = self._final.finalize(cut, self.incidents.unconfirmed())
+        for shot in withdrawn:
+            inc_id, retracted = self.incidents.withdraw(shot)
+            if inc_id is None:
+                continue
+            if retracted is not None:
+                stored = self._assoc_store.upsert_incident(retracted, now_ns=now)
+                if inc_id in self._shown:
+                    self._publish("final", stored, math.nan, time.time_ns())
+                continue
+            stored = self._assoc_store.upsert_incident(self.incidents.snapshot(inc_id), now_ns=now)
+            if inc_id in self._shown and self._visible(stored) != self._shown[inc_id]:
+                self._publish("update", stored, math.nan, time.time_ns())
+        if finals:
+            self._apply([live_shot(s, True) for s in finals], replayed=replayed)
+        return cut
+
     def tick(self, now_ns: int | None = None) -> None:
         """Finalise shots and close incidents as of ``now_ns`` (default: the clock)."""
         now = self._clock() if now_ns is None else now_ns
         if time.time_ns() - self._started_wall_ns < int(self.config.restart_grace_s * NS):
             return  # nodes may still be resending what they spooled while we were down
-        cut = self.cutoff_ns(now)
-        shots = self._release(cut)
-        # A flush re-runs the search over the associator's buffer: once per association step
-        # of stream time is enough (shots are final only by then anyway).
-        if self._online.pending and cut - self._last_flush_ns >= int(self._assoc_cfg.step_s * NS):
-            self._last_flush_ns = cut
-            shots += [live_shot(s, True) for s in self._online.flush(cut)]
-        if shots:
-            self._apply(shots)
+        cut = self._finalize(now)
         for inc_id in self.incidents.due(cut):
             stored = self._assoc_store.upsert_incident(self.incidents.close(inc_id), now_ns=now)
             self._publish("final", stored, math.nan, time.time_ns())
@@ -402,7 +420,8 @@ class LocatorService:
             "nodes_silent": sorted(set(self.sensors.ids) - set(online)),
             "connections": self.ingest.connections,
             "open_incidents": len(self.incidents.open_ids),
-            "pending_detections": self._online.pending + len(self._reorder),
+            "pending_shots": self._final.pending if self._final.name == "local" else 0,
+            "pending_detections": self._final.pending if self._final.name == "online" else 0,
             "alerts_published": self.hub.published,
             "subscribers": self.hub.subscribers,
             "alert_latency_s": {q: _r(np.nanpercentile(lat, p)) for q, p in (("p50", 50), ("p95", 95), ("p99", 99))},

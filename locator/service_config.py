@@ -77,6 +77,11 @@ class ServiceConfig:
     prelim_radius_m : float
         Sensors within this distance of a reporting sensor join its preliminary
         association, m (a gunshot is rarely heard beyond 1-2 km); default 2000.
+    finalizer : str
+        How shots become final: ``local`` (each preliminary shot re-solved over its own
+        neighbourhood once every sensor in range has had time to report; cost per shot)
+        or ``online`` (``locator.associate.OnlineAssociator``; cost grows with the array).
+        See ``locator.service_finalize``; default ``local``.
     replay_window_s : float
         On start, association is re-run over detections received this recently, s; default 600.
     restart_grace_s : float
@@ -116,6 +121,7 @@ class ServiceConfig:
     step_s: float = 0.1
     batch_s: float = 0.03
     prelim_radius_m: float = 2000.0
+    finalizer: str = "local"
     replay_window_s: float = 600.0
     restart_grace_s: float = 15.0
     incident_gap_s: float = 10.0
@@ -197,6 +203,10 @@ def config_from_dict(values: dict[str, Any], source: str | Path = "locator.toml"
             raise ConfigError(f"{where(source, field=name)} must be text, got {value!r}")
         kwargs[name] = value
     cfg = ServiceConfig(**kwargs)
+    from locator.service_finalize import FINALIZERS
+
+    if cfg.finalizer not in FINALIZERS:
+        raise ConfigError(f"{where(source, field='finalizer')} must be one of {', '.join(FINALIZERS)}, got {cfg.finalizer!r}")
     if cfg.clock_speed <= 0 or (cfg.clock_speed != 1.0 and not cfg.clock_epoch_utc):
         raise ConfigError(f"{where(source, field='clock_speed')} must be > 0, and needs clock_epoch_utc when not 1")
     for name in ("idle_timeout_s", "transport_allowance_s", "step_s", "incident_gap_s", "incident_radius_m"):

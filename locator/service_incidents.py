@@ -192,6 +192,33 @@ class LiveIncidents:
                 best, best_dt = inc_id, abs(dt)
         return best
 
+    def unconfirmed(self) -> list[LiveShot]:
+        """Preliminary shots of the open incidents, not yet final."""
+        return [s for shots in self._open.values() for s in shots if not s.final]
+
+    def withdraw(self, shot: LiveShot) -> tuple[str | None, StoredIncident | None]:
+        """Take back a preliminary shot no final solution confirmed.
+
+        Returns
+        -------
+        incident_id : str or None
+            The incident it was in (None when unknown).
+        retracted : StoredIncident or None
+            When that left the incident empty: the incident, closed as ``retracted``.
+        """
+        for inc_id, shots in self._open.items():
+            if shot in shots:
+                shots.remove(shot)
+                for k in shot.keys:
+                    if self._by_key.get(k) == inc_id:
+                        del self._by_key[k]
+                if shots:
+                    return inc_id, None
+                del self._open[inc_id]
+                return inc_id, StoredIncident(inc_id, shot.t0_ns, shot.t0_ns, "retracted", math.nan, 0, 0,
+                                              self._frame_name, (), True)
+        return None, None
+
     def forget_before(self, t_ns: int) -> None:
         """Drop the memory of closed shots older than ``t_ns`` (their detections can no longer come back)."""
         self._closed_keys = {k: t for k, t in self._closed_keys.items() if t >= t_ns}

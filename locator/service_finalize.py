@@ -1,0 +1,140 @@
+"""When a live shot is final, and its final solution: two finalisers behind a small registry.
+
+``local`` (default)
+    A shot located preliminarily is final once every sensor within ``prelim_radius_m``
+    of it has had time to hear it (its emission time, the longest such travel time,
+    the association's tolerance and gate margin) *and* the watermark -- how far every
+    live node has listened -- has passed that moment.  Its final solution is one
+    association over the detections gated around it.  The cost is one small search per
+    shot, whatever the size of the city: this is what lets one locator serve 1,000
+    nodes.
+``online``
+    ``locator.associate.OnlineAssociator`` fed in time order up to the watermark: the
+    same association as ``salvo analyze``, but each step searches everything the
+    associator holds -- the whole array's last crossing time of detections -- so its
+    cost grows with the city.  Good for a few dozen sensors.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+
+import numpy as np
+
+from sensor_node.protocol import Detection
+
+NS = 1_000_000_000
+
+
+class LocalFinalizer:
+    """Finalise preliminary shots one by one, each with a search of its own neighbourhood.
+
+    Parameters
+    ----------
+    table : locator.associate.SensorTable
+    config : locator.associate.AssociationConfig
+    radius_m : float
+        Farthest a shot is heard, m.
+    pool_around : callable
+        ``pool_around(detections) -> list[Detection]``: the recent detections that could
+        share a source with any of these (the service's gated pool).
+    """
+
+    name = "local"
+
+    def __init__(self, table, config, radius_m: float, pool_around: Callable[[list[Detection]], list[Detection]]):
+        self._table = table
+        self._cfg = config
+        self._radius_m = float(radius_m)
+        self._pool_around = pool_around
+        self.waiting = 0
+
+    @property
+    def pending(self) -> int:
+        """Preliminary shots waiting to be final."""
+        return self.waiting
+
+    def add(self, detections: list[Detection]) -> None:
+        """Nothing to hold: the service's recent window is the pool."""
+
+    def final_by_ns(self, shot) -> int:
+        """When no sensor that could hear ``shot`` can still report it, UTC ns."""
+        d = np.linalg.norm(self._table.pos_m - np.asarray(shot.pos_m), axis=1)
+        reach = float(d[d <= self._radius_m].max(initial=0.0))
+        return shot.t0_ns + int((reach / self._cfg.c_mps + self._cfg.tolerance_s + self._cfg.gate_margin_s) * NS)
+
+    def finalize(self, cut_ns: int, unconfirmed: list) -> tuple[list, list]:
+        """Final solutions of the preliminary shots due by ``cut_ns``.
+
+        Returns
+        -------
+        shots : list of locator.associate.Shot
+            Final solutions (each overlapping a due preliminary shot, or found beside it).
+        withdrawn : list of LiveShot
+            Due preliminary shots that no final solution reproduces.
+        """
+        from locator.associate import associate
+
+        due = [s for s in unconfirmed if s.source is not None and self.final_by_ns(s) <= cut_ns]
+        self.waiting = len(unconfirmed) - len(due)
+        out, withdrawn, done = [], [], set()
+        for prelim in sorted(due, key=lambda s: s.t0_ns):
+            if prelim.keys & done:
+                continue
+            pool = self._pool_around(list(prelim.source.detections))
+            shots = associate(pool, self._table, self._cfg) if pool else []
+            mine = [s for s in shots if {f"{d.sensor_id}:{d.seq}" for d in s.detections} & prelim.keys]
+            if not mine:
+                withdrawn.append(prelim)
+            for s in mine:
+                keys = {f"{d.sensor_id}:{d.seq}" for d in s.detections}
+                if not keys & done:
+                    out.append(s)
+                    done |= keys
+        return out, withdrawn
+
+
+class OnlineFinalizer:
+    """``locator.associate.OnlineAssociator`` fed in time order up to the watermark.
+
+    Parameters
+    ----------
+    table : locator.associate.SensorTable
+    config : locator.associate.AssociationConfig
+    """
+
+    name = "online"
+
+    def __init__(self, table, config, radius_m: float = 0.0, pool_around=None):
+        from locator.associate import OnlineAssociator
+
+        self._cfg = config
+        self._online = OnlineAssociator(table, config)
+        self._heap: list[tuple[int, str, int, Detection]] = []
+        self._last_flush = 0
+
+    @property
+    def pending(self) -> int:
+        """Detections held (waiting for the watermark, or for their shot)."""
+        return self._online.pending + len(self._heap)
+
+    def add(self, detections: list[Detection]) -> None:
+        """Hold new detections until the watermark passes them."""
+        for d in detections:
+            heapq.heappush(self._heap, (d.t_ns, d.sensor_id, d.seq, d))
+
+    def finalize(self, cut_ns: int, unconfirmed: list) -> tuple[list, list]:
+        """Release detections up to ``cut_ns`` in time order; final shots (nothing is withdrawn here)."""
+        out = []
+        while self._heap and self._heap[0][0] <= cut_ns:
+            out += self._online.push(heapq.heappop(self._heap)[3])
+        # A flush searches the whole buffer: once per association step of stream time.
+        if self._online.pending and cut_ns - self._last_flush >= int(self._cfg.step_s * NS):
+            self._last_flush = cut_ns
+            out += self._online.flush(cut_ns)
+        return out, []
+
+
+#: Finalisers by name (``finalizer`` in locator.toml).
+FINALIZERS = {"local": LocalFinalizer, "online": OnlineFinalizer}
