@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import least_squares
-from scipy.spatial import Delaunay
+from scipy.spatial import ConvexHull
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -57,24 +57,21 @@ def make_array(rng, n, spacing=400.0, jitter=120.0):
 
 def place_source(rng, sensors, where):
     """A source inside the convex hull, or 0-500 m beyond its edge along a random bearing."""
-    hull = Delaunay(sensors[:, :2])
+    hull = ConvexHull(sensors[:, :2])
+    normals, offsets = hull.equations[:, :2], hull.equations[:, 2]  # inside: normals @ p + offsets <= 0
     lo, hi = sensors[:, :2].min(axis=0), sensors[:, :2].max(axis=0)
     if where == "inside":
         while True:
             p = rng.uniform(lo, hi)
-            if hull.find_simplex(p) >= 0:
+            if np.all(normals @ p + offsets <= 0):
                 return np.array([p[0], p[1], Z_SRC])
     centre = sensors[:, :2].mean(axis=0)
     theta = rng.uniform(0, 2 * np.pi)
     direction = np.array([math.cos(theta), math.sin(theta)])
-    a, b = 0.0, 5000.0  # bisection for the hull's edge along the ray
-    for _ in range(40):
-        mid = 0.5 * (a + b)
-        if hull.find_simplex(centre + mid * direction) >= 0:
-            a = mid
-        else:
-            b = mid
-    p = centre + (b + rng.uniform(0.0, 500.0)) * direction
+    # the ray centre + t * direction leaves the hull at the nearest facet it points out of
+    towards = normals @ direction
+    t_exit = np.min(-(normals[towards > 0] @ centre + offsets[towards > 0]) / towards[towards > 0])
+    p = centre + (t_exit + rng.uniform(0.0, 500.0)) * direction
     return np.array([p[0], p[1], Z_SRC])
 
 

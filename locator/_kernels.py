@@ -383,13 +383,18 @@ def locate(s, tau, wt, zf, c, wind, free, max_iter, out_p, out_cost, out_cov, ou
     for r in range(ncand):
         _start(cands, r, c, wind, p)
         start_cost[r] = _cost(s, tau, wt, p)
-    order0 = 0
-    if ncand == 2 and start_cost[1] < start_cost[0]:
-        order0 = 1
-    # A second start is worth refining only if it is causal (fired before the first arrival) and,
-    # with redundant arrivals, not hopelessly worse than chance: otherwise it cannot be an alternative.
-    chance = dof + 3.0 * np.sqrt(2.0 * max(dof, 0)) + 1.0
+    # Causal starts (fired before the first arrival) first, then the better fitting: a root of the
+    # squared equations that fires after the arrivals is a mirror image, and LM from it can run away.
     slack = 5.0 * np.sqrt(sig2_sum / max(n_used, 1)) * np.sqrt(n_used)
+    order0 = 0
+    if ncand == 2:
+        causal0 = cands[0, 3] <= tau_min + slack
+        causal1 = cands[1, 3] <= tau_min + slack
+        if (causal1 and not causal0) or (causal1 == causal0 and start_cost[1] < start_cost[0]):
+            order0 = 1
+    # A second start is worth refining only if it is causal and, with redundant arrivals, not
+    # hopelessly worse than chance: otherwise it cannot be an alternative.
+    chance = dof + 3.0 * np.sqrt(2.0 * max(dof, 0)) + 1.0
     found = 0
     for rr in range(ncand):
         r = order0 if rr == 0 else 1 - order0
@@ -636,9 +641,10 @@ def locate_numpy(s, tau, wt, zf, c, wind, free, max_iter):
     sig2_mean = float(np.mean(1.0 / wt[use]))
     starts = [np.array([cand[0], cand[1], cand[2], cand[3], c, wind[0], wind[1]]) for cand in cands]
     start_costs = [float(np.sum(wt * residuals_jacobian_numpy(s, tau, p0, idx)[0] ** 2)) for p0 in starts]
-    order = np.argsort(start_costs, kind="stable")
-    chance = dof + 3.0 * np.sqrt(2.0 * max(dof, 0)) + 1.0
     slack = 5.0 * np.sqrt(sig2_mean) * np.sqrt(n_used)
+    acausal = [float(p0[IT0] > tau_min + slack) for p0 in starts]
+    order = np.lexsort((start_costs, acausal))  # causal first, then by cost
+    chance = dof + 3.0 * np.sqrt(2.0 * max(dof, 0)) + 1.0
     params, costs = [], []
     for rank, r in enumerate(order):
         p0 = starts[r]

@@ -290,12 +290,13 @@ def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
     """
     fit = solve_ls(problem, config)
     limit = config.outlier_sigma**2
-    if fit.status != K.OK or fit.stats[0] <= limit:
+    if fit.status == K.NO_CANDIDATE or (fit.status == K.OK and fit.stats[0] <= limit):
         return fit  # the common case: every arrival consistent
     flags = list(fit.flags)
     k = problem.n_unknowns
     removed = 0
-    while fit.status == K.OK and fit.stats[0] > limit:
+    # SINGULAR here means a wrong arrival dragged the fit off to where the geometry degenerates
+    while fit.status == K.SINGULAR or fit.stats[0] > limit:
         if int(fit.stats[1]) - 1 < k + 1:
             return fit._replace(flags=tuple(flags),
                                 note="arrivals are inconsistent but too few are redundant to tell which is wrong")
@@ -312,7 +313,7 @@ def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
             break
         j, trial = best
         scale = _robust_scale(problem, trial)
-        if trial.res[j] ** 2 * problem.weight[j] <= limit * scale * scale:
+        if fit.status == K.OK and trial.res[j] ** 2 * problem.weight[j] <= limit * scale * scale:
             break  # no worse than the others' own scatter: the sigmas were understated, not an outlier
         fit = trial
         flags[j] = _flag_text(float(fit.res[j]), float(problem.sigma[j]) * scale)

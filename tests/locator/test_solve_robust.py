@@ -104,3 +104,17 @@ def test_a_known_wind_is_used_as_given(rng):
     np.testing.assert_allclose(sol.wind_mps, wind)
     with pytest.raises(InputError, match="wind_mps"):
         solve(sensors, toa, 1e-4, wind_mps=(np.nan, 0.0))
+
+
+def test_wrong_arrival_that_drags_least_squares_away_is_still_found():
+    # Found by the robustness benchmark: 6 sensors, a shot ~350 m outside, one arrival +46 m late.
+    # Plain least squares runs off to where the geometry degenerates; the robust solver must not.
+    sensors = np.array([[78.728, -77.706, 6.381], [368.775, -5.617, 8.566], [829.177, -26.754, 12.51],
+                        [13.887, 416.799, 9.399], [319.396, 347.338, 8.365], [698.375, 345.458, 7.788]])
+    toa = np.array([2.138531765921247, 1.404800609819036, 0.0, 2.364253476466528, 1.4508631897014457,
+                    0.3980686746464457])
+    src = np.array([1180.576, 137.498, 1.5])
+    assert not solve(sensors, toa, 5e-4, z_m=1.5, method="ls").ok
+    sol = solve(sensors, toa, 5e-4, z_m=1.5)
+    assert sol.ok and not sol.used[1] and sol.used.sum() == 5 and "late" in sol.flags[1]
+    assert np.hypot(*(sol.pos_m[:2] - src[:2])) < 5.0
