@@ -11,8 +11,8 @@ error (~0.5 ms).  The sensitivity table shows the other values.
 
     python benchmarks/bench_solver_pittsburgh.py [--root ../shared/data/pittsburgh-livefire-dev] [--sigma-ms 1]
 
-Columns: shots solved (ok) of all, median / p90 / max horizontal distance to the survey (m), mean arrivals
-used per shot, share of arrivals left out as inconsistent.
+Columns: shots solved (ok) of all, median / p90 / max / RMS horizontal distance to the survey (m), mean
+arrivals used per shot, share of arrivals left out as inconsistent.
 """
 
 from __future__ import annotations
@@ -66,8 +66,10 @@ def run(shots, sigma_s, **kwargs):
 
 def row(name, shots, result):
     ok, errs, used, left, _ = result
-    med, p90, mx = (np.median(errs), np.percentile(errs, 90), errs.max()) if len(errs) else (np.nan,) * 3
-    print(f"{name:<44} {ok:>3}/{len(shots):<3} {med:>7.2f} {p90:>7.2f} {mx:>7.2f} {used:>6.1f} {left:>7.1%}")
+    med, p90, mx, rms = ((np.median(errs), np.percentile(errs, 90), errs.max(), np.sqrt(np.mean(errs**2)))
+                         if len(errs) else (np.nan,) * 4)
+    print(f"{name:<44} {ok:>3}/{len(shots):<3} {med:>7.2f} {p90:>7.2f} {mx:>7.2f} {rms:>6.2f} {used:>6.1f} "
+          f"{left:>7.1%}")
 
 
 def main(argv=None) -> int:
@@ -84,11 +86,12 @@ def main(argv=None) -> int:
     n_sensors = [len(s[2]) for s in shots]
     print(f"{len(shots)} shots, {min(n_sensors)}-{max(n_sensors)} arrivals each (median {np.median(n_sensors):.0f}); "
           f"sigma {args.sigma_ms:g} ms\n")
-    print(f"{'variant':<44} {'ok':>7} {'median':>7} {'p90':>7} {'max':>7} {'used':>6} {'left out':>8}")
+    print(f"{'variant':<44} {'ok':>7} {'median':>7} {'p90':>7} {'max':>7} {'rms':>6} {'used':>6} {'left out':>8}")
     variants = [
         ("plain least squares, 2d, z = survey", dict(method="ls", z="survey")),
         ("plain least squares, 2d, z default", dict(method="ls")),
         ("plain least squares, 3d", dict(method="ls", mode="3d")),
+        ("plain least squares, 2d, z default, fit c", dict(method="ls", fit_c=True)),
         ("salvo robust, 2d, z = survey", dict(z="survey")),
         ("salvo robust, 2d, z default", dict()),
         ("salvo robust, 3d", dict(mode="3d")),
