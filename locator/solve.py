@@ -16,7 +16,7 @@ to a solver from :data:`SOLVERS`:
 ``"ransac"``
     Every minimal set of arrivals (random ones when there are many) gives exact
     candidates; the candidate most arrivals agree with is refined on its inliers.
-    Handles several wrong arrivals at once, at the price of speed.
+    Handles several wrong arrivals at once, at the price of speed, but needs honest sigmas.
 
 Unknowns: horizontal position and discharge time always; height in ``mode="3d"``
 (in ``"2d"`` the shooter's height is given, by default near the ground below the
@@ -322,7 +322,11 @@ def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
 
 
 def solve_ransac(problem: Problem, config: SolverConfig) -> Fit:
-    """RANSAC over minimal sets of arrivals, then the robust fit on the largest consistent set."""
+    """RANSAC over minimal sets of arrivals, then least squares on the largest consistent set.
+
+    Inliers are arrivals within ``outlier_sigma`` of their own sigma, so this needs honest sigmas:
+    with understated ones (real data) it keeps only the few arrivals that happen to agree.
+    """
     n = problem.s.shape[0]
     m = 4 if np.isnan(problem.zf) else 3  # position components + t0 (c and wind come in the refit)
     if n <= m + 1:
