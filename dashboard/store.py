@@ -171,24 +171,28 @@ class DashboardStore:
         (added, already_stored) : (int, int)
         """
         before = self.count()
-        n = 0
         verb = (
             "ON CONFLICT (source, ext_id) DO UPDATE SET t_ns=excluded.t_ns, lat=excluded.lat, lon=excluded.lon, "
             "rounds=excluded.rounds, kind=excluded.kind, address=excluded.address"
             if update
             else "ON CONFLICT (source, ext_id) DO NOTHING"
         )
+        counter = [0]
+
+        def params():
+            for r in rows:
+                counter[0] += 1
+                yield source, str(r[0]), int(r[1]), float(r[2]), float(r[3]), int(r[4]), str(r[5]), str(r[6])
+
         with self.db:
             self._bump()
-            for r in rows:
-                self.db.execute(
-                    "INSERT INTO incidents (source, ext_id, t_ns, lat, lon, rounds, kind, address) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) " + verb,
-                    (source, str(r[0]), int(r[1]), float(r[2]), float(r[3]), int(r[4]), str(r[5]), str(r[6])),
-                )
-                n += 1
+            self.db.executemany(
+                "INSERT INTO incidents (source, ext_id, t_ns, lat, lon, rounds, kind, address) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) " + verb,
+                params(),
+            )
         added = self.count() - before
-        return added, n - added
+        return added, counter[0] - added
 
     def add_incident_arrays(self, source: str, t_ns, lat, lon, rounds, kind: str = "") -> int:
         """Bulk insert from arrays (synthetic data, benchmarks); ext_id is the array index."""
