@@ -138,6 +138,8 @@ def ambient(n: int, fs_hz: float, rng: np.random.Generator, noise_cfg, wind_spee
         The microphone's white self-noise, dB SPL (0: none).  Added here because independent
         stationary noises share one spectrum.
     """
+    import scipy.fft
+
     if n == 0:
         return np.zeros(0)
     fs = float(fs_hz)
@@ -145,18 +147,37 @@ def ambient(n: int, fs_hz: float, rng: np.random.Generator, noise_cfg, wind_spee
     white = spectral_profile(n, fs, 0.0, 20.0, fs / 2)
     p_amb = db_spl_to_pa(noise_cfg.level_db_spl) if noise_cfg.level_db_spl > 0 else 0.0
     p_self = db_spl_to_pa(self_noise_db_spl) if self_noise_db_spl > 0 else 0.0
+    spec = None
     if p_amb > 0 or p_self > 0:
-        x = noise_from_profile(n, rng, np.sqrt((p_amb * colour) ** 2 + (p_self * white) ** 2))
-    else:
-        x = np.zeros(n)
+        # The spectrum of noise_from_profile, kept in the frequency domain to add the rumble below.
+        spec = rng.standard_normal(2 * colour.size, dtype=np.float32).view(np.complex64)
+        spec *= (np.sqrt((p_amb * colour) ** 2 + (p_self * white) ** 2) * np.sqrt(n / 2.0)).astype(np.float32)
     m = int(np.ceil(n / fs * _CONTROL_HZ)) + 2
     tc = np.arange(m) / _CONTROL_HZ
     power = traffic_power(tc, rng, noise_cfg.traffic_db_spl, noise_cfg.traffic_per_min)
     if noise_cfg.wind_noise:
         power = power + wind_power(tc, rng, wind_speed_mps, noise_cfg.gust_factor, noise_cfg.gust_period_s)
     if power.any():
-        # Traffic (30–300 Hz) and microphone wind noise (< ~300 Hz) share one low-frequency carrier.
-        carrier = noise_from_profile(n, rng, spectral_profile(n, fs, -5.0, 10.0, min(350.0, fs / 2)))
-        carrier *= np.sqrt(np.interp(np.arange(n) / (fs / _CONTROL_HZ), np.arange(m), power))
-        x += carrier
-    return x
+        # Traffic (30–300 Hz) and microphone wind noise (< ~300 Hz) share one low-frequency carrier,
+        # made at a low rate (>= 1 kHz) where it is cheap, modulated there, and added to the full
+        # spectrum: a band-limited signal's rfft over n samples is k times that of its every k-th sample.
+        k = _decimation(n, fs)
+        n_lo, fs_lo = n // k, fs / k
+        carrier = noise_from_profile(n_lo, rng, spectral_profile(n_lo, fs_lo, -5.0, 10.0, min(350.0, fs_lo / 2)))
+        carrier *= np.sqrt(np.interp(np.arange(n_lo) / (fs_lo / _CONTROL_HZ), np.arange(m), power))
+        low = np.fft.rfft(carrier) * k
+        low[-1] = 0.0  # nothing at the low rate's Nyquist frequency
+        if spec is None:
+            spec = np.zeros(n // 2 + 1, dtype=np.complex64)
+        spec[: low.size] += low.astype(np.complex64)
+    if spec is None:
+        return np.zeros(n)
+    return scipy.fft.irfft(spec, n).astype(np.float64)
+
+
+def _decimation(n: int, fs: float) -> int:
+    """Largest k with fs/k >= 1 kHz that divides n (so both rates share their frequency grid)."""
+    for k in range(max(int(fs // 1000.0), 1), 0, -1):
+        if n % k == 0:
+            return k
+    return 1

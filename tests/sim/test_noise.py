@@ -42,4 +42,5 @@ def test_wind_noise_grows_with_wind_and_is_low_frequency(rng):
     gale = noise.ambient(n, fs, np.random.default_rng(1), cfg, 10.0)
     lvl = lambda x: 20 * np.log10(np.sqrt(np.mean(x**2)) / 20e-6)  # noqa: E731
     assert lvl(gale) - lvl(calm) == pytest.approx(wind_noise_level_db(10.0) - wind_noise_level_db(2.0), abs=0.5)
+    assert lvl(gale) == pytest.approx(float(wind_noise_level_db(10.0)), abs=0.5)  # 62 dB SPL at 10 m/s
     assert octave_power_db(gale, fs, 2000.0) < octave_power_db(gale, fs, 50.0) - 40
