@@ -155,7 +155,10 @@ def run_case(name: str, n_nodes: int, spacing_m: float, seconds: float, incident
     cpu1, hwm = _proc_stats(loc.pid)
     stop.set()
     loc.terminate()
-    loc.wait(20)
+    try:
+        loc.wait(30)
+    except subprocess.TimeoutExpired:
+        loc.kill()
     log.close()
     c = health["counters"]
     frames = c.get("detections", 0) + c.get("heartbeats", 0)
@@ -187,6 +190,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     base = run_case("baseline", 16, 350.0, args.seconds, 20.0, 30.0, args.seed)
+    print("baseline:", base, flush=True)
     big = run_case(f"city-{args.nodes}", args.nodes, 400.0, args.seconds, args.rate, 30.0, args.seed + 1)
     rows = [base, big]
     print(f"\nbench_live: {args.seconds:.0f} s per case, one locator process, loopback\n")

@@ -118,6 +118,7 @@ class LocatorService:
         self.started_ns = self._clock()
         self._started_wall_ns = time.time_ns()
         self._ticks = 0
+        self._stopping = False
         self._last_cut_ns = 0
         self._progress: dict[str, tuple[int, int]] = {}  # sensor -> (audio time listened to, wall ns of report)
         self._shown: dict[str, tuple] = {}
@@ -162,7 +163,9 @@ class LocatorService:
                 await t
             except (asyncio.CancelledError, Exception):
                 pass
-        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+        self._stopping = True
+        # Queued association work is dropped (detections are in the store; a restart replays them).
+        await asyncio.get_running_loop().run_in_executor(None, lambda: self._executor.shutdown(True, cancel_futures=True))
         for s in self._servers:
             try:
                 await asyncio.wait_for(s.wait_closed(), 1.0)
@@ -252,6 +255,8 @@ class LocatorService:
 
     def _guarded(self, fn, *args) -> None:
         """Run association work in the worker thread; a bug in one batch must not stop the service."""
+        if self._stopping:
+            return
         try:
             fn(*args)
         except Exception:
@@ -283,7 +288,7 @@ class LocatorService:
         s_c = np.array([self._index[d.sensor_id] for d in cand])
         t_n = np.array([d.t_ns for d in dets], dtype=np.int64)
         s_n = np.array([self._index[d.sensor_id] for d in dets])
-        ok = (np.abs(t_c[:, None] - t_n[None, :]) <= self._gate_ns[s_c][:, s_n]).any(axis=1)
+        ok = (np.abs(t_c[:, None] - t_n[None, :]) <= self._gate_ns[np.ix_(s_c, s_n)]).any(axis=1)
         return [d for d, keep in zip(cand, ok) if keep]
 
     def _preliminary(self, new: list[Detection]) -> list[LiveShot]:
