@@ -132,6 +132,8 @@ function buildFilters(meta) {
     document.getElementById("f-preset").value = "";
   });
   document.querySelectorAll("#filters input[id^=l-]").forEach(e => e.addEventListener("change", applyLayers));
+  const kernel = document.getElementById("l-kernel");
+  kernel.value = meta.kde_kernel;
   document.getElementById("f-reset").addEventListener("click", () => {
     for (const id of ["f-preset", "f-from", "f-to", "f-zone", "f-school"]) document.getElementById(id).value = "";
     document.getElementById("f-hour-from").value = 0; document.getElementById("f-hour-to").value = 23;
@@ -161,7 +163,7 @@ async function exportView(what) {
     const blob = await r.blob();
     const a = document.createElement("a");
     a.href = URL.createObjectURL(blob);
-    a.download = "salvo-" + what.replace("export.", "incidents.");
+    a.download = "salvo-" + (what === "zones" || what === "schools" ? what + ".geojson" : what.replace("export.", "incidents."));
     document.body.appendChild(a); a.click(); a.remove();
     setTimeout(() => URL.revokeObjectURL(a.href), 5000);
     setStatus("Ready", "ready");
@@ -312,6 +314,7 @@ function drawHeat(h) {
   el("image", { href: cv.toDataURL(), x: x0, y: y0, width: x1 - x0, height: y1 - y0, preserveAspectRatio: "none",
                 opacity: 0.75, id: "heat-image" }, g);
   g.dataset.bandwidth = h.bandwidth_m;
+  g.dataset.kernel = h.kernel;
 }
 
 // ---- charts --------------------------------------------------------------------------------------
@@ -394,7 +397,8 @@ async function refresh() {
   setStatus("Loading...", "loading");
   try {
     const pts = new URLSearchParams(p); pts.set("limit", "5000");
-    const [summary, points, heat] = await Promise.all([apiJson("summary", p), apiJson("points", pts), apiJson("heatmap", p)]);
+    const hp = new URLSearchParams(p); hp.set("kernel", document.getElementById("l-kernel").value);
+    const [summary, points, heat] = await Promise.all([apiJson("summary", p), apiJson("points", pts), apiJson("heatmap", hp)]);
     if (my !== state.req) return; // a newer request superseded this one
     document.getElementById("total-incidents").textContent = fmt(summary.incidents);
     document.getElementById("total-rounds").textContent = fmt(summary.rounds);

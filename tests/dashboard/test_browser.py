@@ -144,6 +144,9 @@ def test_a_filter_changes_the_charts(site, sf_alerts):
     _wait_ready(page, f"{no_fw:,}")
     thursday = page.eval_on_selector_all("#matrix-chart rect.cell", "rs => rs.slice(72, 96).map(r => +r.dataset.count)")
     assert sum(thursday) == 0
+    assert page.get_attribute("#layer-heat", "data-kernel") == "gaussian"
+    page.select_option("#l-kernel", "quartic")
+    page.wait_for_function("() => document.querySelector('#layer-heat').dataset.kernel === 'quartic'", timeout=30_000)
     assert errors == []
     page.close()
 
@@ -163,6 +166,11 @@ def test_bayview_partner_cannot_see_the_mission(site, sf_alerts):
     assert status == 403
     assert page.locator("#feed-panel").is_hidden()
     assert page.is_hidden("#f-zone-set")  # the wards hold none of its zones: no choice to offer
+    with page.expect_download() as dl:
+        page.click("button[data-export='zones']")
+    zones = json.loads(dl.value.path().read_text())
+    assert [(f["properties"]["name"], f["properties"]["incidents"]) for f in zones["features"]] == \
+        [("Bayview Hunters Point", 1502)]
     assert errors == []
     page.close()
 
