@@ -104,6 +104,14 @@ def test_sf_school_counts_match_haversine(sf_alerts):
     assert len(schools) == 127
     start, members = school_members(lat, lon, schools, 500.0)
     got = np.diff(start)
-    want = [sum(_haversine(s.lat, s.lon, a, b) <= 500.0 for a, b in zip(lat, lon)) for s in schools]
+    # The same textbook formula as _haversine, written out over arrays (one school at a time).
+    r = 6_371_008.8
+    p2, l2 = np.radians(lat), np.radians(lon)
+    want = []
+    for s in schools:
+        p1, l1 = math.radians(s.lat), math.radians(s.lon)
+        a = np.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin((l2 - l1) / 2) ** 2
+        want.append(int((2 * r * np.arcsin(np.sqrt(a)) <= 500.0).sum()))
     assert got.tolist() == want
+    assert want[:3] == [sum(_haversine(s.lat, s.lon, a, b) <= 500.0 for a, b in zip(lat, lon)) for s in schools[:3]]
     assert max(want) > 100
