@@ -11,7 +11,6 @@ Inference is plain numpy.  The shipped model's weights live in ``dsp/classifier_
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +24,7 @@ from salvo.errors import ConfigError
 WEIGHTS_PATH = Path(__file__).with_name("classifier_weights.json")
 
 #: Features whose logarithm the model sees (times and a ratio that span decades).
-LOG_FEATURES = ("rise_s", "pulse_s", "duration_s", "centroid_hz", "bandwidth_hz")
+LOG_FEATURES = ("rise_s", "pulse_s", "width_s", "duration_s", "centroid_hz", "bandwidth_hz")
 #: Features the model leaves out: absolute level says how far the source was, not what it was.
 EXCLUDED = ("peak_dbfs", "clipped_frac", "snr_db")
 
@@ -139,7 +138,3 @@ def get_classifier(name: str) -> Classifier:
     except KeyError:
         raise ConfigError(f"DetectorConfig: classifier: unknown {name!r}; known: {sorted(CLASSIFIERS)}") from None
 
-
-def sigmoid(z: float) -> float:
-    """Logistic function, overflow-safe."""
-    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))

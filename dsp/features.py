@@ -26,11 +26,15 @@ class Features:
         Onset to first strong peak (s).
     pulse_s : float
         Width of the first pulse: onset to the first zero crossing after the first peak (s).
+    width_s : float
+        Effective width of the first pulse: its area (onset to the zero crossing) over its peak (s).
     neg_ratio : float
         Largest opposite-polarity amplitude within one pulse width after the first pulse, over the first peak:
         near 1 for a supersonic N-wave (+P falling straight to -P), about 0.1-0.4 for a Friedlander blast.
     duration_s : float
         Time after the onset within which 90% of the first 100 ms of energy arrived (s).
+    coda_db : float
+        Mean energy 2-10 ms after the onset over that of the first 2 ms (dB): crackle, ringing and close echoes.
     decay_db : float
         Energy of the first 5 ms over that of 20-50 ms after the onset (dB); reverberant or ringing sounds decay less.
     centroid_hz : float
@@ -56,8 +60,10 @@ class Features:
 
     rise_s: float
     pulse_s: float
+    width_s: float
     neg_ratio: float
     duration_s: float
+    coda_db: float
     decay_db: float
     centroid_hz: float
     bandwidth_hz: float
@@ -126,6 +132,8 @@ def compute_features(raw: np.ndarray, y: np.ndarray, onset: float, peak_index: i
     neg = np.flatnonzero(after <= 0.0)
     end = peak_index + (int(neg[0]) if neg.size else after.size)
     pulse_s = max(end - onset, 0.0) / fs_hz
+    first = sgn * y[max(i0, 0) : end].astype(np.float64)
+    width_s = float(np.clip(first, 0.0, None).sum()) / peak_amp / fs_hz if peak_amp > 0 else 0.0
     width = max(int(math.ceil(end - onset)), 1)
     opp = -sgn * y[end : min(n, end + width + 1)].astype(np.float64)
     neg_ratio = float(max(opp.max(), 0.0) / peak_amp) if opp.size and peak_amp > 0 else 0.0
@@ -139,6 +147,9 @@ def compute_features(raw: np.ndarray, y: np.ndarray, onset: float, peak_index: i
     e_head = _energy(y, i0, i0 + int(round(5 * ms))) / max(round(5 * ms), 1)
     e_tail = _energy(y, i0 + int(round(20 * ms)), i0 + int(round(50 * ms))) / max(round(30 * ms), 1)
     noise_e = noise_rms * noise_rms
+    e_2 = _energy(y, i0, i0 + int(round(2 * ms))) / max(round(2 * ms), 1)
+    e_2_10 = _energy(y, i0 + int(round(2 * ms)), i0 + int(round(10 * ms))) / max(round(8 * ms), 1)
+    coda_db = _db((e_2_10 + noise_e * 1e-3) / (e_2 + noise_e * 1e-3 + 1e-30))
     decay_db = _db((e_head + noise_e * 1e-3) / (e_tail + noise_e * 1e-3 + 1e-30))
 
     # spectrum of the raw pulse
@@ -177,5 +188,5 @@ def compute_features(raw: np.ndarray, y: np.ndarray, onset: float, peak_index: i
     peak_raw = float(head.max()) if head.size else 0.0
     peak_dbfs = max(_db(peak_raw**2), -120.0)
     clipped_frac = float(np.mean(head >= 0.999)) if head.size else 0.0
-    return Features(rise_s, pulse_s, neg_ratio, duration_s, decay_db, centroid_hz, bandwidth_hz, low_frac, crest_db, kurt,
+    return Features(rise_s, pulse_s, width_s, neg_ratio, duration_s, coda_db, decay_db, centroid_hz, bandwidth_hz, low_frac, crest_db, kurt,
                     later_db, snr_db, peak_dbfs, clipped_frac)

@@ -31,12 +31,12 @@ EDGE_FOOT_SAMPLES = -1.966
 EDGE_FOOT_S = 7.106e-5
 #: Noise jitter of the foot relative to noise / slope: the two crossings weighted as in the foot formula.
 #: EDGE_JITTER_SCALE (calibrated with the foot) corrects the ideal gain for the noise being correlated.
-EDGE_JITTER_SCALE = 1.400
+EDGE_JITTER_SCALE = 0.900
 EDGE_JITTER_GAIN = EDGE_JITTER_SCALE * math.hypot(1.0 + EDGE_FOOT_GAIN, EDGE_FOOT_GAIN)
 #: Model error of the edge picker, added in quadrature to the noise jitter (samples, and seconds).
 #: Calibrated on simulator training seeds by ``training/calibrate_onset.py`` (never on benchmark seeds).
-EDGE_MODEL_SAMPLES = 0.050
-EDGE_MODEL_S = 6.0e-6
+EDGE_MODEL_SAMPLES = 0.350
+EDGE_MODEL_S = 2.4e-5
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,16 +60,17 @@ def main() -> int:
     gain, samples, foot_s = coef
     err_s = (t_lo - gain * rise - samples - foot_s * fs - truth) / fs
     jitter = np.hypot(1.0 + gain, gain) * jit  # before the scale fitted below
-    # sigma = sqrt((k * jitter)^2 + (m / fs)^2 + m_s^2): choose k, m and m_s so that, at every sample rate,
+    # sigma = sqrt((k * jitter)^2 + (m / fs)^2 + m_s^2): choose k, m and m_s so that, at every sample rate and SNR,
     # 68% of errors fall within 1 sigma and 95% within 2 sigma
     best = (np.inf,)
+    groups = [(fs == f) & (snr == q) for f in RATES for q in SNRS]
     for k in np.linspace(0.2, 2.0, 19):
         for m in np.linspace(0.0, 1.0, 21):
             for m_s in np.linspace(0.0, 40e-6, 21):
                 sig = np.sqrt((k * jitter) ** 2 + (m / fs) ** 2 + m_s**2)
                 inside1, inside2 = np.abs(err_s) <= sig, np.abs(err_s) <= 2 * sig
-                loss = sum((np.mean(inside1[fs == f]) - 0.68) ** 2 + (np.mean(inside2[fs == f]) - 0.95) ** 2
-                           for f in RATES)
+                loss = sum((np.mean(inside1[g]) - 0.68) ** 2 + (np.mean(inside2[g]) - 0.95) ** 2
+                           for g in groups)
                 if loss < best[0]:
                     best = (loss, k, m, m_s, np.mean(inside1), np.mean(inside2))
     _, jitter_scale, model_samples, model_s, c1, c2 = best

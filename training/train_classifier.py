@@ -28,19 +28,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import simdata  # noqa: E402
 
 from dsp.classifier import WEIGHTS_PATH, NeuralModel, model_inputs  # noqa: E402
+from dsp.config import DetectorConfig  # noqa: E402
 from dsp.features import FEATURE_NAMES  # noqa: E402
 
-HIDDEN = 12
+HIDDEN = 24
 L2 = 1e-3
 STEPS = 3000
 LR = 0.01
 TRAIN_FPS = ("FP1", "FP2")
+#: Features do not depend on the classifier; training runs the detector without one (any old weights unread).
+UNCLASSIFIED = DetectorConfig(classifier="none")
 
 
 def case_rows(seed: int, cache: Path | None = None) -> list[tuple]:
     """(features, label, group, kind) rows of one simulated case; label 1 gunfire, 0 not, -1 unused."""
     rows = []
-    for lp in simdata.labelled_picks(simdata.simulate_case(seed, cache=cache)):
+    for lp in simdata.labelled_picks(simdata.simulate_case(seed, cache=cache), UNCLASSIFIED):
         if lp.category == "shot" and (lp.first or lp.path == "nwave"):
             label = 1
         elif lp.category == "confuser" and lp.first:
@@ -65,7 +68,7 @@ def pittsburgh_rows(root: Path, fps: tuple[str, ...]) -> list[tuple]:
         in_tuples = {u for tup in test.tuples for u in tup}
         for sensor in test.sensors:
             audio, fs = sf.read(str(sensor.wav_path), dtype="float32", always_2d=True)
-            picks = dsp.detect(audio[:, 0], fs)
+            picks = dsp.detect(audio[:, 0], fs, UNCLASSIFIED)
             if not picks:
                 continue
             t = np.array([p.onset_sample / fs for p in picks])
