@@ -46,6 +46,23 @@ def incidents_csv(ds: Dataset, idx: np.ndarray, details: dict[int, dict]) -> byt
     return out.getvalue().encode("utf-8")
 
 
+def counts_csv(summary: dict) -> bytes:
+    """The zone and school tables of a summary as one CSV: ``group, name, incidents, rounds``,
+    then the hour-of-day and period counts (``group`` = hour / period)."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(("group", "name", "incidents", "rounds"))
+    for z in summary["zones"]:
+        w.writerow(("zone", z["name"], z["incidents"], z["rounds"]))
+    for s in summary["schools"]:
+        w.writerow((f"school within {summary['school_radius_m']:g} m", s["name"], s["incidents"], s["rounds"]))
+    for h, c in enumerate(summary["hours"]):
+        w.writerow(("local hour", f"{h:02d}:00", c, ""))
+    for p in summary["periods"]:
+        w.writerow(("period", p["name"], p["incidents"], ""))
+    return out.getvalue().encode("utf-8")
+
+
 def incidents_geojson(ds: Dataset, idx: np.ndarray) -> bytes:
     """Selected incidents as a GeoJSON FeatureCollection of points."""
     feats = []

@@ -12,7 +12,8 @@ Endpoints (filters: ``from``, ``to`` (local dates), ``zone`` (repeatable), ``sch
 - ``/api/summary``: counts per zone and school, hour x weekday, periods, monthly trend;
 - ``/api/zones``, ``/api/schools``: GeoJSON with counts;
 - ``/api/points?limit=``: incident points; ``/api/heatmap?cell_m=``: the KDE grid;
-- ``/api/export.csv``, ``/api/export.geojson``: the selected incidents;
+- ``/api/export.csv``, ``/api/export.geojson``: the selected incidents; ``/api/counts.csv``: the
+  zone, school, hour and period counts;
 - ``/api/report.png``, ``/api/report.pdf``: a one-page report of the selection;
 - ``/api/feed``: the newest live incidents (dispatch and admin); ``/api/access-log`` (admin).
 """
@@ -267,6 +268,9 @@ class Handler(BaseHTTPRequestHandler):
             cell = _num_param(params, "cell_m", app.cfg.dashboard.kde_cell_m, 5.0, 5000.0, float)
             kernel = (params.get("kernel") or [None])[-1]
             self._json(200, api.heatmap_body(ds, q, cell, lim.max_grid_cells, kernel))
+        elif route == "counts.csv":
+            self._send(200, report.counts_csv(api.summary(ds, q)), "text/csv; charset=utf-8",
+                       {"Content-Disposition": 'attachment; filename="salvo-counts.csv"'})
         elif route in ("export.csv", "export.geojson"):
             idx, cut = api.selected_rows(ds, q, _num_param(params, "limit", 1_000_000, 0, 1_000_000))
             hdr = {"Content-Disposition": f'attachment; filename="salvo-incidents.{route.split(".")[1]}"',

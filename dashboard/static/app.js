@@ -164,6 +164,7 @@ async function exportView(what) {
     const a = document.createElement("a");
     a.href = URL.createObjectURL(blob);
     a.download = "salvo-" + (what === "zones" || what === "schools" ? what + ".geojson" : what.replace("export.", "incidents."));
+    // (counts.csv keeps its name: salvo-counts.csv)
     document.body.appendChild(a); a.click(); a.remove();
     setTimeout(() => URL.revokeObjectURL(a.href), 5000);
     setStatus("Ready", "ready");

@@ -140,6 +140,10 @@ def test_filters_and_exports_agree(server):
     lines = csv_body.decode().strip().split("\n")
     assert len(lines) == s["incidents"] + 1 and lines[0].startswith("id,source,t_utc,local_time")
     assert all(",Mission," in ln for ln in lines[1:])
+    counts = call(server, "/api/counts.csv?" + q, tok)[1].decode().strip().split("\n")
+    assert counts[0] == "group,name,incidents,rounds"
+    assert f"zone,Mission,{s['incidents']},{s['rounds']}" in counts
+    assert sum(int(r.split(",")[2]) for r in counts if r.startswith("local hour")) == s["incidents"]
     pts = json.loads(call(server, "/api/points?limit=20000&" + q, tok)[1])
     assert sorted(p[3] for p in pts["points"]) == sorted(ln.split(",")[2] for ln in lines[1:])  # same UTC times
     gj = json.loads(call(server, "/api/export.geojson?" + q, tok)[1])
