@@ -35,7 +35,7 @@ import numpy as np
 
 from locator import _kernels as K
 from locator.crlb import crlb
-from salvo.errors import InputError
+from salvo.errors import ConfigError, InputError
 
 __all__ = ["Solution", "Ellipse", "Alternative", "SolverConfig", "SOLVERS", "solve", "crlb", "default_source_z"]
 
@@ -71,6 +71,18 @@ class SolverConfig:
     muzzle_height_m: float = 1.5
     ransac_max_sets: int = 300
     ransac_seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("max_iter", "ransac_max_sets"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ConfigError(f"SolverConfig: {name} must be a whole number >= 1, got {getattr(self, name)!r}")
+        if not (isinstance(self.max_outliers, int) and self.max_outliers >= 0):
+            raise ConfigError(f"SolverConfig: max_outliers must be a whole number >= 0, got {self.max_outliers!r}")
+        if not (math.isfinite(self.outlier_sigma) and self.outlier_sigma > 0):
+            raise ConfigError(f"SolverConfig: outlier_sigma must be > 0, got {self.outlier_sigma!r}")
+        for name in ("sensor_height_m", "muzzle_height_m"):
+            if not math.isfinite(getattr(self, name)):
+                raise ConfigError(f"SolverConfig: {name} must be a finite number of metres")
 
 
 DEFAULT_CONFIG = SolverConfig()

@@ -158,3 +158,14 @@ def test_three_sensors_inside_give_one_causal_root():
     sol = solve(tri, arrivals(tri, src), 1e-4, z_m=0.0)
     assert sol.ok and not sol.alternatives
     np.testing.assert_allclose(sol.pos_m, src, atol=1e-6)
+
+
+def test_solver_config_rejects_bad_fields_by_name():
+    from locator.solve import SolverConfig
+    from salvo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="outlier_sigma"):
+        SolverConfig(outlier_sigma=0.0)
+    with pytest.raises(ConfigError, match="max_iter"):
+        SolverConfig(max_iter=0)
+    assert SolverConfig(max_outliers=0).max_outliers == 0
