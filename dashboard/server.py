@@ -42,11 +42,12 @@ log = logging.getLogger("salvo.dashboard")
 
 
 class DashboardApp:
-    """What the request handlers share: the settings, the loaded dataset, per-thread store connections.
+    """What the request handlers share: the settings, one loaded dataset per zone set, and
+    per-thread store connections.
 
-    The dataset is built once at start; a background thread rebuilds it when the store's
-    ``revision`` moves (checked every ``reload_interval_s``) and swaps it in when ready,
-    so requests never wait for a reload.
+    The datasets are built once at start; a background thread rebuilds them when the
+    store's ``revision`` moves (checked every ``reload_interval_s``) and swaps them in when
+    ready, so requests never wait for a reload.
     """
 
     def __init__(self, cfg: ServeConfig):
@@ -55,6 +56,8 @@ class DashboardApp:
         self._stop = threading.Event()
         self._version = self.store().version()  # also creates the schema
         self._sets = self._build()
+        if cfg.zone_set is not None and cfg.zone_set not in self._sets:
+            log.warning("zone set %r is not stored; grouping by %r", cfg.zone_set, next(iter(self._sets)))
         self._reloader = threading.Thread(target=self._reload_loop, name="dataset-reload", daemon=True)
         self._reloader.start()
 
