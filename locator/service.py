@@ -77,7 +77,12 @@ class LocatorService:
         self._assoc_store = IncidentStore(config.store)
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="association")
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._assoc_cfg = AssociationConfig(**config.association)
+        assoc = dict(config.association)
+        # Live default: a shot is not heard beyond prelim_radius_m (a sensor farther away
+        # that did not hear it is no evidence against it).
+        assoc.setdefault("hear_range_m", config.prelim_radius_m)
+        assoc.setdefault("max_range_m", config.prelim_radius_m)
+        self._assoc_cfg = AssociationConfig(**assoc)
         self._table = SensorTable.from_any(sensors.as_mapping())
         self.hub = AlertHub(config.alert_buffer)
         from locator.incidents import IncidentConfig
@@ -104,12 +109,14 @@ class LocatorService:
         gate_s[d > config.prelim_radius_m] = -1.0
         self._gate_ns = (gate_s * NS).astype(np.int64)
         self._index = {sid: i for i, sid in enumerate(sensors.ids)}
+        self._near_mask = d <= config.prelim_radius_m
         self._final_keys: set[str] = set()
         c = self._assoc_cfg.c_mps
         self._prelim_span_ns = int((config.prelim_radius_m / c + self._assoc_cfg.gate_margin_s
                                     + self._assoc_cfg.tolerance_s) * NS)
         self._recent: deque[Detection] = deque()
-        self._final = FINALIZERS[config.finalizer](self._table, self._assoc_cfg, config.prelim_radius_m, self._pool_around)
+        self._final = FINALIZERS[config.finalizer](self._table, self._assoc_cfg, config.prelim_radius_m,
+                                                   self._pool_around, self._locate)
         self._received: dict[str, int] = {}
         self._pending: list[Received] = []
         self._wake = asyncio.Event()
@@ -274,6 +281,18 @@ class LocatorService:
         self._final.add(dets)
         self._apply(self._preliminary(dets))
 
+    def _locate(self, pool: list[Detection]) -> list:
+        """Associate a pool over the sensors around it only (a city-wide table would make every
+        search weigh a thousand sensors that could not have heard the shot)."""
+        from locator.associate import SensorTable, associate
+
+        if not pool:
+            return []
+        used = np.array(sorted({self._index[d.sensor_id] for d in pool}))
+        local = np.flatnonzero(self._near_mask[used].any(axis=0))
+        table = SensorTable.from_any({self.sensors.ids[i]: self.sensors.pos_m[i] for i in local})
+        return associate(pool, table, self._assoc_cfg)
+
     def _pool_around(self, dets: list[Detection]) -> list[Detection]:
         """Recent detections, not in a final shot, that could share a source with any of ``dets``.
 
@@ -297,8 +316,6 @@ class LocatorService:
         The pool is :meth:`_pool_around` the new detections: the few dozen detections that
         could belong to the same shots, whatever is going on elsewhere in the city.
         """
-        from locator.associate import associate
-
         new = [d for d in new if d.sensor_id in self._index and d.kind not in self._assoc_cfg.exclude_kinds]
         if not new:
             return []
@@ -310,7 +327,7 @@ class LocatorService:
         if len({d.sensor_id for d in pool}) < self._assoc_cfg.min_sensors:
             return []
         new_keys = {f"{d.sensor_id}:{d.seq}" for d in new}
-        shots = associate(pool, self._table, self._assoc_cfg)
+        shots = self._locate(pool)
         out = [live_shot(s, False) for s in shots]
         return [s for s in out if s.keys & new_keys]
 

@@ -39,12 +39,16 @@ class LocalFinalizer:
     pool_around : callable
         ``pool_around(detections) -> list[Detection]``: the recent detections that could
         share a source with any of these (the service's gated pool).
+    locate : callable
+        ``locate(pool) -> list[Shot]``: association over the sensors around the pool.
     """
 
     name = "local"
 
-    def __init__(self, table, config, radius_m: float, pool_around: Callable[[list[Detection]], list[Detection]]):
+    def __init__(self, table, config, radius_m: float, pool_around: Callable[[list[Detection]], list[Detection]],
+                 locate: Callable[[list[Detection]], list]):
         self._table = table
+        self._locate = locate
         self._cfg = config
         self._radius_m = float(radius_m)
         self._pool_around = pool_around
@@ -74,8 +78,6 @@ class LocalFinalizer:
         withdrawn : list of LiveShot
             Due preliminary shots that no final solution reproduces.
         """
-        from locator.associate import associate
-
         due = [s for s in unconfirmed if s.source is not None and self.final_by_ns(s) <= cut_ns]
         self.waiting = len(unconfirmed) - len(due)
         out, withdrawn, done = [], [], set()
@@ -83,7 +85,7 @@ class LocalFinalizer:
             if prelim.keys & done:
                 continue
             pool = self._pool_around(list(prelim.source.detections))
-            shots = associate(pool, self._table, self._cfg) if pool else []
+            shots = self._locate(pool) if pool else []
             mine = [s for s in shots if {f"{d.sensor_id}:{d.seq}" for d in s.detections} & prelim.keys]
             if not mine:
                 withdrawn.append(prelim)
@@ -106,7 +108,7 @@ class OnlineFinalizer:
 
     name = "online"
 
-    def __init__(self, table, config, radius_m: float = 0.0, pool_around=None):
+    def __init__(self, table, config, radius_m: float = 0.0, pool_around=None, locate=None):
         from locator.associate import OnlineAssociator
 
         self._cfg = config
