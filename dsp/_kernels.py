@@ -42,7 +42,8 @@ N_STATE = 9
 def trigger_kernel(x, sos, zi, params, state, y_out, trig_out, floor_out):  # pragma: no cover - compiled
     """High-pass ``x`` through ``sos`` and run the frame-energy trigger over it.
 
-    ``zi`` (n_sections, 2) and ``state`` (N_STATE,) are updated in place so that consecutive blocks continue
+    ``sos`` must have exactly two sections (the 4th-order design of :mod:`dsp.trigger`): their coefficients
+    and states live in registers for the whole loop.  ``zi`` (2, 2) and ``state`` (N_STATE,) are updated in place so that consecutive blocks continue
     exactly.  Writes the filtered samples to ``y_out`` and, per trigger, the sample index of the triggering
     frame's start (from the stream start) to ``trig_out`` and the noise floor (mean-square) to ``floor_out``.
     Returns the number of triggers written.
@@ -61,7 +62,9 @@ def trigger_kernel(x, sos, zi, params, state, y_out, trig_out, floor_out):  # pr
     min_gap = params[P_MIN_GAP]
     strong = params[P_STRONG]
     holdoff = params[P_HOLDOFF]
-    n_sec = sos.shape[0]
+    b00, b01, b02, a01, a02 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
+    b10, b11, b12, a11, a12 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
+    z00, z01, z10, z11 = zi[0, 0], zi[0, 1], zi[1, 0], zi[1, 1]
     acc = state[S_ACC]
     count = int(state[S_COUNT])
     fast = state[S_FAST]
@@ -74,12 +77,14 @@ def trigger_kernel(x, sos, zi, params, state, y_out, trig_out, floor_out):  # pr
     n_trig = 0
     for i in range(x.shape[0]):
         v = np.float64(x[i])
-        for s in range(n_sec):
-            # transposed direct form II, as scipy.signal.sosfilt
-            out = sos[s, 0] * v + zi[s, 0]
-            zi[s, 0] = sos[s, 1] * v - sos[s, 4] * out + zi[s, 1]
-            zi[s, 1] = sos[s, 2] * v - sos[s, 5] * out
-            v = out
+        # two sections in transposed direct form II, as scipy.signal.sosfilt
+        u = b00 * v + z00
+        z00 = b01 * v - a01 * u + z01
+        z01 = b02 * v - a02 * u
+        w = b10 * u + z10
+        z10 = b11 * u - a11 * w + z11
+        z11 = b12 * u - a12 * w
+        v = w
         y_out[i] = v
         acc += v * v
         count += 1
@@ -119,6 +124,7 @@ def trigger_kernel(x, sos, zi, params, state, y_out, trig_out, floor_out):  # pr
                     if fast > event_max:
                         event_max = fast
             frame += 1.0
+    zi[0, 0], zi[0, 1], zi[1, 0], zi[1, 1] = z00, z01, z10, z11
     state[S_ACC] = acc
     state[S_COUNT] = count
     state[S_FAST] = fast

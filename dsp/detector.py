@@ -38,11 +38,21 @@ def check_fs(fs_hz: float) -> float:
     return fs
 
 
-def as_block(x: object, name: str = "x") -> np.ndarray:
+def check_finite(a: np.ndarray, name: str, offset: int = 0) -> None:
+    """InputError naming ``name`` and the index when ``a`` holds NaN or inf (checked in bounded chunks)."""
+    step = 1 << 16
+    for i in range(0, a.size, step):
+        part = a[i : i + step]
+        if not np.isfinite(part.sum()) and not np.isfinite(part).all():
+            bad = i + int(np.flatnonzero(~np.isfinite(part))[0])
+            raise InputError(f"{name}: non-finite sample (NaN or inf) at index {offset + bad}")
+
+
+def as_block(x: object, name: str = "x", finite: bool = True) -> np.ndarray:
     """Validate audio samples and return them as contiguous float32 (full scale 1.0).
 
     Integer input is scaled to full scale by its type's range.  Raises InputError naming ``name`` for
-    non-1-D, non-numeric or non-finite input.
+    non-1-D, non-numeric or (when ``finite``) non-finite input.
     """
     a = np.asarray(x)
     if a.ndim != 1:
@@ -53,9 +63,8 @@ def as_block(x: object, name: str = "x") -> np.ndarray:
     elif a.dtype.kind != "f":
         raise InputError(f"{name}: expected real samples, got dtype {a.dtype}")
     a = np.ascontiguousarray(a, dtype=np.float32)
-    if a.size and not np.isfinite(a).all():
-        bad = int(np.flatnonzero(~np.isfinite(a))[0])
-        raise InputError(f"{name}: non-finite sample (NaN or inf) at index {bad}")
+    if finite:
+        check_finite(a, name)
     return a
 
 
@@ -122,7 +131,10 @@ class StreamingDetector:
         block : array_like, shape (n,)
             Samples, float (full scale 1.0) or integer PCM.  Any length, including 0.
         """
-        x = as_block(block, "block")
+        return self._process(as_block(block, "block"))
+
+    def _process(self, x: np.ndarray) -> list[Pick]:
+        """:meth:`process` on a validated float32 block."""
         if x.size == 0:
             return []
         y, trig, _ = self._trigger.run(x)
@@ -232,10 +244,12 @@ def detect(x: object, fs_hz: float, config: DetectorConfig | None = None) -> lis
     list of Pick
         In time order.  ``p_gunshot`` is NaN when the classifier weights are absent.
     """
-    a = as_block(x, "x")
+    a = as_block(x, "x", finite=False)  # checked chunk by chunk: no whole-length temporary
     det = StreamingDetector(fs_hz, config)
     picks: list[Pick] = []
     for i in range(0, a.size, DETECT_CHUNK):
-        picks.extend(det.process(a[i : i + DETECT_CHUNK]))
+        chunk = a[i : i + DETECT_CHUNK]
+        check_finite(chunk, "x", i)
+        picks.extend(det._process(chunk))
     picks.extend(det.flush())
     return picks

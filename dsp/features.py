@@ -7,7 +7,7 @@ Spectral features use only 100 Hz - 5.5 kHz, so that they mean the same at every
 from __future__ import annotations
 
 import math
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -81,7 +81,7 @@ class Features:
 
     def as_array(self) -> np.ndarray:
         """The features in the order of :data:`FEATURE_NAMES`, float64."""
-        return np.array(astuple(self), dtype=np.float64)
+        return np.array([getattr(self, n) for n in FEATURE_NAMES], dtype=np.float64)
 
 
 #: Feature names in the order of :meth:`Features.as_array`.

@@ -71,7 +71,7 @@ def _noise_rms(y: np.ndarray, end: int, fs_hz: float) -> float:
     if stop - start < 4:
         return float(np.sqrt(np.mean(y[: max(end, 1)].astype(np.float64) ** 2))) if end > 0 else 0.0
     seg = y[start:stop].astype(np.float64)
-    return float(np.sqrt(np.mean(seg * seg)))
+    return math.sqrt(float(np.dot(seg, seg)) / seg.size)
 
 
 def first_strong_peak(y: np.ndarray, trig: int, fs_hz: float) -> tuple[int, float]:

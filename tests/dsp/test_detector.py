@@ -121,3 +121,28 @@ def test_aic_picker_agrees_with_edge_picker_within_a_few_samples():
     for a, e in zip(aic, _WHOLE):
         # AIC starts at the first energy, including the anti-alias filter's pre-ringing: a few samples early
         assert -4.0 <= a.onset_sample - e.onset_sample <= 1.0
+
+
+@pytest.mark.parametrize("fs", [16_000, 48_000])
+def test_supersonic_nwave_before_the_blast_is_labelled(fs):
+    from scipy import signal
+
+    from sim.sources import muzzle_blast, n_wave
+
+    hi_fs = 192_000
+    hi = np.zeros(hi_fs)
+    nw = n_wave(hi_fs, 0.5, 250e-6)
+    b = muzzle_blast(hi_fs, "5.56")
+    i, j = int(0.4 * hi_fs), int(0.43 * hi_fs)
+    hi[i : i + nw.size] += nw
+    hi[j : j + b.size] += 0.5 * b / np.abs(b).max()
+    x = signal.resample_poly(hi, fs // 1000, 192) + 1e-3 * np.random.default_rng(fs).standard_normal(fs)
+    picks = detect(x, fs)
+    assert [p.kind for p in picks] == ["nwave", "blast"]
+    assert abs(picks[0].onset_sample / fs - 0.4) < 0.1e-3 and abs(picks[1].onset_sample / fs - 0.43) < 0.15e-3
+
+
+def test_quieter_echo_is_secondary():
+    # a blast and, 200 ms later, a reflection 20 dB quieter: one blast, one secondary
+    x = blast_at(FS, [0.3], 1.0, amp=0.5, noise_rms=2e-4, seed=7) + blast_at(FS, [0.5], 1.0, amp=0.05, noise_rms=0, seed=7)
+    assert [p.kind for p in detect(x, FS)] == ["blast", "secondary"]
