@@ -31,8 +31,9 @@ import numpy as np
 from locator.alerts import AlertHub, format_alert
 from locator.service_config import SensorArray, ServiceConfig
 from locator.service_incidents import LiveIncidents, LiveShot, live_shot
-from locator.store import IncidentStore
+from locator.store import IncidentStore, StoredIncident
 from locator.wire_server import Ingest, IngestLimits, Received
+from salvo.errors import StoreError
 from sensor_node.protocol import Detection, Heartbeat
 
 log = logging.getLogger("salvo.locator")
@@ -71,10 +72,10 @@ class LocatorService:
         self.sensors = sensors
         self._clock = clock or stream_clock(config)
         self._print = print_alerts
-        self.store = IncidentStore(config.store)  # the ingest's connection (event-loop thread)
-        # Association runs in one worker thread, so a heavy solve never delays an ack; it
-        # writes incidents through its own connection (SQLite WAL serialises the writers).
-        self._assoc_store = IncidentStore(config.store)
+        # One connection, used only in the event-loop thread: the ingest's commits and the
+        # incidents' upserts never wait on each other's locks.  Association runs in one worker
+        # thread (a heavy solve never delays an ack) and hands its incidents to the loop.
+        self.store = IncidentStore(config.store)
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="association")
         self._loop: asyncio.AbstractEventLoop | None = None
         assoc = dict(config.association)
@@ -179,7 +180,6 @@ class LocatorService:
             except (asyncio.TimeoutError, Exception):
                 pass
         self.store.close()
-        self._assoc_store.close()
 
     def _resume(self) -> None:
         now = self._clock()
@@ -348,10 +348,31 @@ class LocatorService:
             lat = (wall - max(got)) / NS if got and new_solution and not replayed else math.nan
             changed[inc_id] = lat if math.isnan(changed.get(inc_id, math.nan)) else max(lat, changed[inc_id])
         for inc_id, lat in changed.items():
-            stored = self._assoc_store.upsert_incident(self.incidents.snapshot(inc_id), now_ns=now)
+            self._emit(self.incidents.snapshot(inc_id), lat, closing=False)
+
+    def _emit(self, incident: StoredIncident, latency_s: float, closing: bool) -> None:
+        """Hand an incident to the event loop to be stored and, if a dispatcher would see a change, announced."""
+        loop = self._loop
+        if loop is not None and loop.is_running() and not _in_loop(loop):
+            loop.call_soon_threadsafe(self._commit, incident, latency_s, closing)
+        else:
+            self._commit(incident, latency_s, closing)
+
+    def _commit(self, incident: StoredIncident, latency_s: float, closing: bool) -> None:
+        try:
+            stored = self.store.upsert_incident(incident, now_ns=self._clock())
+        except StoreError:
+            self.ingest.counters["store_errors"] += 1
+            log.exception("cannot store incident %s", incident.id)
+            return
+        wall = time.time_ns()
+        shown = stored.id in self._shown
+        if closing:
+            if shown or stored.cls != "retracted":
+                self._publish("final", stored, math.nan, wall)
+        elif not shown or self._visible(stored) != self._shown[stored.id]:
             # A dispatcher hears of what they can see change, not of every internal confirmation.
-            if stored.version == 1 or self._visible(stored) != self._shown.get(inc_id):
-                self._publish("preliminary" if inc_id not in self._shown else "update", stored, lat, wall)
+            self._publish("update" if shown else "preliminary", stored, latency_s, wall)
 
     @staticmethod
     def _visible(inc) -> tuple:  # noqa: D401
@@ -361,14 +382,7 @@ class LocatorService:
         return (inc.n_shots, inc.n_shooters, inc.cls, frozenset(x for s in inc.shots for x in s.sensors), where)
 
     def _publish(self, status: str, stored, latency_s: float, now: int) -> None:
-        """Publish from the worker thread: the hub and its subscribers live in the event loop."""
-        loop = self._loop
-        if loop is not None and loop.is_running() and not _in_loop(loop):
-            loop.call_soon_threadsafe(self._publish_now, status, stored, latency_s, now)
-        else:
-            self._publish_now(status, stored, latency_s, now)
-
-    def _publish_now(self, status: str, stored, latency_s: float, now: int) -> None:
+        """Announce an alert (event-loop thread)."""
         if status == "final":
             self._shown.pop(stored.id, None)
         else:
@@ -397,13 +411,9 @@ class LocatorService:
             if inc_id is None:
                 continue
             if retracted is not None:
-                stored = self._assoc_store.upsert_incident(retracted, now_ns=now)
-                if inc_id in self._shown:
-                    self._publish("final", stored, math.nan, time.time_ns())
-                continue
-            stored = self._assoc_store.upsert_incident(self.incidents.snapshot(inc_id), now_ns=now)
-            if inc_id in self._shown and self._visible(stored) != self._shown[inc_id]:
-                self._publish("update", stored, math.nan, time.time_ns())
+                self._emit(retracted, math.nan, closing=True)
+            else:
+                self._emit(self.incidents.snapshot(inc_id), math.nan, closing=False)
         if finals:
             self._apply([live_shot(s, True) for s in finals], replayed=replayed)
         return cut
@@ -415,8 +425,7 @@ class LocatorService:
             return  # nodes may still be resending what they spooled while we were down
         cut = self._finalize(now)
         for inc_id in self.incidents.due(cut):
-            stored = self._assoc_store.upsert_incident(self.incidents.close(inc_id), now_ns=now)
-            self._publish("final", stored, math.nan, time.time_ns())
+            self._emit(self.incidents.close(inc_id), math.nan, closing=True)
         # Arrival times are needed only while a shot can still change.
         horizon = time.time_ns() - int((self.config.incident_gap_s * 4 + 60) * NS)
         self._ticks += 1
