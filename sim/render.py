@@ -27,7 +27,7 @@ from sim.sources import CONFUSER_SOUNDS, WEAPONS, Weapon, muzzle_blast, n_wave, 
 
 NS = 1_000_000_000
 _PRE = 64  # samples of a render window before the onset (room for fractional delay and filter pre-ringing)
-_FLIGHT_M = 800.0  # how far a supersonic bullet's shock is simulated, m (speed taken constant)
+_FLIGHT_M = 800.0  # how far a supersonic bullet's shock is simulated, m (speed taken constant; less if it hits the ground)
 
 # Random streams: (seed, stream, ...) keeps each draw independent of how many others there are.
 _S_SENSORS, _S_EVENTS, _S_BUILDINGS, _S_NOISE, _S_WAVES, _S_MISS = range(6)
@@ -419,18 +419,36 @@ def _record(ctx: _Context, i: int, s: _Sensor, rend: _Renderer) -> tuple[SensorR
                 arrivals.append(arrival(ev, t_arr, onset, path.kind, peak_1m * path.gain))
         if ev.weapon is None or ev.weapon.bullet_speed_mps <= c:
             continue
-        hit = mach_emission(ev.pos, ev.aim, ev.weapon.bullet_speed_mps, c, s.pos, _FLIGHT_M)
-        if hit is None or (ctx.boxes.shape[0] and blocking(hit[2], s.pos, ctx.boxes).any()):
-            continue  # outside the Mach cone, or its ray is shadowed by a building
-        ell, miss_m, emit = hit
-        peak, width = whitham_nwave(ev.weapon, miss_m, c, env.pressure_kpa)
-        ray = s.pos - emit
-        t_arr = ev.t_s + ell / ev.weapon.bullet_speed_mps + float(travel_time(ray, c, wind))
-        onset = place(t_arr)
-        if 0.0 <= onset < n:
-            m_nw, spec_nw = rend.spectrum(n_wave(rend.fs_hi, peak, width))
-            rend.add(pressure, m_nw, spec_nw, onset, 1.0, float(np.linalg.norm(ray)), 0.0)
-            arrivals.append(arrival(ev, t_arr, onset, "nwave", peak))
+        g = scn.site.ground_z_m
+        flight = _FLIGHT_M
+        if ev.aim[2] < 0.0:  # aimed down: the bullet stops where it meets the ground
+            flight = min(flight, (ev.pos[2] - g) / -ev.aim[2])
+        # The shock straight to the sensor, and (when the ground reflects) the same shock off the
+        # ground, heard as from the sensor's mirror image: a second, later N-wave.
+        images = [(s.pos, 1.0)]
+        if prop.ground_reflection > 0.0 and s.pos[2] > g:
+            images.append((s.pos * np.array([1.0, 1.0, -1.0]) + np.array([0.0, 0.0, 2.0 * g]), prop.ground_reflection))
+        for listener, coeff in images:
+            hit = mach_emission(ev.pos, ev.aim, ev.weapon.bullet_speed_mps, c, listener, flight)
+            if hit is None:
+                continue  # outside the Mach cone
+            ell, miss_m, emit = hit
+            legs = [emit, s.pos]
+            if coeff < 1.0:
+                if emit[2] <= g:
+                    continue
+                frac = (emit[2] - g) / (emit[2] - listener[2])
+                legs = [emit, emit + frac * (listener - emit), s.pos]
+            if ctx.boxes.shape[0] and any(blocking(a, b, ctx.boxes).any() for a, b in zip(legs, legs[1:])):
+                continue  # the ray is shadowed by a building
+            peak, width = whitham_nwave(ev.weapon, miss_m, c, env.pressure_kpa)
+            ray = listener - emit
+            t_arr = ev.t_s + ell / ev.weapon.bullet_speed_mps + float(travel_time(ray, c, wind))
+            onset = place(t_arr)
+            if 0.0 <= onset < n:
+                m_nw, spec_nw = rend.spectrum(n_wave(rend.fs_hi, peak, width))
+                rend.add(pressure, m_nw, spec_nw, onset, coeff, float(np.linalg.norm(ray)), 0.0)
+                arrivals.append(arrival(ev, t_arr, onset, "nwave", coeff * peak))
     codes = digitize(pressure, s.full_scale_db_spl, p.bits)
     del pressure
     t_first = float(s.clock.true_time(s.start_clock_s))

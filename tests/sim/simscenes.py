@@ -9,7 +9,7 @@ from sim.scenario import parse_scenario
 
 def quiet_scene(sensors: list[dict], *, fs_hz: int = 48000, temperature_c: float = 20.0, wind_mps: float = 0.0,
                 wind_from_deg: float = 270.0, absorption: bool = True, ground: float = 0.0, echoes: bool = False,
-                buildings: list[tuple] = (), weapon: str = "9mm", reverb_db: float | None = None, aim_deg: float = 0.0, shooter_xy=(0.0, 0.0),
+                buildings: list[tuple] = (), weapon: str = "9mm", reverb_db: float | None = None, elevation_deg: float = 0.0, aim_deg: float = 0.0, shooter_xy=(0.0, 0.0),
                 duration_s: float = 3.0, t_shot_s: float = 0.5, sensor_defaults: dict | None = None):
     """A noiseless scene with one shot from ``shooter_xy`` (muzzle 1.5 m up) and the listed sensors."""
     lines = [
@@ -31,7 +31,8 @@ def quiet_scene(sensors: list[dict], *, fs_hz: int = 48000, temperature_c: float
     for (x0, x1, y0, y1, h) in buildings:
         lines += ["[[building]]", f"x_m = [{x0}, {x1}]", f"y_m = [{y0}, {y1}]", f"height_m = {h}"]
     lines += ["[[incident]]", f"t_s = {t_shot_s}", "[[incident.shooter]]", f"x_m = {shooter_xy[0]}", f"y_m = {shooter_xy[1]}",
-              f'weapon = "{weapon}"', f"aim_deg = {aim_deg}", 'schedule = [{ kind = "single" }]']
+              f'weapon = "{weapon}"', f"aim_deg = {aim_deg}", f"elevation_deg = {elevation_deg}",
+              'schedule = [{ kind = "single" }]']
     return parse_scenario("\n".join(lines), "test.toml")
 
 

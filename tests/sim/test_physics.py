@@ -143,7 +143,7 @@ def test_blocked_path_diffracts_later_and_weaker():
 def test_rifle_shock_wave_arrives_first_where_the_mach_cone_reaches():
     temp = 15.0
     sensors = [{"id": "AHEAD", "x_m": 250.0, "y_m": 30.0, "z_m": 1.5}, {"id": "BEHIND", "x_m": -250.0, "y_m": 30.0, "z_m": 1.5}]
-    res = simulate(quiet_scene(sensors, weapon="5.56", aim_deg=90.0, temperature_c=temp), seed=4)
+    res = simulate(quiet_scene(sensors, weapon="5.56", aim_deg=90.0, elevation_deg=3.0, temperature_c=temp), seed=4)
     shot = res.truth.shots[0]
     assert shot.supersonic
     v, c = WEAPONS["5.56"].bullet_speed_mps, c_of(temp)
@@ -217,3 +217,25 @@ def test_reverberant_tail_carries_its_energy_after_the_onset(reverb_db):
     tail = wet - dry
     ratio_db = 10 * np.log10(np.sum(tail**2) / np.sum(dry**2))
     assert ratio_db == pytest.approx(reverb_db, abs=1.5)
+
+
+def test_shock_wave_reflects_off_the_ground_as_a_second_n_wave():
+    sensors = [{"id": "AHEAD", "x_m": 250.0, "y_m": 30.0, "z_m": 8.0}]
+    # Aimed 3 degrees up (the round's jitter is about 1 degree), so the bullet stays in the air.
+    res = simulate(quiet_scene(sensors, weapon="5.56", aim_deg=90.0, elevation_deg=3.0, ground=0.9), seed=4)
+    nw = sorted((a for a in res.arrivals if a.path == "nwave"), key=lambda a: a.t_ns)
+    assert len(nw) == 2
+    shot = res.truth.shots[0]
+    v, c = WEAPONS["5.56"].bullet_speed_mps, c_of(20.0)
+    mirror = res.sensors[0].pos_m * np.array([1, 1, -1])  # flat ground at z = 0
+    best = minimize_scalar(lambda tau: tau + np.linalg.norm(mirror - shot.pos_m - shot.aim * v * tau) / c,
+                           bounds=(0.0, 1.0), method="bounded", options={"xatol": 1e-10})
+    assert (nw[1].t_ns - shot.t_ns) / NS == pytest.approx(best.fun, abs=2e-6)
+    assert nw[1].peak_pa < nw[0].peak_pa
+
+
+def test_no_shock_wave_past_where_a_low_round_hits_the_ground():
+    sensors = [{"id": "FAR", "x_m": 300.0, "y_m": 20.0, "z_m": 1.5}]
+    res = simulate(quiet_scene(sensors, weapon="5.56", aim_deg=90.0, elevation_deg=-3.0), seed=4)
+    # 1.5 m up, 3 degrees down: the round meets the ground about 30 m out.
+    assert not [a for a in res.arrivals if a.path == "nwave"]
