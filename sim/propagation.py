@@ -47,6 +47,9 @@ class Path:
         Broadband amplitude factor relative to the source's waveform at 1 m.
     detour_m : float
         Extra length over the blocked straight line, m (0 unless diffracted).
+    aspect_db : float
+        Muzzle directivity toward this path at 1 kHz, dB re the side (``(D/2)·cos θ``); it scales
+        with frequency by :func:`sim.sources.directivity_weight`.  Not included in ``gain``.
     """
 
     kind: str
@@ -54,6 +57,7 @@ class Path:
     length_m: float
     gain: float
     detour_m: float = 0.0
+    aspect_db: float = 0.0
 
 
 def _legs_time(points: list[np.ndarray], c_mps: float, wind: np.ndarray) -> float:
@@ -103,13 +107,12 @@ def paths(
     list of Path
         Direct or diffracted first (if any), then ground, then echoes by length.
     """
-    from sim.sources import directivity_gain
-
-    def dgain(first_leg: np.ndarray) -> float:
+    def aspect(first_leg: np.ndarray) -> float:
+        """(D/2)·cos θ, dB, for sound leaving the muzzle along ``first_leg``."""
         if aim is None or directivity_db == 0.0:
-            return 1.0
+            return 0.0
         n = np.linalg.norm(first_leg)
-        return float(directivity_gain(aim @ first_leg / max(n, 1e-9), directivity_db))
+        return 0.5 * directivity_db * float(aim @ first_leg) / max(n, 1e-9)
 
     out: list[Path] = []
     d = rcv - src
@@ -118,7 +121,7 @@ def paths(
     blockers = geometry.blocking(src, rcv, boxes) if boxes.shape[0] else np.zeros(0, dtype=bool)
     if not blockers.any():
         # Spreading is 1/r beyond the 1 m at which source waveforms are given.
-        out.append(Path("direct", float(travel_time(d, c_mps, wind_mps)), r, dgain(d) / max(r, 1.0)))
+        out.append(Path("direct", float(travel_time(d, c_mps, wind_mps)), r, 1.0 / max(r, 1.0), 0.0, aspect(d)))
         g = world.ground_z_m
         if prop.ground_reflection > 0.0 and src[2] > g and rcv[2] > g:
             hs, hr = src[2] - g, rcv[2] - g
@@ -128,13 +131,13 @@ def paths(
             if _clear(src, gp, boxes) and _clear(gp, rcv, boxes):
                 length = float(np.linalg.norm(gp - src) + np.linalg.norm(rcv - gp))
                 out.append(Path("ground", _legs_time([src, gp, rcv], c_mps, wind_mps), length,
-                                prop.ground_reflection * dgain(gp - src) / length))
+                                prop.ground_reflection / length, 0.0, aspect(gp - src)))
     elif prop.diffraction:
         extra = sum(geometry.detour(src, rcv, boxes[k]) - r for k in np.nonzero(blockers)[0])
         length = r + extra
         # Travel time over the bent path, with the wind taken along the straight line.
         t = float(travel_time(d * (length / r), c_mps, wind_mps))
-        out.append(Path("diffracted", t, length, dgain(d) / length, extra))
+        out.append(Path("diffracted", t, length, 1.0 / length, extra, aspect(d)))
     if prop.echoes and prop.max_echoes > 0 and boxes.shape[0]:
         idx, pts, lengths = geometry.face_reflections(src, rcv, world.face_set)
         if idx.size:
@@ -160,7 +163,7 @@ def paths(
                         extra += sum(geometry.detour(a, b, boxes[h]) - leg for h in hits if h != owner[j])
                 total = length + extra
                 t = _legs_time([src, p, rcv], c_mps, wind_mps) * (total / length)
-                out.append(Path("echo", t, total, prop.wall_reflection * dgain(p - src) / total, extra))
+                out.append(Path("echo", t, total, prop.wall_reflection / total, extra, aspect(p - src)))
                 n_echo += 1
     return out
 

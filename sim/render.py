@@ -23,7 +23,7 @@ from sim.microphone import Clock, codes_to_float, digitize
 from sim.propagation import World, maekawa_loss_db, paths
 from sim.result import Arrival, Event, SensorRecording, SimResult, TrueConfuser, TrueShot, Truth
 from sim.scenario import CLOCK_DEFAULTS, Building, Scenario
-from sim.sources import CONFUSER_SOUNDS, WEAPONS, Weapon, muzzle_blast, n_wave, whitham_nwave
+from sim.sources import CONFUSER_SOUNDS, WEAPONS, Weapon, directivity_weight, muzzle_blast, n_wave, whitham_nwave
 
 NS = 1_000_000_000
 _PRE = 64  # samples of a render window before the onset (room for fractional delay and filter pre-ringing)
@@ -310,7 +310,15 @@ class _Renderer:
             self._spectra[ev.index] = (*self.spectrum(wave), float(np.max(np.abs(wave))))
         return self._spectra[ev.index]
 
-    def add(self, out: np.ndarray, m: int, spec: np.ndarray, onset: float, gain: float, length_m: float, detour_m: float) -> None:
+    def aspect(self, m: int) -> np.ndarray:
+        """Complex log response of +1 dB of muzzle directivity at 1 kHz (minimum phase, scaled by frequency)."""
+        key = (m, "aspect")
+        if key not in self._air:
+            self._air[key] = minimum_phase_log(-directivity_weight(self.grid(m)[0]), m)
+        return self._air[key]
+
+    def add(self, out: np.ndarray, m: int, spec: np.ndarray, onset: float, gain: float, length_m: float, detour_m: float,
+            aspect_db: float = 0.0) -> None:
         """Add one path: ``spec`` scaled by ``gain``, filtered over ``length_m``, onset at sample ``onset``."""
         f, aa, alpha, bins = self.grid(m)
         base = int(np.floor(onset))
@@ -322,6 +330,8 @@ class _Renderer:
             expo += self.air(m, length_m)
         if detour_m > 0.0:
             expo += minimum_phase_log(maekawa_loss_db(f, detour_m, self.c), m)
+        if aspect_db != 0.0:
+            expo += aspect_db * self.aspect(m)
         y = np.fft.irfft(spec * (gain * aa) * np.exp(expo), m)
         n0 = base - _PRE
         a, b = max(n0, 0), min(n0 + m, out.size)
@@ -410,13 +420,13 @@ def _record(ctx: _Context, i: int, s: _Sensor, rend: _Renderer) -> tuple[SensorR
             first = min(ev_paths, key=lambda q: q.delay_s)
             onset = place(ev.t_s + first.delay_s)
             if onset < n:
-                rend.add_tail(pressure, ev, onset, first.gain, first.length_m, prop, i)
+                rend.add_tail(pressure, ev, onset, first.gain * 10 ** (first.aspect_db / 20), first.length_m, prop, i)
         for path in ev_paths:
             t_arr = ev.t_s + path.delay_s
             onset = place(t_arr)
             if 0.0 <= onset < n:
-                rend.add(pressure, m, spec, onset, path.gain, path.length_m, path.detour_m)
-                arrivals.append(arrival(ev, t_arr, onset, path.kind, peak_1m * path.gain))
+                rend.add(pressure, m, spec, onset, path.gain, path.length_m, path.detour_m, path.aspect_db)
+                arrivals.append(arrival(ev, t_arr, onset, path.kind, peak_1m * path.gain * 10 ** (path.aspect_db / 20)))
         if ev.weapon is None or ev.weapon.bullet_speed_mps <= c:
             continue
         g = scn.site.ground_z_m

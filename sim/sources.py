@@ -118,20 +118,17 @@ def muzzle_blast(fs_hz: float, weapon: str | Weapon = "9mm", level_offset_db: fl
     return friedlander(fs_hz, db_spl_to_pa(w.peak_db_spl + level_offset_db), w.duration_s * duration_scale)
 
 
-def directivity_gain(cos_angle: np.ndarray | float, directivity_db: float) -> np.ndarray:
-    """Amplitude gain of a muzzle blast relative to 90° off the barrel.
+def directivity_weight(f_hz: np.ndarray | float) -> np.ndarray:
+    """How a muzzle's directivity in dB scales with frequency: ``sqrt(f / 1 kHz)`` within [0.3, 2.5].
 
-    The level in dB varies as a cardioid-like ``(D/2)·cos θ``: +D/2 dB straight ahead, −D/2 behind,
-    0 dB to the side where the weapon's level is quoted.
+    The level toward angle θ off the barrel is ``(D/2)·cos θ·weight(f)`` dB re the side, D being the
+    weapon's front-to-back figure (+D/2 ahead, −D/2 behind, 0 to the side where levels are quoted).
 
-    Parameters
-    ----------
-    cos_angle : array_like
-        Cosine of the angle between the barrel and the direction to the listener.
-    directivity_db : float
-        Front-to-back level difference D, dB.
+    A weapon's front-to-back figure holds near 1 kHz, where the blast carries most energy; the
+    muzzle is small against long wavelengths, so lows spread round it more evenly and highs beam
+    forward (behind the shooter the blast sounds duller).
     """
-    return 10.0 ** (0.5 * directivity_db * np.asarray(cos_angle, dtype=float) / 20.0)
+    return np.clip(np.sqrt(np.asarray(f_hz, dtype=float) / 1000.0), 0.3, 2.5)
 
 
 def whitham_nwave(weapon: str | Weapon, miss_distance_m: float, c_mps: float, pressure_kpa: float = 101.325) -> tuple[float, float]:
