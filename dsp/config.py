@@ -95,8 +95,8 @@ class DetectorConfig:
     echo_window_s: float = 1.0
     echo_drop_db: float = 10.0
     blast_rise_max_s: float = 3e-3
-    nwave_max_s: float = 0.3e-3
-    nwave_neg_ratio: float = 0.6
+    nwave_max_s: float = 0.35e-3
+    nwave_neg_ratio: float = 0.9
     nwave_gap_max_s: float = 0.1
     picker: str = "edge"
     classifier: str = "logistic"
