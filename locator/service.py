@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+from collections import Counter
 import heapq
 import logging
 import math
@@ -126,6 +127,7 @@ class LocatorService:
         self.started_ns = self._clock()
         self._started_wall_ns = time.time_ns()
         self._ticks = 0
+        self.busy_s: Counter[str] = Counter()  # worker-thread seconds by task (utilisation on /health)
         self._stopping = False
         self._last_cut_ns = 0
         self._progress: dict[str, tuple[int, int]] = {}  # sensor -> (audio time listened to, wall ns of report)
@@ -264,11 +266,14 @@ class LocatorService:
         """Run association work in the worker thread; a bug in one batch must not stop the service."""
         if self._stopping:
             return
+        t = time.perf_counter()
         try:
             fn(*args)
         except Exception:
             self.ingest.counters["internal_errors"] += 1
             log.exception("association failed in %s", getattr(fn, "__name__", fn))
+        finally:
+            self.busy_s[getattr(fn, "__name__", "?")] += time.perf_counter() - t
 
     def _process(self, batch: list[Received]) -> None:
         for r in batch:
@@ -280,6 +285,26 @@ class LocatorService:
         dets = [r.detection for r in batch]
         self._final.add(dets)
         self._apply(self._preliminary(dets))
+
+    def _unexplained(self, new: list[Detection]) -> list[Detection]:
+        """The new detections that no preliminary shot already predicts.
+
+        A later arrival of a shot already located (within the association's tolerance of
+        the time it predicts at that sensor) needs no new search: the shot's final solution
+        will include it.  This keeps a wavefront crossing thirty sensors to one or two
+        searches instead of one per arrival.
+        """
+        open_shots = self.incidents.unconfirmed()
+        if not open_shots or not new:
+            return new
+        t0 = np.array([s.t0_ns for s in open_shots], dtype=np.int64)
+        src = np.array([s.pos_m for s in open_shots])
+        idx = np.array([self._index[d.sensor_id] for d in new])
+        dist = np.linalg.norm(self.sensors.pos_m[idx][:, None, :] - src[None, :, :], axis=2)
+        pred = t0[None, :] + (dist / self._assoc_cfg.c_mps * NS).astype(np.int64)
+        t = np.array([d.t_ns for d in new], dtype=np.int64)
+        near = (np.abs(t[:, None] - pred) <= int(self._assoc_cfg.tolerance_s * NS)) & (dist <= self.config.prelim_radius_m)
+        return [d for d, hit in zip(new, near.any(axis=1)) if not hit]
 
     def _locate(self, pool: list[Detection]) -> list:
         """Associate a pool over the sensors around it only (a city-wide table would make every
@@ -317,6 +342,7 @@ class LocatorService:
         could belong to the same shots, whatever is going on elsewhere in the city.
         """
         new = [d for d in new if d.sensor_id in self._index and d.kind not in self._assoc_cfg.exclude_kinds]
+        new = self._unexplained(new)
         if not new:
             return []
         # Keep what a shot not yet final may still need (the watermark can lag behind).
@@ -456,6 +482,7 @@ class LocatorService:
             "alerts_published": self.hub.published,
             "subscribers": self.hub.subscribers,
             "alert_latency_s": {q: _r(np.nanpercentile(lat, p)) for q, p in (("p50", 50), ("p95", 95), ("p99", 99))},
+            "association_busy_s": {k: round(v, 3) for k, v in self.busy_s.items()},
             "counters": dict(sorted(self.ingest.counters.items())),
         }
 
