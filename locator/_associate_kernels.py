@@ -54,9 +54,86 @@ def _nearest_active(st, order, active, lo, hi, x, tol):
     return best
 
 
+#: Tolerance multiple at which a minimal set's source gathers arrivals for its refinement.
+LOOSE = 6.0
+
+
+@njit(cache=True)
+def _arrival(spos, s, sx, sy, z0, t0, c, wx, wy):
+    # arrival time at sensor s from a source at (sx, sy, z0) emitting at t0, through wind (wx, wy):
+    # |d - w T| = c T with d = sensor - source
+    dx = spos[s, 0] - sx
+    dy = spos[s, 1] - sy
+    dz = spos[s, 2] - z0
+    aw = c * c - wx * wx - wy * wy
+    bw = dx * wx + dy * wy
+    return t0 + (np.sqrt(bw * bw + aw * (dx * dx + dy * dy + dz * dz)) - bw) / aw
+
+
+@njit(cache=True)
+def _gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy, tl, cand, need):
+    # per sensor the active detection nearest the predicted arrival within tl (cand, -1 for none);
+    # returns how many; gives up early (returning fewer than need) once need cannot be reached
+    n_sens = spos.shape[0]
+    n = 0
+    for s in range(n_sens):
+        cand[s] = -1
+    for s in range(n_sens):
+        if n + (n_sens - s) < need:
+            return n
+        q = _nearest_active(st, order, active, ptr[s], ptr[s + 1], _arrival(spos, s, sx, sy, z0, t0, c, wx, wy), tl)
+        cand[s] = q
+        if q >= 0:
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _gauss_newton(t, spos, cand, sx, sy, z0, t0, c, wx, wy, scale):
+    # two Gauss-Newton steps on (x, y, t0) over the gathered arrivals, Cauchy-weighted so a
+    # wrong one pulls little; the direction of the travel-time gradient ignores the wind
+    for _ in range(2):
+        a00 = a01 = a02 = a11 = a12 = a22 = 0.0
+        g0 = g1 = g2 = 0.0
+        for s in range(spos.shape[0]):
+            q = cand[s]
+            if q < 0:
+                continue
+            r = t[q] - _arrival(spos, s, sx, sy, z0, t0, c, wx, wy)
+            dx = spos[s, 0] - sx
+            dy = spos[s, 1] - sy
+            dz = spos[s, 2] - z0
+            dd = np.sqrt(dx * dx + dy * dy + dz * dz) + 1e-9
+            # d arrival / d (x, y, t0)
+            j0 = -dx / (c * dd)
+            j1 = -dy / (c * dd)
+            w = 1.0 / (1.0 + (r / scale) ** 2)
+            a00 += w * j0 * j0
+            a01 += w * j0 * j1
+            a02 += w * j0
+            a11 += w * j1 * j1
+            a12 += w * j1
+            a22 += w
+            g0 += w * j0 * r
+            g1 += w * j1 * r
+            g2 += w * r
+        # solve the 3x3 normal equations (Cramer's rule; skip when singular)
+        det = a00 * (a11 * a22 - a12 * a12) - a01 * (a01 * a22 - a12 * a02) + a02 * (a01 * a12 - a11 * a02)
+        if abs(det) < 1e-18:
+            break
+        d0 = (g0 * (a11 * a22 - a12 * a12) - a01 * (g1 * a22 - a12 * g2) + a02 * (g1 * a12 - a11 * g2)) / det
+        d1 = (a00 * (g1 * a22 - a12 * g2) - g0 * (a01 * a22 - a12 * a02) + a02 * (a01 * g2 - g1 * a02)) / det
+        d2 = (a00 * (a11 * g2 - g1 * a12) - a01 * (a01 * g2 - g1 * a02) + g0 * (a01 * a12 - a11 * a02)) / det
+        sx += d0
+        sy += d1
+        t0 += d2
+    return sx, sy, t0
+
+
 @njit(cache=True)
 def best_hypotheses(
-    t, sens, wgt, wmax, active, st, order, ptr, spos, nbr, dist, anchors, z0, c, tol, margin, max_range,
+    t, sens, wgt, wmax, active, st, order, ptr, spos, nbr, dist, anchors, z0, c, wx, wy, tol, margin, max_range,
+    min_sensors,
     out_support, out_score, out_xyt, out_members,
 ):
     """For each anchor detection, the single source most consistent with it.
@@ -78,7 +155,8 @@ def best_hypotheses(
     active : (n,) bool.  st, order, ptr : CSR of the detections per sensor (see module).
     spos : (S, 3) float64, sensor positions, m.  nbr : (S, K) int64, neighbours by distance, -1 pads.
     dist : (S, S) float64, sensor distances, m.  anchors : (m,) int64 detection indices.
-    z0 : float, source height, m.  c : float, m/s.  tol, margin : float, s.  max_range : float, m.
+    z0 : float, source height, m.  c : float, m/s.  wx, wy : float, known wind (east, north), m/s.
+    tol, margin : float, s.  max_range : float, m.
     out_support : (m,) int64, sensors within tol (0 when no hypothesis).
     out_score : (m,) float64, sum over sensors within tol of (1 - (r/tol)^2) * wgt (0 when no hypothesis).
     out_xyt : (m, 3) float64, x, y (m) and t0 (s) of the best hypothesis.
@@ -87,6 +165,7 @@ def best_hypotheses(
     n_sens = spos.shape[0]
     k_nbr = nbr.shape[1]
     cand = np.empty(n_sens, np.int64)
+    aw = c * c - wx * wx - wy * wy
     for ai in range(anchors.shape[0]):
         i = anchors[ai]
         a = sens[i]
@@ -140,17 +219,26 @@ def best_hypotheses(
                         if abs(t[k] - t[j]) > gbc:
                             continue
                         tc = t[k] - ti
-                        # 2 (s_k . p) = |s_k|^2 - 2 zr z_k - c^2 tau_k^2 + 2 c^2 tau0 tau_k  (anchor at origin)
-                        ub = xb * xb + yb * yb + zb * zb - 2.0 * zr * zb - c * c * tb * tb
-                        uc = xc * xc + yc * yc + zc * zc - 2.0 * zr * zc - c * c * tc * tc
+                        # In air moving with the wind, sound spreads in spheres: a sensor at s
+                        # hearing at t sits at s - w t in the air's frame, so the triple is
+                        # solved there (anchor at the origin) and the source moved back by w t0.
+                        ebx = xb - wx * tb
+                        eby = yb - wy * tb
+                        ecx = xc - wx * tc
+                        ecy = yc - wy * tc
+                        # 2 (s_k . p) = |s_k|^2 - 2 zr z_k - c^2 tau_k^2 + 2 c^2 tau0 tau_k
+                        ub = ebx * ebx + eby * eby + zb * zb - 2.0 * zr * zb - c * c * tb * tb
+                        uc = ecx * ecx + ecy * ecy + zc * zc - 2.0 * zr * zc - c * c * tc * tc
                         vb = 2.0 * c * c * tb
                         vc = 2.0 * c * c * tc
-                        # (x, y) = P + Q tau0 with M = 2 [[xb, yb], [xc, yc]]
-                        m_det = 4.0 * (xb * yc - yb * xc)
-                        px = (2.0 * yc * ub - 2.0 * yb * uc) / m_det
-                        py = (-2.0 * xc * ub + 2.0 * xb * uc) / m_det
-                        qx = (2.0 * yc * vb - 2.0 * yb * vc) / m_det
-                        qy = (-2.0 * xc * vb + 2.0 * xb * vc) / m_det
+                        # (x, y) = P + Q tau0 with M = 2 [[ebx, eby], [ecx, ecy]]
+                        m_det = 4.0 * (ebx * ecy - eby * ecx)
+                        if abs(m_det) < 1e-3:
+                            continue
+                        px = (2.0 * ecy * ub - 2.0 * eby * uc) / m_det
+                        py = (-2.0 * ecx * ub + 2.0 * ebx * uc) / m_det
+                        qx = (2.0 * ecy * vb - 2.0 * eby * vc) / m_det
+                        qy = (-2.0 * ecx * vb + 2.0 * ebx * vc) / m_det
                         # |P + Q tau0|^2 + zr^2 = c^2 tau0^2
                         qa = qx * qx + qy * qy - c * c
                         qb = 2.0 * (px * qx + py * qy)
@@ -163,50 +251,51 @@ def best_hypotheses(
                             tau0 = (-qb + (sq if root == 0 else -sq)) / (2.0 * qa)
                             if tau0 > 1e-9:
                                 continue  # emission after the anchor's arrival
-                            x = px + qx * tau0
-                            y = py + qy * tau0
+                            x = px + qx * tau0 + wx * tau0
+                            y = py + qy * tau0 + wy * tau0
                             if x * x + y * y > max_range * max_range:
                                 continue
                             t0 = ti + tau0
-                            # the three sensors of the minimal set fit exactly by construction
-                            support = 3
-                            score = wgt[i] + wgt[j] + wgt[k]
-                            left = n_sens - 3
-                            pruned = False
+                            sx = x + xa
+                            sy = y + ya
+                            # a minimal set's source is only as good as three arrivals: check that
+                            # enough sensors lie near it at a loose tolerance, then refine it on
+                            # the arrivals it gathers (local optimisation), tightening the tolerance
+                            n_pre = _gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy,
+                                            LOOSE * tol, cand, min_sensors)
+                            if n_pre < min_sensors:
+                                continue
+                            for it in range(3):
+                                tl = tol * (LOOSE if it == 0 else (2.0 if it == 1 else 1.0))
+                                if it > 0:
+                                    n_pre = _gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy,
+                                                    tl, cand, 0)
+                                if n_pre < 4:
+                                    break
+                                sx, sy, t0 = _gauss_newton(t, spos, cand, sx, sy, z0, t0, c, wx, wy, 0.5 * tl)
+                            support = _gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy, tol,
+                                              cand, 0)
+                            if support < 3:
+                                continue
+                            score = 0.0
                             for s in range(n_sens):
-                                cand[s] = -1
-                            cand[a] = i
-                            cand[b] = j
-                            cand[cc] = k
-                            for s in range(n_sens):
-                                if s == a or s == b or s == cc:
-                                    continue
-                                if score + left * wmax < best_score:
-                                    pruned = True
-                                    break  # cannot beat the best even if every remaining sensor fits exactly
-                                left -= 1
-                                dx = x + xa - spos[s, 0]
-                                dy = y + ya - spos[s, 1]
-                                dz = z0 - spos[s, 2]
-                                pred = t0 + np.sqrt(dx * dx + dy * dy + dz * dz) / c
-                                q = _nearest_active(st, order, active, ptr[s], ptr[s + 1], pred, tol)
-                                cand[s] = q
+                                q = cand[s]
                                 if q >= 0:
-                                    r = (t[q] - pred) / tol
-                                    support += 1
+                                    r = (t[q] - _arrival(spos, s, sx, sy, z0, t0, c, wx, wy)) / tol
                                     score += (1.0 - r * r) * wgt[q]
-                            if not pruned and score > best_score:
+                            if score > best_score:
                                 best_score = score
                                 out_score[ai] = score
                                 out_support[ai] = support
-                                out_xyt[ai, 0] = x + xa
-                                out_xyt[ai, 1] = y + ya
+                                out_xyt[ai, 0] = sx
+                                out_xyt[ai, 1] = sy
                                 out_xyt[ai, 2] = t0
                                 for s in range(n_sens):
                                     out_members[ai, s] = cand[s]
 
 
-def best_hypotheses_numpy(t, sens, wgt, wmax, active, spos, nbr, dist, anchors, z0, c, tol, margin, max_range):
+def best_hypotheses_numpy(t, sens, wgt, wmax, active, spos, nbr, dist, anchors, z0, c, wx, wy, tol, margin, max_range,
+                          min_sensors):
     """Plain-numpy twin of :func:`best_hypotheses` (vectorised over candidate triples).
 
     Returns ``(support (m,), score (m,), xyt (m, 3), members (m, S))`` with the same meaning.
@@ -244,40 +333,84 @@ def best_hypotheses_numpy(t, sens, wgt, wmax, active, spos, nbr, dist, anchors, 
                 keep = np.abs(t[gk] - t[gj]) <= dist[b, cc] / c + margin
                 gj, gk = gj[keep], gk[keep]
                 tau = np.stack([t[gj] - t[i], t[gk] - t[i]])  # (2, p)
-                svec = np.stack([sb, sc])  # (2, 3)
-                u = (svec**2).sum(1)[:, None] - 2.0 * zr * svec[:, 2:3] - c * c * tau**2
+                # sensors where the air carried them: s - w tau (anchor at the origin)
+                ex = np.stack([sb[0] - wx * tau[0], sc[0] - wx * tau[1]])
+                ey = np.stack([sb[1] - wy * tau[0], sc[1] - wy * tau[1]])
+                ez = np.array([sb[2], sc[2]])[:, None]
+                u = ex**2 + ey**2 + ez**2 - 2.0 * zr * ez - c * c * tau**2
                 v = 2.0 * c * c * tau
-                inv = np.linalg.inv(mat)
-                p_xy, q_xy = inv @ u, inv @ v  # (2, p)
+                det = 4.0 * (ex[0] * ey[1] - ey[0] * ex[1])
+                good_m = np.abs(det) >= 1e-3
+                det = np.where(good_m, det, 1.0)
+                p_xy = np.stack([(2.0 * ey[1] * u[0] - 2.0 * ey[0] * u[1]) / det,
+                                 (-2.0 * ex[1] * u[0] + 2.0 * ex[0] * u[1]) / det])
+                q_xy = np.stack([(2.0 * ey[1] * v[0] - 2.0 * ey[0] * v[1]) / det,
+                                 (-2.0 * ex[1] * v[0] + 2.0 * ex[0] * v[1]) / det])
                 qa = (q_xy**2).sum(0) - c * c
                 qb = 2.0 * (p_xy * q_xy).sum(0)
                 qc = (p_xy**2).sum(0) + zr * zr
                 disc = qb * qb - 4.0 * qa * qc
-                ok = (disc >= 0) & (qa != 0)
+                ok = (disc >= 0) & (qa != 0) & good_m
                 sq = np.sqrt(np.where(ok, disc, 0.0))
                 for sign in (1.0, -1.0):
                     with np.errstate(divide="ignore", invalid="ignore"):
                         tau0 = (-qb + sign * sq) / (2.0 * qa)
-                    xy = p_xy + q_xy * tau0
+                    xy = p_xy + q_xy * tau0 + np.array([[wx], [wy]]) * tau0
                     good = ok & (tau0 <= 1e-9) & ((xy**2).sum(0) <= max_range**2)
                     for h in np.flatnonzero(good):
-                        src = np.array([xy[0, h] + sa[0], xy[1, h] + sa[1], z0])
-                        t0 = t[i] + tau0[h]
-                        pred = t0 + np.linalg.norm(spos - src, axis=1) / c
-                        sup, sco, mem = 0, 0.0, np.full(n_sens, -1, np.int64)
-                        for s in range(n_sens):
-                            ix = idx_by_sensor[s]
-                            d = t[ix] - pred[s]
-                            within = np.flatnonzero(np.abs(d) <= tol)
-                            if len(within) == 0:
-                                continue
-                            best = within[np.argmin(np.abs(d[within]))]
-                            sup += 1
-                            sco += (1.0 - (d[best] / tol) ** 2) * wgt[ix[best]]
-                            mem[s] = ix[best]
+                        sx, sy, t0 = xy[0, h] + sa[0], xy[1, h] + sa[1], t[i] + tau0[h]
+                        mem = _gather_numpy(t, idx_by_sensor, spos, sx, sy, z0, t0, c, wx, wy, LOOSE * tol)
+                        if (mem >= 0).sum() < min_sensors:
+                            continue
+                        for it, mult in enumerate((LOOSE, 2.0, 1.0)):
+                            if it > 0:
+                                mem = _gather_numpy(t, idx_by_sensor, spos, sx, sy, z0, t0, c, wx, wy, mult * tol)
+                            if (mem >= 0).sum() < 4:
+                                break
+                            sx, sy, t0 = _gauss_newton_numpy(t, spos, mem, sx, sy, z0, t0, c, wx, wy, 0.5 * mult * tol)
+                        mem = _gather_numpy(t, idx_by_sensor, spos, sx, sy, z0, t0, c, wx, wy, tol)
+                        sup = int((mem >= 0).sum())
+                        if sup < 3:
+                            continue
+                        ok_m = mem >= 0
+                        r = (t[mem[ok_m]] - _arrival_numpy(spos, sx, sy, z0, t0, c, wx, wy)[ok_m]) / tol
+                        sco = float(np.sum((1.0 - r * r) * wgt[mem[ok_m]]))
                         if sco > score[ai]:
                             support[ai], score[ai] = sup, sco
-                            xyt[ai] = (src[0], src[1], t0)
+                            xyt[ai] = (sx, sy, t0)
                             members[ai] = mem
-                            members[ai, a] = i
     return support, score, xyt, members
+
+
+def _arrival_numpy(spos, sx, sy, z0, t0, c, wx, wy):
+    d = spos - np.array([sx, sy, z0])
+    aw, bw = c * c - wx * wx - wy * wy, d[:, 0] * wx + d[:, 1] * wy
+    return t0 + (np.sqrt(bw * bw + aw * (d * d).sum(1)) - bw) / aw
+
+
+def _gather_numpy(t, idx_by_sensor, spos, sx, sy, z0, t0, c, wx, wy, tl):
+    pred = _arrival_numpy(spos, sx, sy, z0, t0, c, wx, wy)
+    mem = np.full(spos.shape[0], -1, np.int64)
+    for s, ix in enumerate(idx_by_sensor):
+        if ix.size:
+            d = np.abs(t[ix] - pred[s])
+            j = int(np.argmin(d))
+            if d[j] <= tl:
+                mem[s] = ix[j]
+    return mem
+
+
+def _gauss_newton_numpy(t, spos, mem, sx, sy, z0, t0, c, wx, wy, scale):
+    ok = mem >= 0
+    for _ in range(2):
+        r = t[mem[ok]] - _arrival_numpy(spos, sx, sy, z0, t0, c, wx, wy)[ok]
+        d = spos[ok] - np.array([sx, sy, z0])
+        dd = np.linalg.norm(d, axis=1) + 1e-9
+        jac = np.column_stack([-d[:, 0] / (c * dd), -d[:, 1] / (c * dd), np.ones(ok.sum())])
+        w = 1.0 / (1.0 + (r / scale) ** 2)
+        a = jac.T @ (w[:, None] * jac)
+        if abs(np.linalg.det(a)) < 1e-18:
+            break
+        step = np.linalg.solve(a, jac.T @ (w * r))
+        sx, sy, t0 = sx + step[0], sy + step[1], t0 + step[2]
+    return sx, sy, t0

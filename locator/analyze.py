@@ -81,7 +81,12 @@ def site_configs(sensor_set: SensorSet, config: AnalyzeConfig) -> tuple[Associat
         src_z = site.ground_z_m + MUZZLE_M
     else:
         src_z = default_source_z(pos)
-    assoc = config.association or AssociationConfig(c_mps=c, source_z_m=src_z)
+    wind = None
+    if site.wind_speed_mps is not None and site.wind_from_deg is not None:
+        # "from" azimuth (clockwise from north) -> vector the air moves towards (east, north)
+        az = math.radians(site.wind_from_deg + 180.0)
+        wind = (site.wind_speed_mps * math.sin(az), site.wind_speed_mps * math.cos(az))
+    assoc = config.association or AssociationConfig(c_mps=c, source_z_m=src_z, wind_mps=wind)
     inc = config.incidents or IncidentConfig(ground_z_m=src_z - MUZZLE_M, c_mps=c,
                                              timing_sigma_s=max(assoc.min_sigma_s, assoc.tolerance_s / 3.0))
     return assoc, inc

@@ -42,6 +42,8 @@ from salvo.errors import ConfigError, InputError
 from sensor_node.protocol import Detection
 
 NS = 1_000_000_000
+#: Half-width of the window over which a sensor's detection rates are counted, s.
+RATE_HALF_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,25 @@ class AssociationConfig:
         Sensors farther than this from a source are not expected to hear it, m (None: all).
     min_evidence : float
         Smallest log-likelihood ratio, source against chance, for a shot to be accepted
-        (default 10, odds of about 20000 to 1; see ``_Search.evidence``).
+        (default 20, odds of about 5e8 to 1: a 2 km site searched at 2 m and 6 ms over a
+        minute offers ~1e10 hypotheses; see ``_Search.evidence``).
+    wind_mps : tuple of float or None
+        Known horizontal wind (towards east, north), m/s, e.g. from ``site.json``; None: calm.
+    fit_wind_min_sensors : int
+        Shots with at least this many sensors also fit the wind (two more unknowns; default 0,
+        never: the known wind is used, and fitting two more unknowns costs precision).
+    shadow_s : float
+        After a shot is accepted, detections at each of its sensors from ``tolerance_s`` before
+        to ``shadow_s`` after its predicted arrival are retired too: the ground reflection and
+        the echoes off the sensor's own building would otherwise build a copy of the shot a few
+        ms later (default None: ``tolerance_s``).
+    anchor_window_s : float
+        Anchors within this much of the earliest unresolved detection compete for the next
+        shot, s (default 0.5; see ``_Search.run``).
+    order : str
+        ``"front"`` (shots taken from the front of the stream, see ``_Search.run``) or
+        ``"best"`` (the best-scoring hypothesis anywhere first; default: it loses fewer shots
+        of interleaved shooters, at several times the cost).
     step_s : float
         Online: stream time between two searches of the buffer, s (default 0.25).
     method : str
@@ -96,7 +116,12 @@ class AssociationConfig:
     exclude_kinds: tuple[str, ...] = ("nwave",)
     detection_probability: float = 0.8
     hear_range_m: float | None = None
-    min_evidence: float = 10.0
+    min_evidence: float = 20.0
+    wind_mps: tuple[float, float] | None = None
+    fit_wind_min_sensors: int = 0
+    shadow_s: float | None = None
+    anchor_window_s: float = 0.5
+    order: str = "best"
     step_s: float = 0.25
     method: str = "triples"
 
@@ -108,6 +133,8 @@ class AssociationConfig:
             raise ConfigError(f"association: min_sensors must be >= 3, got {self.min_sensors}")
         if self.neighbours < 2:
             raise ConfigError(f"association: neighbours must be >= 2, got {self.neighbours}")
+        if self.order not in ("front", "best"):
+            raise ConfigError(f"association: order {self.order!r} is not 'front' or 'best'")
         if self.method not in ASSOCIATORS:
             raise ConfigError(f"association: method {self.method!r} is not one of {sorted(ASSOCIATORS)}")
 
@@ -203,8 +230,18 @@ def _usable(detections: Iterable[Detection], table: SensorTable, cfg: Associatio
     return out
 
 
+def travel_s(src: np.ndarray, sensors: np.ndarray, c: float, wind: np.ndarray) -> np.ndarray:
+    """Travel time, s, from ``src`` (3,) to each of ``sensors`` (n, 3) through air moving with
+    horizontal ``wind`` (2,), m/s: the sound front is carried along, so |d - w t| = c t."""
+    d = sensors - src
+    w = np.array([wind[0], wind[1], 0.0])
+    a = c * c - float(w @ w)
+    b = d @ w
+    return (np.sqrt(b * b + a * np.einsum("ij,ij->i", d, d)) - b) / a
+
+
 def surprise_weights(t: np.ndarray, snr_db: np.ndarray, sens: np.ndarray, n_sens: int, window_s: float,
-                     half_s: float = 2.0) -> np.ndarray:
+                     half_s: float = RATE_HALF_S) -> np.ndarray:
     """Weight of each detection in the hypothesis score: ``-log P``, where ``P`` is the chance
     that the sensor makes a detection at least as strong (SNR) inside a ``window_s`` window,
     from its own rate of such detections within +-``half_s`` (at least one such a window).
@@ -265,13 +302,13 @@ class _Search:
             from locator.solve import default_source_z
 
             self.z0 = default_source_z(pos)
+        self.wind = np.array(cfg.wind_mps if cfg.wind_mps is not None else (0.0, 0.0), dtype=np.float64)
         self.max_range = cfg.max_range_m if cfg.max_range_m is not None else table.diameter_m + 300.0
         m = len(dets)
         self.support = np.zeros(m, dtype=np.int64)
         self.score_ = np.zeros(m)
         self.xyt = np.zeros((m, 3))
         self.members = np.full((m, n_sens), -1, dtype=np.int64)
-        self.dead = np.zeros(m, dtype=np.bool_)
         # Detection times per sensor (s, relative to ref) that set the chance rates: these
         # detections, plus any the caller already used (online, shots released earlier).
         self.rate_t = [self.st[self.ptr[s] : self.ptr[s + 1]] for s in range(n_sens)]
@@ -299,16 +336,17 @@ class _Search:
         mem = np.zeros((m, n_sens), np.int64)
         cfg = self.cfg
         best_hypotheses(self.t, self.sens, self.wgt, float(self.wgt.max()), self.active, self.st, self.order, self.ptr, self.table.pos_m,
-                        self.nbr, self.dist, anchors, self.z0, cfg.c_mps, cfg.tolerance_s, cfg.gate_margin_s,
-                        self.max_range, sup, score, xyt, mem)
+                        self.nbr, self.dist, anchors, self.z0, cfg.c_mps, float(self.wind[0]), float(self.wind[1]),
+                        cfg.tolerance_s, cfg.gate_margin_s,
+                        self.max_range, cfg.min_sensors, sup, score, xyt, mem)
         self.support[anchors] = sup
         self.score_[anchors] = score
         self.xyt[anchors] = xyt
         self.members[anchors] = mem
 
-    def _gather(self, pos: np.ndarray, t0: float) -> np.ndarray:
+    def _gather(self, pos: np.ndarray, t0: float, wind: np.ndarray) -> np.ndarray:
         """Per sensor the active detection nearest the arrival predicted from (pos, t0), within tolerance."""
-        pred = t0 + np.linalg.norm(self.table.pos_m - pos, axis=1) / self.cfg.c_mps
+        pred = t0 + travel_s(pos, self.table.pos_m, self.cfg.c_mps, wind)
         out = []
         for s in range(len(self.table.ids)):
             ix = self.order[self.ptr[s] : self.ptr[s + 1]]
@@ -321,7 +359,8 @@ class _Search:
                 out.append(ix[j])
         return np.array(out, dtype=np.int64)
 
-    def evidence(self, pos: np.ndarray, t0: float, res: np.ndarray, members: np.ndarray) -> float:
+    def evidence(self, pos: np.ndarray, t0: float, res: np.ndarray, members: np.ndarray,
+                 wind: np.ndarray) -> float:
         """Log-likelihood ratio of "a source here" against "detections falling at random".
 
         ``members``: the shot's detections (indices), ``res`` their residuals, s.
@@ -349,8 +388,8 @@ class _Search:
         fits[self.sens[members[ok]]] = True
         fit_snr[self.sens[members[ok]]] = self.snr[members[ok]]
         dist = np.linalg.norm(self.table.pos_m - pos, axis=1)
-        pred = t0 + dist / cfg.c_mps
-        half = 2.0
+        pred = t0 + travel_s(pos, self.table.pos_m, cfg.c_mps, wind)
+        half = RATE_HALF_S
         in_range = dist <= (cfg.hear_range_m if cfg.hear_range_m is not None else np.inf)
         p = cfg.detection_probability
         gains = []
@@ -376,7 +415,9 @@ class _Search:
         from locator.solve import solve
 
         pos = self.table.pos_m[self.sens[idx]]
-        return solve(pos, self.t[idx], self.sigma[idx], mode="2d", z_m=self.z0, c_mps=self.cfg.c_mps)
+        fit_wind = 0 < self.cfg.fit_wind_min_sensors <= idx.size
+        return solve(pos, self.t[idx], self.sigma[idx], mode="2d", z_m=self.z0, c_mps=self.cfg.c_mps,
+                     fit_wind=fit_wind, wind_mps=self.wind)
 
     def refine(self, idx: np.ndarray) -> tuple[Shot, np.ndarray] | None:
         cfg = self.cfg
@@ -384,7 +425,7 @@ class _Search:
         if not sol.ok:
             return None
         for _ in range(2):
-            again = self._gather(np.asarray(sol.pos_m, dtype=np.float64), float(sol.t0_s))
+            again = self._gather(np.asarray(sol.pos_m, dtype=np.float64), float(sol.t0_s), sol.wind_mps)
             if again.size < cfg.min_sensors or set(again.tolist()) == set(idx.tolist()):
                 break
             sol2 = self._solve(again)
@@ -397,7 +438,7 @@ class _Search:
             return None
         res = np.asarray(sol.residual_s, dtype=np.float64)[keep]
         pos = np.asarray(sol.pos_m, dtype=np.float64)
-        if self.evidence(pos, float(sol.t0_s), res, used) < cfg.min_evidence:
+        if self.evidence(pos, float(sol.t0_s), res, used, sol.wind_mps) < cfg.min_evidence:
             return None
         order = np.argsort(self.t[used], kind="stable")
         used = used[order]
@@ -413,31 +454,68 @@ class _Search:
             solution=sol,
         ), used
 
+    def _retire_shadow(self, shot: Shot) -> None:
+        sol = shot.solution
+        pred = float(sol.t0_s) + travel_s(np.asarray(sol.pos_m, dtype=np.float64), self.table.pos_m,
+                                          self.cfg.c_mps, sol.wind_mps)
+        for s in range(len(self.table.ids)):
+            lo = self.ptr[s] + np.searchsorted(self.st[self.ptr[s] : self.ptr[s + 1]], pred[s] - self.cfg.tolerance_s)
+            shadow = self.cfg.shadow_s if self.cfg.shadow_s is not None else self.cfg.tolerance_s
+            hi = self.ptr[s] + np.searchsorted(self.st[self.ptr[s] : self.ptr[s + 1]], pred[s] + shadow)
+            self.active[self.order[lo:hi]] = False
+
     def run(self) -> list[Shot]:
         cfg = self.cfg
         n = len(self.dets)
-        self.score(np.arange(n))
         shots: list[Shot] = []
+        dead = np.zeros(n, dtype=np.bool_)  # anchors whose best hypothesis failed
+        fresh = np.zeros(n, dtype=np.bool_)  # scored against the current active set
+        # "best" order: one window over everything, i.e. the globally best hypothesis first
+        window = cfg.anchor_window_s if cfg.order == "front" else np.inf
+        i0 = 0
+        # Front of the stream first: the anchors within ``anchor_window_s`` of the earliest
+        # active, not-yet-failed detection compete and the best hypothesis among them is
+        # tried.  Taking shots in time order retires each shot's arrivals (and their
+        # shadows) before later shots are looked at, so the periodic "aliases" of automatic
+        # fire (a wrong position where the comb of arrivals lines up one shot later at some
+        # sensors) lack the earlier arrivals they would need; letting a few anchors compete
+        # keeps one bad anchor (a sensor with a wrong clock) from deciding the shot.
         while True:
-            ok = self.active & ~self.dead & (self.support >= cfg.min_sensors)
-            if not ok.any():
+            while i0 < n and (not self.active[i0] or dead[i0]):
+                i0 += 1
+            if i0 >= n:
                 break
-            cand = np.flatnonzero(ok)
-            # Scores only fall as detections are used, so a stored score is an upper bound:
-            # take the best, re-score it if it has gone stale, and accept only fresh ones.
-            best = cand[np.argmax(self.score_[cand])]
+            hi = int(np.searchsorted(self.t, self.t[i0] + window, side="right"))
+            cand = np.arange(i0, hi)
+            cand = cand[self.active[cand] & ~dead[cand]]
+            stale = cand[~fresh[cand]]
+            if stale.size:
+                self.score(stale)
+                fresh[stale] = True
+            ok = cand[self.support[cand] >= cfg.min_sensors]
+            if ok.size == 0:
+                dead[cand] = True
+                continue
+            best = ok[np.argmax(self.score_[ok])]
             mem = self.members[best]
             mem = mem[mem >= 0]
             if not self.active[mem].all():
-                self.score(np.array([best]))
+                fresh[best] = False
                 continue
             got = self.refine(mem)
             if got is None:
-                self.dead[best] = True
+                dead[best] = True
                 continue
             shot, used = got
             shots.append(shot)
             self.active[used] = False
+            self._retire_shadow(shot)
+            # hypotheses that used a retired detection must be scored again
+            gone = ~self.active
+            touched = np.flatnonzero(fresh)
+            if touched.size:
+                m = self.members[touched]
+                fresh[touched[(gone[np.where(m >= 0, m, 0)] & (m >= 0)).any(axis=1)]] = False
         shots.sort(key=lambda s: s.t0_ns)
         return shots
 

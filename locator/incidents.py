@@ -1,7 +1,7 @@
 """Incidents: shots close in time and space, with shot and shooter counts, a class and a confidence.
 
-* Grouping: a shot joins the incident whose last shot is at most ``gap_s`` earlier and whose
-  shots lie within ``radius_m``; otherwise it opens a new one.
+* Grouping: a shot joins the incident of its own kind (below) whose last shot is at most
+  ``gap_s`` earlier and whose first shot lies within ``radius_m``; otherwise it opens a new one.
 * Shooters: within an incident, a shot joins the shooter whose running mean position is
   within ``max(min_sep_m, sep_sigma * sqrt(err_shot^2 + err_shooter^2))`` and whose acoustic
   signature matches (the median, over the sensors both heard, of the peak-level difference is
@@ -9,12 +9,13 @@
   calibre or another spot does not); otherwise it is a new shooter.  Shooters of a single
   stray shot whose position is uncertain enough to be any existing shooter are merged into
   the nearest (a bad solve is not a second gun).
-* Class: a shot whose free 3D solution is ``aerial_m`` above the ground (with its vertical
+* Kind and class: a shot whose free 3D solution is ``aerial_m`` above the ground (with its vertical
   sigma taken off), and whose arrivals that 3D solution fits at least twice as well (residual
-  scatter per degree of freedom) as the solution on the ground, is an aerial burst; an incident whose shots are mostly aerial is
-  ``"fireworks"``; one whose detections are mostly judged non-gunfire by the node's
+  scatter per degree of freedom) as the solution on the ground, is an aerial burst
+  (``"fireworks"``); one whose detections are mostly judged non-gunfire by the node's
   classifier (mean ``p_gunshot`` below ``min_p_gunshot``) is ``"impulse"``; the rest is
-  ``"gunfire"``.  Nothing is dropped: tools filter on ``class``.
+  ``"gunfire"``.  An incident has the kind of its shots.  Nothing is dropped: tools filter
+  on ``class``.
 """
 
 from __future__ import annotations
@@ -214,20 +215,30 @@ def _mean_p(shots: Sequence) -> float:
     return float(np.mean(p)) if p else math.nan
 
 
-def _classify(shots: Sequence, heights: list[float], cfg: IncidentConfig) -> tuple[str, float, str]:
+def _shot_kind(shot, height_m: float, cfg: IncidentConfig) -> str:
+    """What one shot looks like on its own: aerial, non-gunfire, or gunfire."""
+    if math.isfinite(height_m) and height_m > cfg.aerial_m:
+        return "fireworks"
+    p = _mean_p([shot])
+    if math.isfinite(p) and p < cfg.min_p_gunshot:
+        return "impulse"
+    return "gunfire"
+
+
+def _classify(kind: str, shots: Sequence, heights: list[float], cfg: IncidentConfig) -> tuple[float, str]:
+    """Confidence and reason of a group of shots of one kind."""
     p = _mean_p(shots)
+    if kind == "fireworks":
+        known = [h for h in heights if math.isfinite(h)]
+        return 0.9, f"{len(shots)} shot(s) solve {np.median(known):.0f} m above ground"
+    if kind == "impulse":
+        return round(1.0 - p, 3), f"mean p_gunshot {p:.2f}"
     n_sens = float(np.mean([len(s.detections) for s in shots]))
     # location quality: many sensors agreeing is itself evidence of one impulsive source
     q_loc = 1.0 - math.exp(-(n_sens - 2.0) / 3.0)
-    known = [h for h in heights if math.isfinite(h)]
-    aerial = [h for h in known if h > cfg.aerial_m]
-    if known and len(aerial) * 2 > len(known):
-        return "fireworks", round(len(aerial) / len(known), 3), f"{len(aerial)} of {len(known)} shots above ground"
-    if math.isfinite(p) and p < cfg.min_p_gunshot:
-        return "impulse", round(1.0 - p, 3), f"mean p_gunshot {p:.2f}"
     conf = q_loc * (p if math.isfinite(p) else 0.7)
     reason = f"mean p_gunshot {p:.2f}" if math.isfinite(p) else "no classifier output; located only"
-    return "gunfire", round(conf, 3), reason
+    return round(conf, 3), reason
 
 
 def build_incidents(shots: Sequence, config: IncidentConfig | None = None) -> list[Incident]:
@@ -245,29 +256,36 @@ def build_incidents(shots: Sequence, config: IncidentConfig | None = None) -> li
         In time order.
     """
     cfg = config or IncidentConfig()
-    groups: list[list] = []
-    for shot in sorted(shots, key=lambda s: s.t0_ns):
+    ordered = sorted(shots, key=lambda s: s.t0_ns)
+    heights = [_height_above_ground(s, cfg) for s in ordered]
+    kinds = [_shot_kind(s, h, cfg) for s, h in zip(ordered, heights)]
+    # group shots of one kind that are close in time and space (an aerial burst over a
+    # gunfight is its own incident, not a vote inside it)
+    groups: list[list[int]] = []
+    for k, shot in enumerate(ordered):
         for g in reversed(groups):
-            if shot.t0_ns - g[-1].t0_ns > cfg.gap_s * NS:
+            if kinds[g[0]] != kinds[k] or shot.t0_ns - ordered[g[-1]].t0_ns > cfg.gap_s * NS:
                 continue
-            if float(np.linalg.norm(shot.pos_m[:2] - g[0].pos_m[:2])) <= cfg.radius_m:
-                g.append(shot)
+            if float(np.linalg.norm(shot.pos_m[:2] - ordered[g[0]].pos_m[:2])) <= cfg.radius_m:
+                g.append(k)
                 break
         else:
-            groups.append([shot])
+            groups.append([k])
     out = []
     ids: set[str] = set()
-    for g in sorted(groups, key=lambda g: g[0].t0_ns):
-        heights = [_height_above_ground(s, cfg) for s in g]
-        klass, conf, reason = _classify(g, heights, cfg)
-        shooters = assign_shooters(g, cfg)
-        start = g[0].t0_ns
+    for g in groups:
+        gs = [ordered[k] for k in g]
+        gh = [heights[k] for k in g]
+        klass = kinds[g[0]]
+        conf, reason = _classify(klass, gs, gh, cfg)
+        shooters = assign_shooters(gs, cfg) if klass == "gunfire" else (0,) * len(gs)
+        start = gs[0].t0_ns
         inc_id = base = "I" + format_utc_ns(start, 3).replace("-", "").replace(":", "").rstrip("Z")
-        k = 1
+        n = 1
         while inc_id in ids:
-            k += 1
-            inc_id = f"{base}-{k}"
+            n += 1
+            inc_id = f"{base}-{n}"
         ids.add(inc_id)
-        out.append(Incident(inc_id, start, g[-1].t0_ns, klass, conf, tuple(g), shooters, tuple(heights),
-                            _mean_p(g), reason))
+        out.append(Incident(inc_id, start, gs[-1].t0_ns, klass, conf, tuple(gs), shooters, tuple(gh), _mean_p(gs),
+                            reason))
     return out

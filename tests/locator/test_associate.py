@@ -60,7 +60,7 @@ def test_kernel_matches_numpy_twin(rng):
     m, n_sens = len(anchors), len(table.ids)
     sup, score, xyt, mem = np.zeros(m, np.int64), np.zeros(m), np.zeros((m, 3)), np.zeros((m, n_sens), np.int64)
     args = (s.t, s.sens, s.wgt, float(s.wgt.max()), s.active)
-    geo = (s.nbr, s.dist, anchors, s.z0, C, cfg.tolerance_s, cfg.gate_margin_s, s.max_range)
+    geo = (s.nbr, s.dist, anchors, s.z0, C, 2.0, -1.5, cfg.tolerance_s, cfg.gate_margin_s, s.max_range, cfg.min_sensors)
     best_hypotheses(*args, s.st, s.order, s.ptr, table.pos_m, *geo, sup, score, xyt, mem)
     sup2, score2, xyt2, mem2 = best_hypotheses_numpy(*args, table.pos_m, *geo)
     np.testing.assert_array_equal(sup, sup2)

@@ -1,0 +1,75 @@
+"""Incidents: grouping, shooter counts (position, error, signature), aerial fireworks, non-gunfire."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from locator.associate import AssociationConfig, associate
+from locator.incidents import IncidentConfig, assign_shooters, build_incidents
+from sensor_node.protocol import Detection
+
+T0 = 1_800_000_000 * 10**9
+C = 343.2
+SENSORS = {f"S{i}": np.array([x, y, z]) for i, (x, y, z) in
+           enumerate([(0, 0, 6), (300, 0, 9), (0, 300, 5), (300, 300, 12), (150, -80, 7), (-80, 150, 8),
+                      (380, 150, 6), (150, 380, 10)])}
+
+
+def _shot(t_s, xy, err=0.8, level=-20.0, p=0.95, n=6):
+    dets = tuple(Detection(f"S{i}", T0 + int((t_s + 0.1 * i) * 1e9), peak_dbfs=level - i, p_gunshot=p,
+                           kind="blast") for i in range(n))
+    return SimpleNamespace(t0_ns=T0 + int(t_s * 1e9), pos_m=np.array([*xy, 1.5]), err_m=err, detections=dets,
+                           residual_s=np.zeros(n), sensor_pos_m=np.zeros((n, 3)), solution=None)
+
+
+def test_interleaved_shooters_30m_apart(rng):
+    shots = []
+    for k in range(8):
+        shots.append(_shot(k * 0.5, np.array([100.0, 100.0]) + rng.normal(0, 0.8, 2)))
+        shots.append(_shot(k * 0.5 + 0.25, np.array([130.0, 100.0]) + rng.normal(0, 0.8, 2)))
+    (inc,) = build_incidents(shots)
+    assert inc.n_shots == 16 and inc.n_shooters == 2 and inc.klass == "gunfire"
+    assert inc.shooters == (0, 1) * 8
+
+
+def test_one_bad_solve_is_not_a_second_gun(rng):
+    shots = [_shot(k * 0.3, np.array([100.0, 100.0]) + rng.normal(0, 0.5, 2), err=0.5) for k in range(6)]
+    shots.insert(3, _shot(0.95, (108.0, 104.0), err=6.0))
+    assert assign_shooters(shots, IncidentConfig()) == (0,) * 7
+
+
+def test_signature_separates_shooters_standing_close(rng):
+    a = [_shot(k * 0.4, np.array([100.0, 100.0]) + rng.normal(0, 0.5, 2), level=-20.0) for k in range(5)]
+    b = [_shot(k * 0.4 + 0.2, np.array([102.0, 101.0]) + rng.normal(0, 0.5, 2), level=-35.0) for k in range(5)]
+    assert len(set(assign_shooters(sorted(a + b, key=lambda s: s.t0_ns), IncidentConfig()))) == 2
+    same = [_shot(k * 0.2, np.array([100.0, 100.0]) + rng.normal(0, 0.5, 2), level=-20.0) for k in range(10)]
+    assert len(set(assign_shooters(same, IncidentConfig()))) == 1
+
+
+def test_gaps_and_distance_split_incidents():
+    shots = [_shot(0.0, (0, 0)), _shot(1.0, (0, 0)), _shot(60.0, (0, 0)), _shot(61.0, (900, 0))]
+    incs = build_incidents(shots)
+    assert [i.n_shots for i in incs] == [2, 1, 1]
+    assert len({i.id for i in incs}) == 3
+
+
+def test_mostly_non_gunfire_is_kept_as_impulse():
+    (inc,) = build_incidents([_shot(k * 0.1, (0, 0), p=0.1) for k in range(5)])
+    assert inc.klass == "impulse" and inc.n_shots == 5
+
+
+def _stream(source, t_s, rng):
+    return [Detection(sid, T0 + int((t_s + np.linalg.norm(p - source) / C + rng.normal(0, 2e-4)) * 1e9),
+                      snr_db=30.0, p_gunshot=0.9, kind="blast") for sid, p in SENSORS.items()]
+
+
+def test_aerial_burst_is_fireworks_ground_shot_is_gunfire(rng):
+    cfg = AssociationConfig(tolerance_s=0.04, source_z_m=1.5)
+    dets = _stream(np.array([150.0, 150.0, 90.0]), 1.0, rng) + _stream(np.array([120.0, 170.0, 1.5]), 40.0, rng)
+    shots = associate(dets, SENSORS, cfg)
+    assert len(shots) == 2
+    incs = build_incidents(shots, IncidentConfig(ground_z_m=0.0, c_mps=C))
+    assert [i.klass for i in incs] == ["fireworks", "gunfire"]
+    assert incs[0].height_m[0] > 40.0 and incs[1].height_m[0] < 15.0
