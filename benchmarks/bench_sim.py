@@ -6,6 +6,7 @@ Baselines in the same run: generating only the ambient noise of the same recordi
 writing the same WAVs with soundfile (the cost of the output alone).
 
     python benchmarks/bench_sim.py [--duration 90] [--seed 1]
+    python benchmarks/bench_sim.py --coda     # realism: reverberant codas, real (Pittsburgh) vs simulated
 
 Wall time on a shared machine varies with load; CPU time (process) is printed beside it.
 """
@@ -44,11 +45,68 @@ def timed(fn):
     return out, time.perf_counter() - w, time.process_time() - c
 
 
+def coda_db(x: np.ndarray, i: int, fs: int) -> float | None:
+    """Energy 5–300 ms after sample ``i`` over the 4 ms around it, dB, less the noise before it (None if unusable)."""
+    if abs(x[i]) > 0.9 or i < fs // 2 or i + int(0.6 * fs) > x.size:
+        return None  # clipped, or too near an end
+    noise = np.mean(x[i - fs // 2 : i - fs // 4] ** 2)
+    blast = np.sum(x[i - int(0.001 * fs) : i + int(0.003 * fs)] ** 2)
+    coda = np.sum(x[i + int(0.005 * fs) : i + int(0.3 * fs)] ** 2) - noise * int(0.295 * fs)
+    return float(10 * np.log10(coda / blast)) if blast > 0 and coda > 0 else None
+
+
+def coda_table(seed: int) -> int:
+    """Reverberant coda of real gunshots (Pittsburgh) against the simulator's at several reverb_db settings."""
+    import glob
+
+    import soundfile as sf
+
+    from sim.scenario import parse_scenario
+
+    def row(name, values):
+        v = np.array([x for x in values if x is not None])
+        if v.size == 0:
+            print(f"{name:52s} {'-':>5s}")
+            return
+        p10, p50, p90 = np.percentile(v, [10, 50, 90])
+        print(f"{name:52s} {v.size:5d} {p50:8.1f} {p10:8.1f} {p90:8.1f}")
+
+    print("coda (5-300 ms) over blast (4 ms) energy of unclipped gunshot recordings, dB")
+    print(f"{'source':52s} {'n':>5s} {'median':>8s} {'p10':>8s} {'p90':>8s}")
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "pittsburgh-livefire-dev"
+    real = []
+    for wav in sorted(glob.glob(str(data / "FP*" / "test_*" / "*.wav"))):
+        x, fs = sf.read(wav)
+        real.append(coda_db(x, int(np.argmax(np.abs(x))), fs))  # the loudest pulse of a 10 s file: a round
+    row("ShotSpotter Pittsburgh FP1-FP3 (12 kHz), real", real)
+    base = (Path(__file__).resolve().parents[1] / "sim" / "scenarios" / "small-city.toml").read_text()
+    for db in (-20.0, -12.0, 0.0, 6.0):
+        text = base.replace("reverb_db = -12.0", f"reverb_db = {db}")
+        res = simulate(parse_scenario(text, "small-city"), seed=seed)
+        firsts = {}
+        isolated = {s.event for s in res.truth.shots if s.incident in (0, 1)}  # rounds >= 0.45 s apart
+        for a in res.arrivals:
+            if a.event in isolated and a.path in ("direct", "diffracted"):
+                firsts[(a.sensor_id, a.event)] = a.sample
+        recs = {r.sensor_id: r for r in res.sensors}
+        values = []
+        for (sid, _), sample in firsts.items():
+            x = recs[sid].audio.astype(float)
+            i0 = int(sample)
+            i = i0 - 32 + int(np.argmax(np.abs(x[max(i0 - 32, 0) : i0 + int(0.05 * recs[sid].fs_hz)])))
+            values.append(coda_db(x, i, recs[sid].fs_hz))
+        row(f"simulated small-city, isolated rounds, reverb_db {db:+.0f}", values)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=90.0, help="seconds of audio per sensor (90: all of small-city)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--coda", action="store_true", help="instead: compare reverberant codas with the real Pittsburgh audio")
     args = ap.parse_args()
+    if args.coda:
+        return coda_table(args.seed)
     scn = scene(args.duration)
     n_sensors = scn.layout.count + len(scn.sensors)
     audio_s = n_sensors * args.duration
