@@ -80,8 +80,10 @@ def coda_table(seed: int) -> int:
         real.append(coda_db(x, int(np.argmax(np.abs(x))), fs))  # the loudest pulse of a 10 s file: a round
     row("ShotSpotter Pittsburgh FP1-FP3 (12 kHz), real", real)
     base = (Path(__file__).resolve().parents[1] / "sim" / "scenarios" / "small-city.toml").read_text()
+    if "\nreverb_db = -12.0\n" not in base:
+        raise SystemExit("bench_sim --coda: small-city.toml no longer sets reverb_db = -12.0; update this script")
     for db in (-20.0, -12.0, 0.0, 6.0):
-        text = base.replace("reverb_db = -12.0", f"reverb_db = {db}")
+        text = base.replace("\nreverb_db = -12.0\n", f"\nreverb_db = {db}\n")
         res = simulate(parse_scenario(text, "small-city"), seed=seed)
         firsts = {}
         isolated = {s.event for s in res.truth.shots if s.incident in (0, 1)}  # rounds >= 0.45 s apart
