@@ -124,6 +124,7 @@ class LocatorService:
         self._wake = asyncio.Event()
         self.nodes: dict[str, NodeHealth] = {}
         self.latencies_s: deque[float] = deque(maxlen=10_000)
+        self.final_latencies_s: deque[float] = deque(maxlen=10_000)
         self.started_ns = self._clock()
         self._started_wall_ns = time.time_ns()
         self._ticks = 0
@@ -357,7 +358,7 @@ class LocatorService:
         out = [live_shot(s, False) for s in shots]
         return [s for s in out if s.keys & new_keys]
 
-    def _apply(self, shots: list[LiveShot], replayed: bool = False) -> None:
+    def _apply(self, shots: list[LiveShot], replayed: bool = False, finalising: bool = False) -> None:
         """Fold shots into incidents; store and announce every incident that changed."""
         now = self._clock()
         wall = time.time_ns()
@@ -372,6 +373,12 @@ class LocatorService:
             # Latency is measured for alerts that carry a new solution, from the arrival of
             # the last detection that solution used (not for a mere "now final" confirmation).
             lat = (wall - max(got)) / NS if got and new_solution and not replayed else math.nan
+            if finalising:
+                # A final solution waits on purpose for every sensor in range: its delay is
+                # reported apart (final_latency_s), not as the alert latency.
+                if got and not replayed:
+                    self.final_latencies_s.append((wall - max(got)) / NS)
+                lat = math.nan
             changed[inc_id] = lat if math.isnan(changed.get(inc_id, math.nan)) else max(lat, changed[inc_id])
         for inc_id, lat in changed.items():
             self._emit(self.incidents.snapshot(inc_id), lat, closing=False)
@@ -441,7 +448,7 @@ class LocatorService:
             else:
                 self._emit(self.incidents.snapshot(inc_id), math.nan, closing=False)
         if finals:
-            self._apply([live_shot(s, True) for s in finals], replayed=replayed)
+            self._apply([live_shot(s, True) for s in finals], replayed=replayed, finalising=True)
         return cut
 
     def tick(self, now_ns: int | None = None) -> None:
@@ -468,7 +475,7 @@ class LocatorService:
         wall = time.time_ns()
         online = sorted(s for s, (_, w) in self._progress.items()
                         if s in self.nodes and wall - w <= self.config.heartbeat_timeout_s * NS)
-        lat = np.array(self.latencies_s) if self.latencies_s else np.array([math.nan])
+
         return {
             "status": "ok",
             "uptime_s": round((time.time_ns() - self._started_wall_ns) / NS, 3),
@@ -481,7 +488,8 @@ class LocatorService:
             "pending_detections": self._final.pending if self._final.name == "online" else 0,
             "alerts_published": self.hub.published,
             "subscribers": self.hub.subscribers,
-            "alert_latency_s": {q: _r(np.nanpercentile(lat, p)) for q, p in (("p50", 50), ("p95", 95), ("p99", 99))},
+            "alert_latency_s": _quantiles(self.latencies_s),
+            "final_latency_s": _quantiles(self.final_latencies_s),
             "association_busy_s": {k: round(v, 3) for k, v in self.busy_s.items()},
             "counters": dict(sorted(self.ingest.counters.items())),
         }
@@ -525,6 +533,12 @@ def stream_clock(config: ServiceConfig):
         return epoch + int((time.time_ns() - epoch) * speed)
 
     return now
+
+
+def _quantiles(values) -> dict[str, float | None]:
+    """p50/p95/p99 of recent values, s (None before there are any)."""
+    a = np.array(values, dtype=np.float64)
+    return {q: (round(float(np.percentile(a, p)), 6) if a.size else None) for q, p in (("p50", 50), ("p95", 95), ("p99", 99))}
 
 
 def _r(v: float) -> float | None:
