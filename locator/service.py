@@ -484,6 +484,7 @@ class LocatorService:
             "nodes_silent": sorted(set(self.sensors.ids) - set(online)),
             "connections": self.ingest.connections,
             "open_incidents": len(self.incidents.open_ids),
+            "queued_detections": len(self._pending),
             "pending_shots": self._final.pending if self._final.name == "local" else 0,
             "pending_detections": self._final.pending if self._final.name == "online" else 0,
             "alerts_published": self.hub.published,

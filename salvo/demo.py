@@ -191,7 +191,8 @@ def run_demo(out, speed: float = 2.0, seed: int = 1, preset: str = "small-city",
         deadline = time.monotonic() + 60.0
         while time.monotonic() < deadline:
             health = _get_json(url + "/health")
-            if health and health["open_incidents"] == 0 and health["pending_detections"] == 0:
+            if health and not any(health.get(k) for k in ("open_incidents", "pending_detections", "pending_shots",
+                                                              "queued_detections")):
                 break
             time.sleep(0.25)
         health = _get_json(url + "/health") or {}
