@@ -1,12 +1,14 @@
 """The live locator end to end on loopback: nodes -> ingest -> association -> incidents -> SSE alerts."""
 
 import asyncio
+import io
 import json
 import time
 
 import numpy as np
 import pytest
 
+from locator.alerts import follow
 from locator.service import LocatorService
 from locator.service_config import config_from_dict, load_keys, load_sensor_array
 from locator.service_loadgen import SimNode, grid_sensors, hear_shot, write_site
@@ -102,6 +104,10 @@ def test_shots_become_alerts_and_a_stored_incident(tmp_path, rng):
         beat = asyncio.create_task(heartbeats())
         assert await wait_for(lambda: any(a["status"] == "final" for a in alerts), 12.0), alerts
         beat.cancel()
+        # A dispatcher's terminal that connects late gets what it missed, one line per alert.
+        out = io.StringIO()
+        got = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: follow(f"http://127.0.0.1:{http}", out=out, max_alerts=2, timeout_s=10))
         status, body = await http_get(http, "/health")
         health = json.loads(body)
         status_m, metrics = await http_get(http, "/metrics")
@@ -111,9 +117,10 @@ def test_shots_become_alerts_and_a_stored_incident(tmp_path, rng):
         for n in nodes.values():
             await n.close()
         await svc.stop()
-        return alerts, health, metrics.decode(), json.loads(nodes_body), missing, nodes
+        return alerts, health, metrics.decode(), json.loads(nodes_body), missing, nodes, got, out.getvalue()
 
-    alerts, health, metrics, node_rows, missing, nodes = asyncio.run(main())
+    alerts, health, metrics, node_rows, missing, nodes, got, lines = asyncio.run(main())
+    assert got == 2 and lines.count("\n") == 2 and "PRELIMINARY" in lines.splitlines()[0]
     assert alerts[0]["status"] == "preliminary"
     final = [a for a in alerts if a["status"] == "final"]
     assert len(final) == 1
