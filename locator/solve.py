@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 from dataclasses import dataclass
 from itertools import combinations
 from typing import NamedTuple
 
 import numpy as np
+from scipy.special import stdtrit
 
 from locator import _kernels as K
 from locator.crlb import crlb
@@ -50,7 +52,9 @@ class SolverConfig:
         Levenberg–Marquardt iterations per start (default 30; 3–8 are typical).
     outlier_sigma : float
         An arrival whose residual exceeds this many of its own sigmas is inconsistent
-        (dimensionless, default 4.0: a false alarm on 6e-5 of good arrivals).
+        (dimensionless, default 4.0: a false alarm on 6e-5 of good arrivals); when the sigmas
+        prove understated and the scale is estimated from the residuals, the Student-t
+        threshold with the same tail probability is used instead.
     max_outliers : int
         At most this many arrivals are left out of one solution (default 3).
     sensor_height_m : float
@@ -279,26 +283,45 @@ def solve_ls(problem: Problem, config: SolverConfig) -> Fit:
     return _run(problem, None, config)
 
 
-def _robust_scale(problem: Problem, fit: Fit) -> float:
-    """How many times larger the residuals of ``fit`` are than the sigmas claim (>= 1).
+def _prediction_sd(problem: Problem, trial: Fit, j: int) -> float:
+    """Standard deviation (s) of arrival ``j`` about its prediction from the others' fit ``trial``.
 
-    ``fit`` leaves the suspect arrival out, so this is the scale of an externally studentised
-    residual: sqrt(chi2 / dof) of the others.  (A median-based scale was tried first; real timing
-    errors are heavy-tailed, it came out too small and good arrivals were left out.)
+    The prediction is itself uncertain: the variance is ``sigma_j^2 + g_j C g_j^T`` (``g_j`` the
+    Jacobian row of arrival ``j``, ``C`` the others' covariance), which matters for a sensor at the
+    edge of the array or when few others remain.  In units of the given sigmas (before any scale).
     """
-    dof = int(fit.stats[1]) - problem.n_unknowns
-    if dof <= 0:
-        return 1.0
-    return max(1.0, math.sqrt(fit.chi2 / dof))
+    _, g = K.residuals_jacobian_numpy(problem.s[j:j + 1], problem.tau[j:j + 1], trial.params, _ALL_PARAMS)
+    g = g[0]
+    g[K.IT0] = -1.0
+    return math.sqrt(float(problem.sigma[j]) ** 2 + max(float(g @ trial.cov @ g), 0.0))
+
+
+_ALL_PARAMS = np.arange(K.NPAR)
+
+
+@lru_cache(maxsize=512)
+def _t_limit(dof: int, outlier_sigma: float) -> float:
+    """Student-t quantile (``dof`` degrees of freedom) with the normal upper tail of ``outlier_sigma``.
+
+    When the scale is estimated from the others' residuals, sqrt(chi2 / dof), the studentised
+    residual of a good arrival follows Student's t with dof degrees of freedom, not the normal; the
+    same false-alarm rate as ``outlier_sigma`` under the normal needs this larger threshold (4.0 ->
+    9.8 at 6 dof, 5.0 at 20).  With few arrivals to estimate the scale from, the normal threshold
+    leaves out good arrivals that are merely the largest of a scatter.
+    """
+    tail = 0.5 * math.erfc(outlier_sigma / math.sqrt(2.0))
+    return float(-stdtrit(dof, tail))
 
 
 def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
     """Least squares, then leave out inconsistent arrivals one at a time (best leave-one-out fit).
 
     When some residual exceeds ``outlier_sigma`` sigmas, the arrival whose removal fits the others
-    best is the suspect; it is left out if its residual against the others' fit exceeds
-    ``outlier_sigma`` times its sigma, or times the others' own robust scale when that is larger
-    (the caller understated sigma): a wrong arrival must stand out from the others' scatter.
+    best is the suspect.  It is left out if its externally studentised residual against the others'
+    fit exceeds the threshold: ``outlier_sigma`` when the others' scatter
+    agrees with the given sigmas, the Student-t equivalent when the scatter had to be estimated
+    from the others' residuals (:func:`_t_limit`), in units of :func:`_prediction_sd`.  A wrong
+    arrival must stand out from the others' own scatter.
     """
     fit = solve_ls(problem, config)
     limit = config.outlier_sigma**2
@@ -324,11 +347,16 @@ def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
         if best is None:
             break
         j, trial = best
-        scale = _robust_scale(problem, trial)
-        if fit.status == K.OK and trial.res[j] ** 2 * problem.weight[j] <= limit * scale * scale:
-            break  # no worse than the others' own scatter: the sigmas were understated, not an outlier
+        dof = int(trial.stats[1]) - k
+        scale, z_limit = 1.0, config.outlier_sigma
+        if dof > 0 and trial.chi2 > dof + 3.0 * math.sqrt(2.0 * dof):  # same plausibility test as sigma_scale
+            scale = math.sqrt(trial.chi2 / dof)
+            z_limit = _t_limit(dof, config.outlier_sigma)
+        sd = _prediction_sd(problem, trial, j) * scale
+        if fit.status == K.OK and abs(float(trial.res[j])) <= z_limit * sd:
+            break  # within the others' own scatter: the sigmas were understated, not an outlier
         fit = trial
-        flags[j] = _flag_text(float(fit.res[j]), float(problem.sigma[j]) * scale)
+        flags[j] = _flag_text(float(fit.res[j]), sd)
         removed += 1
     return fit._replace(flags=tuple(flags))
 
