@@ -25,7 +25,7 @@ from sim.render import simulate  # noqa: E402
 from sim.scenario import parse_scenario  # noqa: E402
 from sim.sources import WEAPONS  # noqa: E402
 
-TRAIN_SEEDS = tuple(range(1000, 1040))
+TRAIN_SEEDS = tuple(range(1000, 1080))
 EVAL_SEEDS = tuple(range(5000, 5020))
 CONFUSERS = ("firecracker_string", "firework", "door_slam", "backfire", "nail_gun")
 FS_CHOICES = (12000, 16000, 24000, 48000)
