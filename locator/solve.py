@@ -11,8 +11,10 @@ to a solver from :data:`SOLVERS`:
 ``"robust"`` (default)
     ``"ls"``, then while an arrival is inconsistent with the others (normalised
     residual above ``SolverConfig.outlier_sigma``) leave out the one whose removal
-    fits the rest best, and flag it with the reason; needs one redundant arrival
-    beyond the unknowns to tell which one is wrong.
+    fits the rest best, if its externally studentised residual against the others'
+    fit is significant (normal threshold with honest sigmas, Student's t when the
+    scale had to be estimated from the residuals), and flag it with the reason;
+    needs one redundant arrival beyond the unknowns to tell which one is wrong.
 ``"ransac"``
     Every minimal set of arrivals (random ones when there are many) gives exact
     candidates; the candidate most arrivals agree with is refined on its inliers.
@@ -27,8 +29,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import combinations
 from typing import NamedTuple
 
@@ -318,10 +320,10 @@ def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
 
     When some residual exceeds ``outlier_sigma`` sigmas, the arrival whose removal fits the others
     best is the suspect.  It is left out if its externally studentised residual against the others'
-    fit exceeds the threshold: ``outlier_sigma`` when the others' scatter
-    agrees with the given sigmas, the Student-t equivalent when the scatter had to be estimated
-    from the others' residuals (:func:`_t_limit`), in units of :func:`_prediction_sd`.  A wrong
-    arrival must stand out from the others' own scatter.
+    fit (in units of :func:`_prediction_sd`) exceeds ``outlier_sigma`` when the others' scatter
+    agrees with the given sigmas, or the Student-t equivalent (:func:`_t_limit`) when the scale had
+    to be estimated from the others' residuals.  A wrong arrival must stand out from the others'
+    own scatter.
     """
     fit = solve_ls(problem, config)
     limit = config.outlier_sigma**2
