@@ -77,6 +77,8 @@ def run_case(name: str, n_nodes: int, spacing_m: float, seconds: float, incident
     (tmp / "locator.toml").write_text(
         '[locator]\nport = 0\nhttp_port = 0\nstore = "salvo.db"\nsensors = "sensors.csv"\nkeys = "keys.txt"\n'
         "restart_grace_s = 0.0\nprelim_radius_m = 1500.0\nheartbeat_timeout_s = 10.0\n"
+        # The simulated nodes hear a shot within 1.2 km: the locator is told so, as a city would tell it.
+        "[association]\nhear_range_m = 1200.0\n"
         "[incidents]\ngap_s = 5.0\n"
     )
     log = open(tmp / "locator.log", "w")
