@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,13 +165,10 @@ def load_service_config(path: str | Path) -> ServiceConfig:
     ConfigError
         Naming the file and the field.
     """
+    from sensor_node.config import read_toml
+
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    data = read_toml(path)
     section = dict(data.get("locator", {}))
     section["association"] = dict(data.get("association", {}))
     for k, v in dict(data.get("incidents", {})).items():

@@ -156,6 +156,16 @@ def _section(cls, values: dict[str, Any], source: Path, prefix: str):
     return cls(**out)
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; :class:`ConfigError` naming the file when it is missing or malformed."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
 def load_node_config(path: str | Path) -> NodeConfig:
     """Read ``node.toml``.
 
@@ -165,12 +175,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
         Naming the file and field.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    data = read_toml(path)
     node = dict(data.get("node", {}))
     sid = node.pop("sensor_id", None)
     if not isinstance(sid, str) or not sid:
