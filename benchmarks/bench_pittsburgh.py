@@ -14,7 +14,8 @@ reference time (ShotSpotter's tuple solved on all its sensors at the pulse posit
 best time truth there is); its error is the distance to the survey.  "count ok": tests whose
 number of gunfire shots equals ``num_rounds``.
 
-Usage:  python benchmarks/bench_pittsburgh.py [--fp FP1,FP2,FP3] [--tolerance-ms X] [--cache DIR]
+Usage:  python benchmarks/bench_pittsburgh.py [--fp FP1,FP2,FP3] [--tolerance-ms X] [--min-evidence E] [--cache DIR]
+Quoted figures: --tolerance-ms 25 --min-evidence 10 for (b) (chosen on FP1+FP2; FP3 is unseen).
 ``--cache`` keeps the detector's output per test (the detector is the slow part).
 """
 
@@ -102,6 +103,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fp", default="FP1,FP2,FP3", help="firing positions (default FP1,FP2,FP3)")
     ap.add_argument("--tolerance-ms", type=float, default=None, help="association tolerance for (b), ms")
+    ap.add_argument("--min-evidence", type=float, default=None, help="association min_evidence for (b)")
     ap.add_argument("--pulses-tolerance-ms", type=float, default=None, help="association tolerance for (a), ms")
     ap.add_argument("--cache", default=None, help="folder to keep the detector's output per test")
     ap.add_argument("--work", default="/tmp/salvo-bench-pittsburgh", help="where converted tests are written")
@@ -138,9 +140,14 @@ def main() -> int:
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 write_detections(cache, dets)
         cfg_b = AnalyzeConfig()
+        over = {}
         if args.tolerance_ms:
+            over["tolerance_s"] = args.tolerance_ms / 1e3
+        if args.min_evidence is not None:
+            over["min_evidence"] = args.min_evidence
+        if over:
             assoc, _ = site_configs(rs.sensor_set, cfg_b)
-            cfg_b = AnalyzeConfig(association=dataclasses.replace(assoc, tolerance_s=args.tolerance_ms / 1e3))
+            cfg_b = AnalyzeConfig(association=dataclasses.replace(assoc, **over))
         an_b = locate_detections(dets, rs.sensor_set, cfg_b)
         eb, cb = score(an_b, test, t_refs)
         ec = tuples_on_released(test)

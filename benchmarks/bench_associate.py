@@ -1,0 +1,132 @@
+"""Association on the simulator's ``gunfight`` preset, end to end from audio, and its speed.
+
+For each seed (never used while tuning: tuning used seed 1 and the hand-made streams of
+tests/locator/test_associate.py): simulate the preset, run ``salvo analyze``'s pipeline
+(node detector -> association -> solving -> incidents) and score against the truth with
+``sim.score``.  Then time the association of a 600-detection window (the densest stretch, in
+the 30-round burst) with the default search, against two baselines computed in the same run:
+the "front" search order and the kernel's plain-numpy twin for the hypothesis search.
+
+Acceptance (issue 5): shot count exact >= 95% of incidents, shooter count exact >= 90%, no
+fireworks incident reported as gunfire, median error <= 2 m, 600-detection window <= 100 ms.
+
+Usage:  python benchmarks/bench_associate.py [--seeds 101,102,103] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from locator._associate_kernels import best_hypotheses_numpy  # noqa: E402
+from locator.analyze import AnalyzeConfig, analyze, locate_detections, site_configs  # noqa: E402
+from locator.associate import SensorTable, _Search, _usable, associate  # noqa: E402
+from locator.detections_io import read_detections, write_detections  # noqa: E402
+from locator.recording_set import load_sensors  # noqa: E402
+from locator.results_io import results_dict  # noqa: E402
+
+
+def simulate(seed: int, out: Path) -> Path:
+    from sim.presets import load_preset
+    from sim.recording import write_recording_set
+    from sim.render import simulate as sim
+
+    if not (out / "truth.json").exists():
+        write_recording_set(sim(load_preset("gunfight"), seed), out, frame="wgs84")
+    return out
+
+
+def densest_window(dets, n=600):
+    t = np.array([d.t_ns for d in dets])
+    k = int(np.argmin(t[n - 1 :] - t[: len(t) - n + 1]))
+    return dets[k : k + n], (t[k + n - 1] - t[k]) * 1e-9
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default="101,102,103")
+    ap.add_argument("--work", default="/tmp/salvo-bench-associate")
+    args = ap.parse_args()
+    from sim.score import score
+
+    rows = []
+    timing_dets = None
+    for seed in (int(s) for s in args.seeds.split(",")):
+        root = simulate(seed, Path(args.work) / f"gunfight-{seed}")
+        cache = root / "detections.jsonl"
+        sset = load_sensors(root / "sensors.csv")
+        t = time.perf_counter()
+        if cache.exists():
+            an = locate_detections(read_detections(cache).detections, sset)
+        else:
+            an = analyze(root)
+            write_detections(cache, an.detections)
+        wall = time.perf_counter() - t
+        truth = json.loads((root / "truth.json").read_text())
+        rep = score(truth, results_dict(an.incidents, sset.frame, sset.frame_name))
+        fireworks_as_gunfire = rep.false_alerts_by_kind.get("firework", 0)
+        rows.append((seed, rep, fireworks_as_gunfire, wall, len(an.detections)))
+        if timing_dets is None:
+            timing_dets, sset_t = an.detections, sset
+
+    print("\ngunfight preset, end to end from audio (seeds not used while tuning)")
+    head = (f"{'seed':>5s} {'dets':>5s} {'found':>7s} {'extra':>5s} {'median':>6s} {'p90':>6s} {'<=5m':>5s} "
+            f"{'shots ok':>8s} {'shooters ok':>11s} {'fireworks->gun':>14s} {'wall s':>6s}")
+    print(head)
+    print("-" * len(head))
+    for seed, r, fw, wall, nd in rows:
+        med = "-" if r.err_median_m is None else f"{r.err_median_m:6.2f}"
+        p90 = "-" if r.err_p90_m is None else f"{r.err_p90_m:6.1f}"
+        w5 = "-" if r.within_5m is None else f"{100 * r.within_5m:4.0f}%"
+        sc = "-" if r.shot_count_exact is None else f"{100 * r.shot_count_exact:7.0f}%"
+        sh = "-" if r.shooter_count_exact is None else f"{100 * r.shooter_count_exact:10.0f}%"
+        print(f"{seed:5d} {nd:5d} {r.detected:3d}/{r.true_shots:<3d} {r.extra_shots:5d} {med:>6s} {p90:>6s} {w5:>5s} "
+              f"{sc:>8s} {sh:>11s} {fw:14d} {wall:6.1f}")
+        for inc in r.incidents:
+            print(f"      {inc.name:30s} shots {inc.reported_shots:3d} / {inc.true_shots:<3d} "
+                  f"shooters {inc.reported_shooters:2d} / {inc.true_shooters}")
+
+    # speed: one 600-detection window, one core
+    window, span = densest_window(list(timing_dets))
+    cfg, _ = site_configs(sset_t, AnalyzeConfig())
+    table = SensorTable.from_any(sset_t.positions)
+
+    def best_of(f, n=3):
+        out = []
+        for _ in range(n):
+            t = time.perf_counter()
+            f()
+            out.append(time.perf_counter() - t)
+        return min(out)
+
+    associate(window[:50], table, cfg)  # compile / load the cached kernels
+    t_best = best_of(lambda: associate(window, table, cfg))
+    t_front = best_of(lambda: associate(window, table, dataclasses.replace(cfg, order="front")))
+    s = _Search(_usable(window, table, cfg), table, cfg)
+    anchors = np.arange(len(s.dets))
+    t_kernel = best_of(lambda: s.score(anchors))
+    sub = anchors[:60]
+    t_twin = best_of(lambda: best_hypotheses_numpy(
+        s.t, s.sens, s.wgt, float(s.wgt.max()), s.active, table.pos_m, s.nbr, s.dist, sub, s.z0, cfg.c_mps,
+        float(s.wind[0]), float(s.wind[1]), cfg.tolerance_s, cfg.gate_margin_s, s.max_range, cfg.min_sensors), 1)
+    t_twin_all = t_twin * len(anchors) / len(sub)
+    print(f"\n600-detection window ({span:.2f} s of the 30-round burst), one core, best of 3")
+    print(f"{'what':44s} {'ms':>9s} {'x kernel':>9s}")
+    for name, v in (("associate(), default order 'best'", t_best), ("associate(), order 'front'", t_front),
+                    ("hypothesis kernel, all anchors (numba)", t_kernel),
+                    ("numpy twin of the kernel (extrapolated)", t_twin_all)):
+        print(f"{name:44s} {1e3 * v:9.1f} {v / t_kernel:9.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
