@@ -292,10 +292,10 @@ def _prediction_sd(problem: Problem, trial: Fit, j: int) -> float:
     Jacobian row of arrival ``j``, ``C`` the others' covariance), which matters for a sensor at the
     edge of the array or when few others remain.  In units of the given sigmas (before any scale).
     """
-    _, g = K.residuals_jacobian_numpy(problem.s[j:j + 1], problem.tau[j:j + 1], trial.params, _ALL_PARAMS)
-    g = g[0]
-    g[K.IT0] = -1.0
-    return math.sqrt(float(problem.sigma[j]) ** 2 + max(float(g @ trial.cov @ g), 0.0))
+    res = np.empty(1)
+    g = np.empty((1, K.NPAR))
+    K._residuals_jacobian(problem.s[j:j + 1], problem.tau[j:j + 1], trial.params, _ALL_PARAMS, res, g)
+    return math.sqrt(float(problem.sigma[j]) ** 2 + max(float(g[0] @ trial.cov @ g[0]), 0.0))
 
 
 _ALL_PARAMS = np.arange(K.NPAR)

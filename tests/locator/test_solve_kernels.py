@@ -55,6 +55,19 @@ def test_travel_kernel_equals_twin(rng):
         np.testing.assert_allclose(np.delete(grad, K.IT0), np.delete(g_np[i], K.IT0), rtol=1e-12, atol=1e-15)
 
 
+def test_residuals_jacobian_kernel_equals_twin(rng):
+    # the robust solver calls this kernel for the prediction variance of a suspect arrival
+    s, tau, src = random_problem(rng, 9, True)
+    p = np.array([*src, -1.2, 338.0, 2.0, -3.0])
+    idx = np.arange(K.NPAR)
+    res, jac = np.empty(9), np.empty((9, K.NPAR))
+    K._residuals_jacobian(s, tau, p, idx, res, jac)
+    res_np, jac_np = K.residuals_jacobian_numpy(s, tau, p, idx)
+    np.testing.assert_allclose(res, res_np, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(jac, jac_np, rtol=1e-12, atol=1e-15)
+    assert np.all(jac[:, K.IT0] == -1.0)
+
+
 @pytest.mark.parametrize("three_d", [False, True])
 def test_closed_form_kernel_equals_twin(rng, three_d):
     for _ in range(20):
