@@ -161,7 +161,7 @@ class StreamingDetector:
 
     def _finalize(self, final: bool) -> list[Pick]:
         picks: list[Pick] = []
-        while self._pending and (final or self._pending[0] + self._post <= self._pos):
+        while self._pending and (final or self._pending[0] + self._post + 1 <= self._pos):
             t = self._pending.pop(0)
             next_trig = self._pending[0] if self._pending else None
             picks.extend(self._make_picks(t, next_trig))

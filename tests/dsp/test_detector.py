@@ -146,3 +146,24 @@ def test_quieter_echo_is_secondary():
     # a blast and, 200 ms later, a reflection 20 dB quieter: one blast, one secondary
     x = blast_at(FS, [0.3], 1.0, amp=0.5, noise_rms=2e-4, seed=7) + blast_at(FS, [0.5], 1.0, amp=0.05, noise_rms=0, seed=7)
     assert [p.kind for p in detect(x, FS)] == ["blast", "secondary"]
+
+
+def test_blocks_ending_exactly_at_a_triggers_lookahead_give_identical_picks():
+    from dsp.trigger import TriggerStream, design_trigger
+
+    # blasts in a loud reverberant tail, so that the last sample of each pick's window matters
+    rng = np.random.default_rng(11)
+    x = _SIGNAL.copy()
+    for t0 in (0.3, 0.9, 1.2345):
+        i = int(t0 * FS)
+        n = min(int(0.3 * FS), x.size - i)
+        x[i : i + n] += (0.05 * rng.standard_normal(n) * np.exp(-np.arange(n) / (0.15 * FS))).astype(np.float32)
+    whole = detect(x, FS)
+    _, trig, _ = TriggerStream(design_trigger(FS, DetectorConfig())).run(x)
+    post = StreamingDetector(FS).lookahead_samples
+    cuts = sorted({int(t) + post + d for t in trig for d in (0, 1)} | {x.size})
+    det, picks, start = StreamingDetector(FS), [], 0
+    for c in cuts:
+        picks += det.process(x[start:c])
+        start = c
+    assert _key(picks + det.flush()) == _key(whole)
