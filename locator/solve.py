@@ -11,9 +11,9 @@ to a solver from :data:`SOLVERS`:
 ``"robust"`` (default)
     ``"ls"``, then while an arrival is inconsistent with the others (normalised
     residual above ``SolverConfig.outlier_sigma``) leave out the one whose removal
-    fits the rest best, if its externally studentised residual against the others'
-    fit is significant (normal threshold with honest sigmas, Student's t when the
-    scale had to be estimated from the residuals), and flag it with the reason;
+    fits the rest best, if that lowers chi2 by more than chance (normal threshold
+    with honest sigmas, Student's t when the scale had to be estimated from the
+    residuals), and flag it with the reason;
     needs one redundant arrival beyond the unknowns to tell which one is wrong.
 ``"ransac"``
     Every minimal set of arrivals (random ones when there are many) gives exact
@@ -285,22 +285,6 @@ def solve_ls(problem: Problem, config: SolverConfig) -> Fit:
     return _run(problem, None, config)
 
 
-def _prediction_sd(problem: Problem, trial: Fit, j: int) -> float:
-    """Standard deviation (s) of arrival ``j`` about its prediction from the others' fit ``trial``.
-
-    The prediction is itself uncertain: the variance is ``sigma_j^2 + g_j C g_j^T`` (``g_j`` the
-    Jacobian row of arrival ``j``, ``C`` the others' covariance), which matters for a sensor at the
-    edge of the array or when few others remain.  In units of the given sigmas (before any scale).
-    """
-    res = np.empty(1)
-    g = np.empty((1, K.NPAR))
-    K._residuals_jacobian(problem.s[j:j + 1], problem.tau[j:j + 1], trial.params, _ALL_PARAMS, res, g)
-    return math.sqrt(float(problem.sigma[j]) ** 2 + max(float(g[0] @ trial.cov @ g[0]), 0.0))
-
-
-_ALL_PARAMS = np.arange(K.NPAR)
-
-
 @lru_cache(maxsize=512)
 def _t_limit(dof: int, outlier_sigma: float) -> float:
     """Student-t quantile (``dof`` degrees of freedom) with the normal upper tail of ``outlier_sigma``.
@@ -319,11 +303,11 @@ def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
     """Least squares, then leave out inconsistent arrivals one at a time (best leave-one-out fit).
 
     When some residual exceeds ``outlier_sigma`` sigmas, the arrival whose removal fits the others
-    best is the suspect.  It is left out if its externally studentised residual against the others'
-    fit (in units of :func:`_prediction_sd`) exceeds ``outlier_sigma`` when the others' scatter
-    agrees with the given sigmas, or the Student-t equivalent (:func:`_t_limit`) when the scale had
-    to be estimated from the others' residuals.  A wrong arrival must stand out from the others'
-    own scatter.
+    best is the suspect.  It is left out only if leaving it out lowers chi2 by more than chance
+    (the deletion statistic, the externally studentised residual squared): by more than
+    ``outlier_sigma``^2 when the others' scatter agrees with the given sigmas, or by the Student-t
+    equivalent (:func:`_t_limit`) in units of the others' scatter when the scale had to be
+    estimated from their residuals.  A wrong arrival must stand out from the others' own scatter.
     """
     fit = solve_ls(problem, config)
     limit = config.outlier_sigma**2
@@ -349,15 +333,21 @@ def solve_robust(problem: Problem, config: SolverConfig) -> Fit:
         if best is None:
             break
         j, trial = best
+        # Deletion statistic: how much leaving j out lowers chi2.  For a model linear near the fit it is
+        # j's squared residual against the others' prediction, in units of its own variance plus the
+        # prediction's (the externally studentised residual squared); it also catches a full fit that
+        # a wrong arrival dragged into a false minimum, where the drop is far larger than j's residual.
+        drop = fit.chi2 - trial.chi2 if fit.status == K.OK else math.inf
         dof = int(trial.stats[1]) - k
-        scale, z_limit = 1.0, config.outlier_sigma
+        scale2, z_limit = 1.0, config.outlier_sigma
         if dof > 0 and trial.chi2 > dof + 3.0 * math.sqrt(2.0 * dof):  # same plausibility test as sigma_scale
-            scale = math.sqrt(trial.chi2 / dof)
+            scale2 = trial.chi2 / dof
             z_limit = _t_limit(dof, config.outlier_sigma)
-        sd = _prediction_sd(problem, trial, j) * scale
-        if fit.status == K.OK and abs(float(trial.res[j])) <= z_limit * sd:
+        if drop <= z_limit * z_limit * scale2:
             break  # within the others' own scatter: the sigmas were understated, not an outlier
         fit = trial
+        z = math.sqrt(drop / scale2) if math.isfinite(drop) else math.inf
+        sd = abs(float(fit.res[j])) / z if math.isfinite(z) else float(problem.sigma[j]) * math.sqrt(scale2)
         flags[j] = _flag_text(float(fit.res[j]), sd)
         removed += 1
     return fit._replace(flags=tuple(flags))

@@ -56,7 +56,6 @@ def test_travel_kernel_equals_twin(rng):
 
 
 def test_residuals_jacobian_kernel_equals_twin(rng):
-    # the robust solver calls this kernel for the prediction variance of a suspect arrival
     s, tau, src = random_problem(rng, 9, True)
     p = np.array([*src, -1.2, 338.0, 2.0, -3.0])
     idx = np.arange(K.NPAR)
