@@ -111,7 +111,7 @@ class LocatorService:
         gate_s[d > config.prelim_radius_m] = -1.0
         self._gate_ns = (gate_s * NS).astype(np.int64)
         self._index = {sid: i for i, sid in enumerate(sensors.ids)}
-        self._near_mask = d <= config.prelim_radius_m
+        self._near_mask = d <= config.locate_margin_m
         self._final_keys: set[str] = set()
         c = self._assoc_cfg.c_mps
         self._prelim_span_ns = int((config.prelim_radius_m / c + self._assoc_cfg.gate_margin_s
@@ -308,8 +308,9 @@ class LocatorService:
         return [d for d, hit in zip(new, near.any(axis=1)) if not hit]
 
     def _locate(self, pool: list[Detection]) -> list:
-        """Associate a pool over the sensors around it only (a city-wide table would make every
-        search weigh a thousand sensors that could not have heard the shot)."""
+        """Associate a pool over the sensors that reported in it and their neighbours within
+        ``locate_margin_m`` (whose silence is evidence); a city-wide table would make every
+        search weigh a thousand sensors that could not have heard the shot."""
         from locator.associate import SensorTable, associate
 
         if not pool:

@@ -81,6 +81,10 @@ class ServiceConfig:
         neighbourhood once every sensor in range has had time to report; cost per shot)
         or ``online`` (``locator.associate.OnlineAssociator``; cost grows with the array).
         See ``locator.service_finalize``; default ``local``.
+    locate_margin_m : float
+        A search weighs the sensors that reported and those within this distance of them
+        (a silent neighbour is evidence against a source; a silent sensor across the city
+        is not), m; default 500.
     replay_window_s : float
         On start, association is re-run over detections received this recently, s; default 600.
     restart_grace_s : float
@@ -121,6 +125,7 @@ class ServiceConfig:
     batch_s: float = 0.03
     prelim_radius_m: float = 2000.0
     finalizer: str = "local"
+    locate_margin_m: float = 500.0
     replay_window_s: float = 600.0
     restart_grace_s: float = 15.0
     incident_gap_s: float = 10.0
