@@ -124,7 +124,7 @@ def test_understated_sigmas_do_not_make_good_arrivals_outliers():
     # Real timing errors (survey, paths) are several times the sigma a caller hands in.  The scale is then
     # estimated from the others' residuals and the largest of a scatter must not be called an outlier:
     # the threshold is Student's t, not the normal.  (The normal threshold on an estimated scale left a good
-    # arrival out of ~10% of these shots.)  A 30 m late arrival is still found.
+    # arrival out of 16% of these shots.)  A 30 m late arrival is still found.
     rng = np.random.default_rng(20261127)
     n, trials = 12, 150
     false_shots = caught = 0
