@@ -191,10 +191,12 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=1000)
     ap.add_argument("--rate", type=float, default=100.0, help="incidents per minute in the big case")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--false-every", type=float, default=30.0,
+                    help="seconds between false impulses at each node of the big case (default 30)")
     args = ap.parse_args()
     base = run_case("baseline", 16, 350.0, args.seconds, 20.0, 30.0, args.seed)
     print("baseline:", base, flush=True)
-    big = run_case(f"city-{args.nodes}", args.nodes, 400.0, args.seconds, args.rate, 30.0, args.seed + 1)
+    big = run_case(f"city-{args.nodes}", args.nodes, 400.0, args.seconds, args.rate, args.false_every, args.seed + 1)
     rows = [base, big]
     print(f"\nbench_live: {args.seconds:.0f} s per case, one locator process, loopback\n")
     head = ("case", "nodes", "inc", "found", "frames/s", "unacked", "lat p50", "lat p95", "lat p99", "final p95",
