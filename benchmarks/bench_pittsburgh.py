@@ -99,6 +99,22 @@ def summary(errs: list[float], counts: list[bool] | None, n_rounds: int) -> str:
     return f"{found.sum():3d}/{n_rounds:<3d} {100 * found.sum() / n_rounds:5.1f}%  {med} {p90}  {w15}  {cnt}"
 
 
+def run_audio(args, rs, dets, test, t_refs):
+    """Row (b): association and incidents on the detector's output for one test."""
+    over = {}
+    if args.tolerance_ms:
+        over["tolerance_s"] = args.tolerance_ms / 1e3
+    if args.min_evidence is not None:
+        over["min_evidence"] = args.min_evidence
+    cfg_b = AnalyzeConfig()
+    if over:
+        assoc, _ = site_configs(rs.sensor_set, cfg_b)
+        cfg_b = AnalyzeConfig(association=dataclasses.replace(assoc, **over))
+    an_b = locate_detections(dets, rs.sensor_set, cfg_b)
+    eb, cb = score(an_b, test, t_refs)
+    return eb, cb, sum(i.n_shots for i in an_b.incidents if i.klass == "gunfire")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fp", default="FP1,FP2,FP3", help="firing positions (default FP1,FP2,FP3)")
@@ -107,6 +123,8 @@ def main() -> int:
     ap.add_argument("--pulses-tolerance-ms", type=float, default=None, help="association tolerance for (a), ms")
     ap.add_argument("--cache", default=None, help="folder to keep the detector's output per test")
     ap.add_argument("--work", default="/tmp/salvo-bench-pittsburgh", help="where converted tests are written")
+    ap.add_argument("--skip-audio", action="store_true", help="rows (a) and (c) only (the detector and (b) are slow)")
+    ap.add_argument("--skip-pulses", action="store_true", help="rows (b) and (c) only")
     ap.add_argument("--verbose", action="store_true", help="one line per test")
     args = ap.parse_args()
     if not DATA.is_dir():
@@ -122,34 +140,30 @@ def main() -> int:
         t_refs = reference_times(test)
         out = convert_test(test, Path(args.work) / fp / test.name)
         # (a) locate on allpulses
+        ea, ca, eb, cb = [np.nan] * len(t_refs), False, [np.nan] * len(t_refs), False
         sset_p = load_sensors(out / "pulses" / "sensors.csv", need_audio=False)
         cfg_a = AnalyzeConfig()
         if args.pulses_tolerance_ms:
             assoc, _ = site_configs(sset_p, cfg_a)
             cfg_a = AnalyzeConfig(association=dataclasses.replace(assoc, tolerance_s=args.pulses_tolerance_ms / 1e3))
-        an_a = locate_detections(read_detections(out / "pulses" / "detections.jsonl").detections, sset_p, cfg_a)
-        ea, ca = score(an_a, test, t_refs)
+        if not args.skip_pulses:
+            an_a = locate_detections(read_detections(out / "pulses" / "detections.jsonl").detections, sset_p, cfg_a)
+            ea, ca = score(an_a, test, t_refs)
         # (b) analyze on the audio
         rs = load_recording_set(out)
         cache = Path(args.cache) / f"{test.name}.jsonl" if args.cache else None
-        if cache is not None and cache.exists():
+        if args.skip_audio:
+            pass
+        elif cache is not None and cache.exists():
             dets = read_detections(cache).detections
         else:
             dets = detect_recordings(rs.recordings)
             if cache is not None:
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 write_detections(cache, dets)
-        cfg_b = AnalyzeConfig()
-        over = {}
-        if args.tolerance_ms:
-            over["tolerance_s"] = args.tolerance_ms / 1e3
-        if args.min_evidence is not None:
-            over["min_evidence"] = args.min_evidence
-        if over:
-            assoc, _ = site_configs(rs.sensor_set, cfg_b)
-            cfg_b = AnalyzeConfig(association=dataclasses.replace(assoc, **over))
-        an_b = locate_detections(dets, rs.sensor_set, cfg_b)
-        eb, cb = score(an_b, test, t_refs)
+        nb = 0
+        if not args.skip_audio:
+            eb, cb, nb = run_audio(args, rs, dets, test, t_refs)
         ec = tuples_on_released(test)
         r["a"] += ea
         r["a_cnt"].append(ca)
@@ -157,7 +171,6 @@ def main() -> int:
         r["b_cnt"].append(cb)
         r["c"] += ec
         if args.verbose:
-            nb = sum(i.n_shots for i in an_b.incidents if i.klass == "gunfire")
             print(f"{fp} {test.name} rounds {test.survey.num_rounds} sensors {len(test.sensors)} | (a) "
                   f"{np.round(ea, 1)} | (b) {np.round(eb, 1)} gunfire shots {nb} | (c) {np.round(ec, 1)}", flush=True)
     print(f"\nPittsburgh dev set, {', '.join(fps)} ({time.perf_counter() - t_start:.0f} s)")

@@ -55,7 +55,7 @@ def _nearest_active(st, order, active, lo, hi, x, tol):
 
 
 #: Tolerance multiple at which a minimal set's source gathers arrivals for its refinement.
-LOOSE = 6.0
+LOOSE = 3.0
 
 
 @njit(cache=True)

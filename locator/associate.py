@@ -2,27 +2,33 @@
 
 The method ("triples", the one entry of :data:`ASSOCIATORS`)
 -------------------------------------------------------------
-Every not-yet-used detection is an *anchor*.  With one gated detection at each of two
-of the anchor sensor's ``K`` nearest neighbours (gate ``|dt| <= d/c + margin``, mlat-server's
-gate) the three arrival times fix a source ``(x, y, t0)`` in closed form at the source
-height; each such hypothesis is scored by how many sensors have a detection within
-``tolerance_s`` of the arrival it predicts (Ledeczi's consistency function, evaluated only
-at hypotheses the data propose instead of on a grid).  The best hypothesis of every
-anchor is kept; the globally best (most sensors, then smallest misfit) is refined by the
-solver (``locator.solve.solve``, robust, which may drop outliers such as a sensor with a
-bad clock), its members re-gathered around the refined position, and accepted when at
-least ``min_sensors`` remain.  Its detections are removed, only the anchors whose best
-hypothesis used one of them are re-scored, and the loop repeats.  This is ShotSpotter's
-"largest mutually consistent set" rule applied greedily: echoes and one-sensor confusers
-are consistent with no source that other sensors agree on, so they stay unused.
+Every not-yet-used detection is an *anchor*.  With one gated detection at each of two of
+the anchor sensor's ``K`` nearest neighbours (gate: from ``tolerance_s`` before the anchor to
+``d/c + margin`` after it, mlat-server's gate made one-sided) the three arrival times fix a
+source ``(x, y, t0)`` in closed form at the source height, in the frame of the moving air
+when the wind is known.  A minimal set is only as good as its three arrivals, so each
+hypothesis that a loose check keeps is refined on the arrivals it gathers (a few robust
+Gauss-Newton steps at a tightening tolerance: local optimisation, as in LO-RANSAC) and
+scored by Ledeczi's consistency function -- the sensors with a detection within
+``tolerance_s`` of the predicted arrival -- each weighted by how surprising so strong a
+detection is on that sensor (``surprise_weights``).  The best hypothesis is then solved by
+``locator.solve.solve`` (robust; it may leave out a sensor with a bad clock), its arrivals
+re-gathered around the solution, and accepted only when its evidence against chance (a
+log-likelihood ratio from each sensor's own detection rate, ``_Search.evidence``) clears
+``min_evidence``.  Its detections and the few ms after each (ground reflection, the
+sensor's own wall) are retired, and the search goes on.  Echoes and one-sensor confusers
+line up with no source that other sensors agree on, so they stay unused.  ``order``:
+"best" takes the best hypothesis anywhere next (default), "front" the best among the
+anchors near the earliest unresolved detection (several times cheaper).
 
 Why this and not the alternatives: a (x, y, t) grid (REAL) or a consistency-function grid
-needs cells of ~2 m to separate wavefronts 20-45 m apart (automatic fire), i.e. ~10^5
-cells for a 600 m site times every detection, and must be redone after each shot; GaMMA's
-mixture needs the number of events and struggles with 3-round strings (SOURCES.md).  Here
-the cost is ``n * C(K,2) * g^2 * S * log(n/S)`` for ``n`` detections, ``S`` sensors and
-``g`` detections per sensor inside a gate (for a 30-round burst, g ~ 10-30): a few
-10^7 cheap operations for a 600-detection window, in one compiled kernel.
+needs cells of ~2 m to separate wavefronts 20-45 m apart (automatic fire), i.e. ~10^5-10^6
+cells for a 1-2 km site times every detection, redone after each shot; GaMMA's mixture
+needs the number of events and breaks on 3-round strings (SOURCES.md).  Here the cost is
+``n * C(K,2) * g^2 * S`` for ``n`` detections, ``S`` sensors and ``g`` detections per
+sensor inside a gate, times the refinement of the hypotheses that pass the loose check --
+in one compiled kernel.  Measured figures: benchmarks/bench_associate.py (it does not yet
+meet the 100 ms target for a 600-detection window; see the report).
 
 The online form (:class:`OnlineAssociator`) runs the same search over a buffer and
 releases a shot once every sensor that could have heard it has had time to (its emission

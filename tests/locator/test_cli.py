@@ -1,0 +1,74 @@
+"""The offline commands through the ``salvo`` dispatcher: exit codes, files written, messages."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from salvo.cli import main
+from salvo.utc import format_utc_ns
+
+C = 343.2
+T0 = 1_783_199_700 * 10**9
+SENSORS = {f"S{i}": np.array(p, float) for i, p in
+           enumerate([(0, 0, 6), (260, 10, 8), (10, 250, 5), (270, 260, 9), (130, -60, 7), (-60, 130, 6)])}
+
+
+def _write_inputs(tmp_path, shots, broken=False):
+    (tmp_path / "sensors.csv").write_text("sensor_id,x_m,y_m,z_m\n" + "".join(
+        f"{k},{p[0]},{p[1]},{p[2]}\n" for k, p in SENSORS.items()))
+    (tmp_path / "site.json").write_text(json.dumps({"temperature_c": 20.0, "ground_z_m": 0.0}))
+    lines = []
+    for t0, src in shots:
+        for k, p in SENSORS.items():
+            t = T0 + int((t0 + np.linalg.norm(p - src) / 343.2) * 1e9)
+            lines.append(json.dumps({"sensor_id": k, "t_utc": format_utc_ns(t, 9), "snr_db": 30.0, "kind": "blast"}))
+    if broken:
+        lines.insert(2, '{"sensor_id": "S1", "t_utc": ')
+    (tmp_path / "d.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_locate_writes_results_geojson_and_plot(tmp_path, capsys):
+    _write_inputs(tmp_path, [(0.5, np.array([120.0, 130.0, 1.5])), (1.5, np.array([120.0, 130.0, 1.5]))])
+    rc = main(["locate", str(tmp_path / "d.jsonl"), "--sensors", str(tmp_path / "sensors.csv"), "--out",
+               str(tmp_path / "r.json"), "--geojson", str(tmp_path / "r.geojson"), "--plot", str(tmp_path / "m.png"),
+               "--min-evidence", "8", "--quiet"])
+    assert rc == 0
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["frame"] == "local" and doc["incidents"][0]["n_shots"] == 2
+    assert abs(doc["incidents"][0]["shots"][0]["x_m"] - 120.0) < 1.0
+    assert len(json.loads((tmp_path / "r.geojson").read_text())["features"]) == 2
+    assert (tmp_path / "m.png").stat().st_size > 1000
+
+
+def test_broken_line_exits_2_naming_the_line_unless_keep_going(tmp_path, capsys):
+    _write_inputs(tmp_path, [(0.5, np.array([120.0, 130.0, 1.5]))], broken=True)
+    args = ["locate", str(tmp_path / "d.jsonl"), "--sensors", str(tmp_path / "sensors.csv"), "--out",
+            str(tmp_path / "r.json"), "--min-evidence", "8", "--quiet"]
+    assert main(args) == 2
+    assert "d.jsonl:3: not valid JSON" in capsys.readouterr().err
+    assert main(args + ["--keep-going"]) == 0
+    assert "d.jsonl:3" in capsys.readouterr().err  # reported as a warning
+    assert json.loads((tmp_path / "r.json").read_text())["problems"]
+
+
+def test_analyze_without_sensors_csv_exits_2(tmp_path, capsys):
+    assert main(["analyze", str(tmp_path), "--out", str(tmp_path / "r.json")]) == 2
+    assert "sensors.csv: file not found" in capsys.readouterr().err
+
+
+def test_convert_shotspotter_then_locate(pittsburgh, tmp_path, capsys):
+    out = tmp_path / "conv"
+    assert main(["convert-shotspotter", str(pittsburgh / "FP1" / "test_004"), str(out)]) == 0
+    test = out / "FP1" / "test_004"
+    assert (test / "sensors.csv").read_text().startswith("sensor_id,file,start_utc,x_m,y_m,z_m")
+    assert len(list(test.glob("*.wav"))) >= 4
+    rc = main(["locate", str(test / "pulses" / "detections.jsonl"), "--sensors", str(test / "pulses" / "sensors.csv"),
+               "--out", str(tmp_path / "r.json"), "--quiet"])
+    assert rc == 0
+    survey = json.loads((test / "survey.json").read_text())
+    shots = [s for i in json.loads((tmp_path / "r.json").read_text())["incidents"] if i["class"] == "gunfire"
+             for s in i["shots"]]
+    assert len(shots) == survey["num_rounds"] == 1
+    assert np.hypot(shots[0]["x_m"] - survey["x_m"], shots[0]["y_m"] - survey["y_m"]) < 10.0
