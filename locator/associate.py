@@ -87,9 +87,11 @@ class AssociationConfig:
         Sensors farther than this from a source are not expected to hear it, m (None: all).
     min_evidence : float or None
         Smallest log-likelihood ratio, source against chance, for a shot to be accepted (see
-        ``_Search.evidence``).  None: ``8 + 0.75 * S`` for ``S`` sensors (20 for 16 sensors,
-        14 for 8): the ways chance detections can line up grow with the sensors there are to
-        line up on.  Chosen on the hand-made streams of the tests and gunfight seed 1.
+        ``_Search.evidence``).  None: ``8 + 0.75 * min(S, 16)`` for ``S`` sensors (20 from 16
+        sensors up, 14 for 8): the ways chance detections can line up grow with the sensors
+        there are to line up on, until the sensors out of earshot of one another no longer
+        add to them.  Chosen on the hand-made streams of the tests, gunfight seed 1 and the
+        Pittsburgh FP1+FP2 pulses.
     wind_mps : tuple of float or None
         Known horizontal wind (towards east, north), m/s, e.g. from ``site.json``; None: calm.
     fit_wind_min_sensors : int
@@ -446,7 +448,7 @@ class _Search:
             return None
         res = np.asarray(sol.residual_s, dtype=np.float64)[keep]
         pos = np.asarray(sol.pos_m, dtype=np.float64)
-        need = cfg.min_evidence if cfg.min_evidence is not None else 8.0 + 0.75 * len(self.table.ids)
+        need = cfg.min_evidence if cfg.min_evidence is not None else 8.0 + 0.75 * min(len(self.table.ids), 16)
         if self.evidence(pos, float(sol.t0_s), res, used, sol.wind_mps) < need:
             return None
         order = np.argsort(self.t[used], kind="stable")
