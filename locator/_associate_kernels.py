@@ -165,7 +165,6 @@ def best_hypotheses(
     n_sens = spos.shape[0]
     k_nbr = nbr.shape[1]
     cand = np.empty(n_sens, np.int64)
-    aw = c * c - wx * wx - wy * wy
     for ai in range(anchors.shape[0]):
         i = anchors[ai]
         a = sens[i]

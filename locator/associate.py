@@ -47,7 +47,7 @@ import numpy as np
 from salvo.errors import ConfigError, InputError
 from sensor_node.protocol import Detection
 
-NS = 1_000_000_000
+from salvo.utc import NS_PER_S as NS  # ns per s
 #: Half-width of the window over which a sensor's detection rates are counted, s.
 RATE_HALF_S = 5.0
 

@@ -24,7 +24,7 @@ import numpy as np
 from salvo.errors import InputError, where
 from salvo.utc import parse_utc_ns
 
-NS = 1_000_000_000
+from salvo.utc import NS_PER_S as NS  # ns per s
 CLOCKS = ("gps", "ntp", "unknown")
 #: Clock sigma assumed per clock kind when ``sigma_clock_s`` is absent, s (REFERENCE.md, Time).
 DEFAULT_SIGMA_CLOCK_S = {"gps": 1e-5, "ntp": 3e-3, "unknown": 1e-3}

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections import Counter
-import heapq
 import logging
 import math
 import time
@@ -38,7 +37,7 @@ from salvo.errors import StoreError
 from sensor_node.protocol import Detection, Heartbeat
 
 log = logging.getLogger("salvo.locator")
-NS = 1_000_000_000
+from salvo.utc import NS_PER_S as NS  # ns per s
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +360,6 @@ class LocatorService:
 
     def _apply(self, shots: list[LiveShot], replayed: bool = False, finalising: bool = False) -> None:
         """Fold shots into incidents; store and announce every incident that changed."""
-        now = self._clock()
         wall = time.time_ns()
         changed: dict[str, float] = {}
         for shot in sorted(shots, key=lambda s: (not s.final, s.t0_ns)):
@@ -472,7 +470,6 @@ class LocatorService:
 
     def health(self) -> dict:
         """Counters and node states for /health (JSON-ready)."""
-        now = self._clock()
         wall = time.time_ns()
         online = sorted(s for s, (_, w) in self._progress.items()
                         if s in self.nodes and wall - w <= self.config.heartbeat_timeout_s * NS)

@@ -24,7 +24,7 @@ import numpy as np
 
 from sensor_node.protocol import Detection
 
-NS = 1_000_000_000
+from salvo.utc import NS_PER_S as NS  # ns per s
 
 
 class LocalFinalizer:

@@ -26,7 +26,7 @@ from salvo.utc import parse_utc_ns
 
 log = logging.getLogger("salvo.locator.http")
 MAX_HEADER_BYTES = 8192
-NS = 1_000_000_000
+from salvo.utc import NS_PER_S as NS  # ns per s
 
 
 class HttpApi:

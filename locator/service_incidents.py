@@ -25,7 +25,7 @@ import numpy as np
 from locator.store import StoredIncident, StoredShot
 from salvo.utc import format_utc_ns
 
-NS = 1_000_000_000
+from salvo.utc import NS_PER_S as NS  # ns per s
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from sensor_node.protocol import (
     LENGTH_PREFIX, Ack, Detection, Heartbeat, decode_frame, encode_frame, length_prefixed,
 )
 
-NS = 1_000_000_000
+from salvo.utc import NS_PER_S as NS  # ns per s
 
 
 def grid_sensors(n: int, spacing_m: float, rng: np.random.Generator, jitter_m: float = 0.2) -> tuple[list[str], np.ndarray]:

@@ -24,7 +24,7 @@ from sensor_node.protocol import (
 )
 
 log = logging.getLogger("salvo.locator.ingest")
-NS = 1_000_000_000
+from salvo.utc import NS_PER_S as NS  # ns per s
 
 
 @dataclass(frozen=True, slots=True)

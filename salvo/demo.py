@@ -68,7 +68,7 @@ def run_demo(out, speed: float = 2.0, seed: int = 1, preset: str = "small-city",
     from locator.alerts import follow, format_alert
     from locator.service_config import load_sensor_array, write_keys
     from salvo.errors import ConfigError
-    from salvo.utc import format_utc_ns, parse_utc_ns
+    from salvo.utc import format_utc_ns
     from sim.presets import load_preset
     from sim.recording import write_recording_set
     from sim.render import simulate

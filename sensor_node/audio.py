@@ -21,7 +21,7 @@ import numpy as np
 
 from salvo.errors import ConfigError, InputError
 
-NS = 1_000_000_000
+from salvo.utc import NS_PER_S as NS  # ns per s
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ import numpy as np
 
 from salvo.errors import InputError
 
-NS_PER_S = 1_000_000_000
+from salvo.utc import NS_PER_S
 
 #: Values of :attr:`ClockFit.state`.  ``nominal``: one anchor only, the nominal
 #: rate is assumed; ``locked``: rate fitted from a window of anchors;

@@ -20,7 +20,6 @@ from sensor_node.spool import Spool
 from sensor_node.uplink import Uplink, UplinkStats
 
 log = logging.getLogger("salvo.node")
-NS = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from sim.result import Arrival, Event, SensorRecording, SimResult, TrueConfuser,
 from sim.scenario import CLOCK_DEFAULTS, Building, Scenario
 from sim.sources import CONFUSER_SOUNDS, WEAPONS, Weapon, directivity_weight, muzzle_blast, n_wave, whitham_nwave
 
-NS = 1_000_000_000
+from salvo.utc import NS_PER_S as NS  # ns per s
 _PRE = 64  # samples of a render window before the onset (room for fractional delay and filter pre-ringing)
 _FLIGHT_M = 800.0  # how far a supersonic bullet's shock is simulated, m (speed taken constant; less if it hits the ground)
 

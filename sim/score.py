@@ -20,7 +20,7 @@ from salvo.errors import InputError, where
 from salvo.utc import parse_utc_ns
 from sim.config import F
 
-NS = 1_000_000_000
+from salvo.utc import NS_PER_S as NS  # ns per s
 
 
 @dataclass(frozen=True)
