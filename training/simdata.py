@@ -244,7 +244,10 @@ def noisy(case: OnsetCase, snr_db: float, seed: int) -> tuple[np.ndarray, float]
 
     fs = case.fs_hz
     sos = design_trigger(fs, dsp.DetectorConfig()).sos
-    rng = np.random.default_rng([seed, int(snr_db * 10) + 1000, int(case.truth_sample)])
+    # every case gets its own noise: the cases are all cut 0.6 s before the shot, so the truth's integer
+    # sample alone is the same for all of them (one shared noise realisation biased whole table rows)
+    rng = np.random.default_rng([seed, int(snr_db * 10) + 1000, int(round(case.truth_sample * 1e3)),
+                                 int(round(case.distance_m * 1e3)), int(case.fs_hz)])
     n = shaped_noise(case.clean.size, fs, rng, -3.0)
     peak = np.abs(sps.sosfilt(sos, case.clean)).max()
     rms = np.sqrt(np.mean(sps.sosfilt(sos, n)[fs // 10 :] ** 2))
