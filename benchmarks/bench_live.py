@@ -69,7 +69,7 @@ def _get(url: str) -> dict:
 
 
 def run_case(name: str, n_nodes: int, spacing_m: float, seconds: float, incidents_per_min: float,
-             false_every_s: float, seed: int) -> dict:
+             false_every_s: float, seed: int, profile: Path | None = None) -> dict:
     rng = np.random.default_rng(seed)
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-live-{name}-"))
     ids, pos = grid_sensors(n_nodes, spacing_m, rng)
@@ -116,6 +116,12 @@ def run_case(name: str, n_nodes: int, spacing_m: float, seconds: float, incident
                                             on_alert=lambda a: alerts.append((time.time_ns(), a))))
     follower.start()
     cpu0, _ = _proc_stats(loc.pid)
+    spy = None
+    if profile is not None:
+        # py-spy samples every thread of the locator (cProfile would see only the loop thread).
+        spy = subprocess.Popen(["py-spy", "record", "--pid", str(loc.pid), "--threads", "--idle", "--format", "raw",
+                                "--rate", "200", "-o", str(profile / f"{name}.txt")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     async def drive() -> dict:
         nodes = {s: SimNode(s, keys[s], "127.0.0.1", ingest) for s in ids}
@@ -157,6 +163,9 @@ def run_case(name: str, n_nodes: int, spacing_m: float, seconds: float, incident
     health = _get(url + "/health")
     cpu1, hwm = _proc_stats(loc.pid)
     stop.set()
+    if spy is not None:
+        spy.send_signal(2)
+        spy.wait(60)
     loc.terminate()
     try:
         loc.wait(30)
@@ -182,6 +191,7 @@ def run_case(name: str, n_nodes: int, spacing_m: float, seconds: float, incident
         "shot_to_alert_p95_s": float(np.percentile(firsts, 95)) if firsts else float("nan"),
         "cpu_cores": (cpu1 - cpu0) / duration, "peak_mib": hwm / 1024, "ack_rtt_p99_s": result["ack_rtt_p99_s"],
         "sender_late_p99_s": result["sender_late_p99_s"], "internal_errors": c.get("internal_errors", 0),
+        "busy_s": health.get("association_busy_s", {}),
     }
 
 
@@ -193,10 +203,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--false-every", type=float, default=30.0,
                     help="seconds between false impulses at each node of the big case (default 30)")
+    ap.add_argument("--profile", type=Path, default=None,
+                    help="folder for py-spy profiles of the locator (raw collapsed stacks, one file per case)")
     args = ap.parse_args()
-    base = run_case("baseline", 16, 350.0, args.seconds, 20.0, 30.0, args.seed)
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    base = run_case("baseline", 16, 350.0, args.seconds, 20.0, 30.0, args.seed, args.profile)
     print("baseline:", base, flush=True)
-    big = run_case(f"city-{args.nodes}", args.nodes, 400.0, args.seconds, args.rate, args.false_every, args.seed + 1)
+    big = run_case(f"city-{args.nodes}", args.nodes, 400.0, args.seconds, args.rate, args.false_every, args.seed + 1,
+                   args.profile)
+    print(f"city-{args.nodes}:", big, flush=True)
     rows = [base, big]
     print(f"\nbench_live: {args.seconds:.0f} s per case, one locator process, loopback\n")
     head = ("case", "nodes", "inc", "found", "frames/s", "unacked", "lat p50", "lat p95", "lat p99", "final p95",

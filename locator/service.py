@@ -115,7 +115,9 @@ class LocatorService:
         c = self._assoc_cfg.c_mps
         self._prelim_span_ns = int((config.prelim_radius_m / c + self._assoc_cfg.gate_margin_s
                                     + self._assoc_cfg.tolerance_s) * NS)
-        self._recent: deque[Detection] = deque()
+        # Recent detections of known sensors, (key "sensor:seq", detection), in arrival order.
+        self._recent: deque[tuple[str, Detection]] = deque()
+        self._newest_ns = 0
         self._final = FINALIZERS[config.finalizer](self._table, self._assoc_cfg, config.prelim_radius_m,
                                                    self._pool_around, self._locate)
         self._received: dict[str, int] = {}
@@ -201,7 +203,7 @@ class LocatorService:
             while j < len(replay) and replay[j].t_ns < replay[i].t_ns + step:
                 j += 1
             chunk = replay[i:j]
-            self._recent.extend(chunk)
+            self._remember(chunk)
             self._final.add(chunk)
             self._apply(self._preliminary(chunk), replayed=True)
             i = j
@@ -281,8 +283,8 @@ class LocatorService:
             if d.sensor_id in self._progress and d.t_ns > self._progress[d.sensor_id][0]:
                 self._note_progress(d.sensor_id, d.t_ns)
             self._received[f"{d.sensor_id}:{d.seq}"] = r.wall_ns
-            self._recent.append(d)
         dets = [r.detection for r in batch]
+        self._remember(dets)
         self._final.add(dets)
         self._apply(self._preliminary(dets))
 
@@ -326,37 +328,81 @@ class LocatorService:
         margin) away in time from ``s``'s, ``d`` being the distance between the sensors.
         """
         dets = [d for d in dets if d.sensor_id in self._index]
-        cand = [d for d in self._recent if d.sensor_id in self._index and f"{d.sensor_id}:{d.seq}" not in self._final_keys]
+        cand = self._candidates(frozenset())
         if not dets or len(cand) < self._assoc_cfg.min_sensors:
             return []
-        t_c = np.array([d.t_ns for d in cand], dtype=np.int64)
-        s_c = np.array([self._index[d.sensor_id] for d in cand])
-        t_n = np.array([d.t_ns for d in dets], dtype=np.int64)
-        s_n = np.array([self._index[d.sensor_id] for d in dets])
-        ok = (np.abs(t_c[:, None] - t_n[None, :]) <= self._gate_ns[np.ix_(s_c, s_n)]).any(axis=1)
-        return [d for d, keep in zip(cand, ok) if keep]
+        ok = self._gated(cand, dets)
+        return [d for d, keep in zip(cand, ok.any(axis=1)) if keep]
+
+    def _candidates(self, claimed: frozenset[str] | set[str]) -> list[Detection]:
+        """Recent detections of known sensors, neither in a final shot nor in ``claimed``."""
+        final = self._final_keys
+        return [d for k, d in self._recent if k not in final and k not in claimed]
+
+    def _remember(self, dets: list[Detection]) -> None:
+        for d in dets:
+            if d.sensor_id in self._index:
+                self._recent.append((f"{d.sensor_id}:{d.seq}", d))
+                self._newest_ns = max(self._newest_ns, d.t_ns)
+
+    def _gated(self, cand: list[Detection], dets: list[Detection]) -> np.ndarray:
+        """(len(cand), len(dets)) bool: candidate and detection could be arrivals of one source."""
+        t_c = np.fromiter((d.t_ns for d in cand), np.int64, len(cand))
+        s_c = np.fromiter((self._index[d.sensor_id] for d in cand), np.int64, len(cand))
+        t_n = np.fromiter((d.t_ns for d in dets), np.int64, len(dets))
+        s_n = np.fromiter((self._index[d.sensor_id] for d in dets), np.int64, len(dets))
+        return np.abs(t_c[:, None] - t_n[None, :]) <= self._gate_ns[np.ix_(s_c, s_n)]
+
+    def _partition(self, new: list[Detection]) -> list[tuple[list[Detection], list[Detection]]]:
+        """Independent searches for the new detections: ``(new detections, pool)`` per group.
+
+        Two new detections share a search only when some candidate could be an arrival of
+        the same source as both (their gated pools overlap); a burst across the city is
+        then many small searches, each over the few dozen detections and sensors around
+        one place, instead of one search whose cost grows with everything in flight.
+        The pool leaves out detections a preliminary shot already claims: a search for a
+        later round must not find the earlier ones again (their final solutions will
+        settle any wrong claim).  Groups with fewer than ``min_sensors`` sensors are
+        dropped: no shot can be found there.
+        """
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        claimed = set().union(*(s.keys for s in self.incidents.unconfirmed()))
+        cand = self._candidates(claimed)
+        if len(cand) < self._assoc_cfg.min_sensors:
+            return []
+        ok = self._gated(cand, new)
+        link = csr_matrix(ok.astype(np.int8))
+        n_groups, label = connected_components((link.T @ link), directed=False)
+        out = []
+        for g in range(n_groups):
+            mine = np.flatnonzero(label == g)
+            pool = [cand[i] for i in np.flatnonzero(ok[:, mine].any(axis=1))]
+            if len({d.sensor_id for d in pool}) >= self._assoc_cfg.min_sensors:
+                out.append(([new[i] for i in mine], pool))
+        return out
 
     def _preliminary(self, new: list[Detection]) -> list[LiveShot]:
         """Locate what the new detections can already tell: shots that use at least one of them.
 
-        The pool is :meth:`_pool_around` the new detections: the few dozen detections that
-        could belong to the same shots, whatever is going on elsewhere in the city.
+        One search per independent group of new detections (:meth:`_partition`), each over
+        the few dozen detections that could belong to the same shots, whatever is going on
+        elsewhere in the city.
         """
         new = [d for d in new if d.sensor_id in self._index and d.kind not in self._assoc_cfg.exclude_kinds]
         new = self._unexplained(new)
         if not new:
             return []
         # Keep what a shot not yet final may still need (the watermark can lag behind).
-        newest = min(max(d.t_ns for d in self._recent), self._last_cut_ns or 2**62)
-        while self._recent and self._recent[0].t_ns < newest - 2 * self._prelim_span_ns:
+        newest = min(self._newest_ns, self._last_cut_ns or 2**62)
+        while self._recent and self._recent[0][1].t_ns < newest - 2 * self._prelim_span_ns:
             self._recent.popleft()
-        pool = self._pool_around(new)
-        if len({d.sensor_id for d in pool}) < self._assoc_cfg.min_sensors:
-            return []
-        new_keys = {f"{d.sensor_id}:{d.seq}" for d in new}
-        shots = self._locate(pool)
-        out = [live_shot(s, False) for s in shots]
-        return [s for s in out if s.keys & new_keys]
+        out = []
+        for group, pool in self._partition(new):
+            new_keys = {f"{d.sensor_id}:{d.seq}" for d in group}
+            out += [s for s in map(lambda s: live_shot(s, False), self._locate(pool)) if s.keys & new_keys]
+        return out
 
     def _apply(self, shots: list[LiveShot], replayed: bool = False, finalising: bool = False) -> None:
         """Fold shots into incidents; store and announce every incident that changed."""
@@ -437,7 +483,7 @@ class LocatorService:
         """Make due shots final (and withdraw what no final solution confirms); returns the cutoff used."""
         cut = self.cutoff_ns(now)
         self._last_cut_ns = cut
-        finals, withdrawn = self._final.finalize(cut, self.incidents.unconfirmed())
+        finals, withdrawn = self._final.finalize(cut, self.incidents.unconfirmed(), yield_to=lambda: bool(self._pending))
         for shot in withdrawn:
             inc_id, retracted = self.incidents.withdraw(shot)
             if inc_id is None:

@@ -68,8 +68,20 @@ class LocalFinalizer:
         reach = float(d[d <= self._radius_m].max(initial=0.0))
         return shot.t0_ns + int((reach / self._cfg.c_mps + self._cfg.tolerance_s + self._cfg.gate_margin_s) * NS)
 
-    def finalize(self, cut_ns: int, unconfirmed: list) -> tuple[list, list]:
+    def finalize(self, cut_ns: int, unconfirmed: list, yield_to: Callable[[], bool] | None = None
+                 ) -> tuple[list, list]:
         """Final solutions of the preliminary shots due by ``cut_ns``.
+
+        Parameters
+        ----------
+        cut_ns : int
+            Watermark, UTC ns.
+        unconfirmed : list of LiveShot
+            The preliminary shots.
+        yield_to : callable, optional
+            Asked after each search: when it returns True, the shots not yet done are left
+            for the next call (new detections are waiting for their first alert, which is
+            more urgent than a final solution).
 
         Returns
         -------
@@ -81,9 +93,13 @@ class LocalFinalizer:
         due = [s for s in unconfirmed if s.source is not None and self.final_by_ns(s) <= cut_ns]
         self.waiting = len(unconfirmed) - len(due)
         out, withdrawn, done = [], [], set()
+        searched = False
         for prelim in sorted(due, key=lambda s: s.t0_ns):
             if prelim.keys & done:
                 continue
+            if searched and yield_to is not None and yield_to():
+                break
+            searched = True
             pool = self._pool_around(list(prelim.source.detections))
             shots = self._locate(pool) if pool else []
             mine = [s for s in shots if {f"{d.sensor_id}:{d.seq}" for d in s.detections} & prelim.keys]
@@ -126,7 +142,8 @@ class OnlineFinalizer:
         for d in detections:
             heapq.heappush(self._heap, (d.t_ns, d.sensor_id, d.seq, d))
 
-    def finalize(self, cut_ns: int, unconfirmed: list) -> tuple[list, list]:
+    def finalize(self, cut_ns: int, unconfirmed: list, yield_to: Callable[[], bool] | None = None
+                 ) -> tuple[list, list]:
         """Release detections up to ``cut_ns`` in time order; final shots (nothing is withdrawn here)."""
         out = []
         while self._heap and self._heap[0][0] <= cut_ns:
