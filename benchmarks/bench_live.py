@@ -50,17 +50,30 @@ NS = 1_000_000_000
 
 
 def _proc_stats(pid: int) -> tuple[float, int]:
-    """(user+sys CPU seconds, peak resident KiB) of a process, from /proc."""
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
+    """(user+sys CPU seconds, peak resident KiB) of a process and its child processes (the
+    locator's association workers), from /proc; peaks are summed (an upper bound)."""
     tick = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / tick
-    hwm = 0
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                hwm = int(line.split()[1])
+    cpu, hwm = 0.0, 0
+    for p in [pid] + _children(pid):
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / tick
+            with open(f"/proc/{p}/status") as fh:
+                hwm += next((int(line.split()[1]) for line in fh if line.startswith("VmHWM:")), 0)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
     return cpu, hwm
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ValueError):
+            continue
+    return out
 
 
 def _get(url: str) -> dict:
@@ -191,7 +204,8 @@ def run_case(name: str, n_nodes: int, spacing_m: float, seconds: float, incident
         "shot_to_alert_p95_s": float(np.percentile(firsts, 95)) if firsts else float("nan"),
         "cpu_cores": (cpu1 - cpu0) / duration, "peak_mib": hwm / 1024, "ack_rtt_p99_s": result["ack_rtt_p99_s"],
         "sender_late_p99_s": result["sender_late_p99_s"], "internal_errors": c.get("internal_errors", 0),
-        "busy_s": health.get("association_busy_s", {}),
+        "busy_s": health.get("association_busy_s", {}), "wait_s": health.get("association_wait_s", {}),
+        "batch_s": health.get("association_batch_s", {}),
     }
 
 

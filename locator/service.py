@@ -31,6 +31,7 @@ import numpy as np
 from locator.alerts import AlertHub, format_alert
 from locator.service_config import SensorArray, ServiceConfig
 from locator.service_incidents import LiveIncidents, LiveShot, live_shot
+from locator.service_search import SearchRunner
 from locator.store import IncidentStore, StoredIncident
 from locator.wire_server import Ingest, IngestLimits, Received
 from salvo.errors import StoreError
@@ -85,12 +86,14 @@ class LocatorService:
         assoc.setdefault("max_range_m", config.prelim_radius_m)
         self._assoc_cfg = AssociationConfig(**assoc)
         self._table = SensorTable.from_any(sensors.as_mapping())
+        self._runner: SearchRunner | None = None  # set by start(), or made on first use
         self.hub = AlertHub(config.alert_buffer)
         from locator.incidents import IncidentConfig
 
         # One live incident is one group: grouping is done here, labelling by locator.incidents.
         labels = IncidentConfig(gap_s=1e6, radius_m=1e6, c_mps=self._assoc_cfg.c_mps,
                                 ground_z_m=None if math.isnan(config.ground_z_m) else config.ground_z_m)
+        self._labels = labels
         self.incidents = LiveIncidents(sensors.frame, sensors.frame_name, config.incident_gap_s,
                                        config.incident_radius_m, labels=labels)
         unknown = sorted(set(sensors.ids) - set(keys))
@@ -126,6 +129,10 @@ class LocatorService:
         self.nodes: dict[str, NodeHealth] = {}
         self.latencies_s: deque[float] = deque(maxlen=10_000)
         self.final_latencies_s: deque[float] = deque(maxlen=10_000)
+        # Per batch: how long its first detection waited for the association thread (queue
+        # and gathering), and how long the batch's searches took, s.
+        self.queue_wait_s: deque[float] = deque(maxlen=10_000)
+        self.batch_work_s: deque[float] = deque(maxlen=10_000)
         self.started_ns = self._clock()
         self._started_wall_ns = time.time_ns()
         self._ticks = 0
@@ -146,9 +153,15 @@ class LocatorService:
         from locator.service_http import HttpApi
 
         self._loop = asyncio.get_running_loop()
-        self._resume()
         cfg = self.config
-        self._warm_up()
+        self._runner = await self._loop.run_in_executor(
+            self._executor, SearchRunner, self.sensors.ids, self.sensors.pos_m, self._assoc_cfg,
+            cfg.association_processes)
+        if self._runner.warm_up_shots:  # and the incident labelling, before the first real alert
+            from locator.incidents import build_incidents
+
+            await self._loop.run_in_executor(self._executor, build_incidents, self._runner.warm_up_shots, self._labels)
+        self._resume()
         ingest = await asyncio.start_server(self.ingest.handle, cfg.listen, cfg.port, limit=2**16)
         self._http = HttpApi(self)
         http = await asyncio.start_server(self._http.handle, cfg.listen, cfg.http_port)
@@ -178,6 +191,8 @@ class LocatorService:
         self._stopping = True
         # Queued association work is dropped (detections are in the store; a restart replays them).
         await asyncio.get_running_loop().run_in_executor(None, lambda: self._executor.shutdown(True, cancel_futures=True))
+        if self._runner is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._runner.close)
         for s in self._servers:
             try:
                 await asyncio.wait_for(s.wait_closed(), 1.0)
@@ -208,18 +223,6 @@ class LocatorService:
             self._apply(self._preliminary(chunk), replayed=True)
             i = j
         # Finalising waits for the tick after the restart grace: nodes are resending.
-
-    def _warm_up(self) -> None:
-        """Locate one made-up shot before listening, so the solver's compilation does not delay the first alert."""
-        from locator.associate import associate
-
-        centre = self.sensors.pos_m.mean(axis=0)
-        d = np.linalg.norm(self.sensors.pos_m - centre, axis=1)
-        t0 = 10**18
-        fake = [Detection(s, t0 + int(d[i] / self._assoc_cfg.c_mps * NS), 1e-4, i, kind="blast")
-                for i, s in enumerate(self.sensors.ids) if d[i] <= self.config.prelim_radius_m][:12]
-        if len(fake) >= self._assoc_cfg.min_sensors:
-            associate(fake, self._table, self._assoc_cfg)
 
     def _allowance_ns(self) -> int:
         return int(self.config.transport_allowance_s * NS)
@@ -278,6 +281,13 @@ class LocatorService:
             self.busy_s[getattr(fn, "__name__", "?")] += time.perf_counter() - t
 
     def _process(self, batch: list[Received]) -> None:
+        if batch:
+            self.queue_wait_s.append((time.time_ns() - min(r.wall_ns for r in batch)) / NS)
+        t = time.perf_counter()
+        self._process_batch(batch)
+        self.batch_work_s.append(time.perf_counter() - t)
+
+    def _process_batch(self, batch: list[Received]) -> None:
         for r in batch:
             d = r.detection
             if d.sensor_id in self._progress and d.t_ns > self._progress[d.sensor_id][0]:
@@ -309,17 +319,23 @@ class LocatorService:
         return [d for d, hit in zip(new, near.any(axis=1)) if not hit]
 
     def _locate(self, pool: list[Detection]) -> list:
-        """Associate a pool over the sensors that reported in it and their neighbours within
-        ``locate_margin_m`` (whose silence is evidence); a city-wide table would make every
-        search weigh a thousand sensors that could not have heard the shot."""
-        from locator.associate import SensorTable, associate
+        """Associate one pool (see :meth:`_jobs`)."""
+        return self._search(self._jobs([pool]))[0] if pool else []
 
-        if not pool:
-            return []
-        used = np.array(sorted({self._index[d.sensor_id] for d in pool}))
-        local = np.flatnonzero(self._near_mask[used].any(axis=0))
-        table = SensorTable.from_any({self.sensors.ids[i]: self.sensors.pos_m[i] for i in local})
-        return associate(pool, table, self._assoc_cfg)
+    def _search(self, jobs: list[tuple[np.ndarray, list[Detection]]]) -> list[list]:
+        if self._runner is None:  # used without start() (tests, tools): search in this thread
+            self._runner = SearchRunner(self.sensors.ids, self.sensors.pos_m, self._assoc_cfg, 0)
+        return self._runner.search(jobs)
+
+    def _jobs(self, pools: list[list[Detection]]) -> list[tuple[np.ndarray, list[Detection]]]:
+        """Each pool with the sensors its search weighs: those that reported in it and their
+        neighbours within ``locate_margin_m`` (whose silence is evidence); a city-wide table
+        would make every search weigh a thousand sensors that could not have heard the shot."""
+        jobs = []
+        for pool in pools:
+            used = np.array(sorted({self._index[d.sensor_id] for d in pool}), dtype=np.int64)
+            jobs.append((np.flatnonzero(self._near_mask[used].any(axis=0)), pool))
+        return jobs
 
     def _pool_around(self, dets: list[Detection]) -> list[Detection]:
         """Recent detections, not in a final shot, that could share a source with any of ``dets``.
@@ -362,8 +378,8 @@ class LocatorService:
         one place, instead of one search whose cost grows with everything in flight.
         The pool leaves out detections a preliminary shot already claims: a search for a
         later round must not find the earlier ones again (their final solutions will
-        settle any wrong claim).  Groups with fewer than ``min_sensors`` sensors are
-        dropped: no shot can be found there.
+        settle any wrong claim).  Groups that cannot hold a shot
+        (:meth:`_could_hold_shot`) are dropped.
         """
         from scipy.sparse import csr_matrix
         from scipy.sparse.csgraph import connected_components
@@ -379,9 +395,53 @@ class LocatorService:
         for g in range(n_groups):
             mine = np.flatnonzero(label == g)
             pool = [cand[i] for i in np.flatnonzero(ok[:, mine].any(axis=1))]
-            if len({d.sensor_id for d in pool}) >= self._assoc_cfg.min_sensors:
-                out.append(([new[i] for i in mine], pool))
+            group = [new[i] for i in mine]
+            if self._could_hold_shot(group, pool):
+                out.append((group, pool))
         return out
+
+    def _could_hold_shot(self, new: list[Detection], pool: list[Detection]) -> bool:
+        """Whether ``pool`` can hold a shot that uses one of ``new`` (a necessary condition).
+
+        The arrivals of one shot at ``k`` sensors are pairwise within the gate (|t_i - t_j|
+        <= d_ij/c + 2 tolerance, and the gate is wider), so a shot with ``min_sensors``
+        arrivals, one of them new detection ``n``, needs ``min_sensors - 1`` detections at
+        other, distinct sensors that are gated with ``n`` and with one another: a clique.
+        The first arrivals of a wavefront and a lone door slam amid the city's other
+        impulses rarely have one; their searches, which could only fail, are skipped.
+        Tested without listing cliques: the neighbours must keep a (m-1)-core (each of m
+        vertices needs m-1 neighbours) and, for m >= 3, a triangle in it.
+        """
+        k = self._assoc_cfg.min_sensors
+        if len({d.sensor_id for d in pool}) < k:
+            return False
+        m = k - 1
+        if m <= 0:
+            return True
+        s = np.fromiter((self._index[d.sensor_id] for d in pool), np.int64, len(pool))
+        adj = self._gated(pool, pool) & (s[:, None] != s[None, :])
+        where = {(d.sensor_id, d.seq): i for i, d in enumerate(pool)}
+        for d in new:
+            i = where.get((d.sensor_id, d.seq))
+            if i is None:
+                continue
+            nb = np.flatnonzero(adj[i])
+            sub = adj[np.ix_(nb, nb)]
+            alive = np.ones(nb.size, dtype=bool)
+            while True:  # peel vertices with too few neighbours left
+                deg = sub[:, alive].sum(axis=1)
+                drop = alive & (deg < m - 1)
+                if not drop.any():
+                    break
+                alive &= ~drop
+            if alive.sum() < m:
+                continue
+            if m < 3:
+                return True
+            a = sub[np.ix_(alive, alive)].astype(np.int32)
+            if ((a @ a) * a).any():
+                return True
+        return False
 
     def _preliminary(self, new: list[Detection]) -> list[LiveShot]:
         """Locate what the new detections can already tell: shots that use at least one of them.
@@ -398,10 +458,12 @@ class LocatorService:
         newest = min(self._newest_ns, self._last_cut_ns or 2**62)
         while self._recent and self._recent[0][1].t_ns < newest - 2 * self._prelim_span_ns:
             self._recent.popleft()
+        groups = self._partition(new)
+        found = self._search(self._jobs([pool for _, pool in groups])) if groups else []
         out = []
-        for group, pool in self._partition(new):
+        for (group, _), shots in zip(groups, found):
             new_keys = {f"{d.sensor_id}:{d.seq}" for d in group}
-            out += [s for s in map(lambda s: live_shot(s, False), self._locate(pool)) if s.keys & new_keys]
+            out += [s for s in map(lambda s: live_shot(s, False), shots) if s.keys & new_keys]
         return out
 
     def _apply(self, shots: list[LiveShot], replayed: bool = False, finalising: bool = False) -> None:
@@ -536,6 +598,8 @@ class LocatorService:
             "alert_latency_s": _quantiles(self.latencies_s),
             "final_latency_s": _quantiles(self.final_latencies_s),
             "association_busy_s": {k: round(v, 3) for k, v in self.busy_s.items()},
+            "association_wait_s": _quantiles(self.queue_wait_s),
+            "association_batch_s": _quantiles(self.batch_work_s),
             "counters": dict(sorted(self.ingest.counters.items())),
         }
 

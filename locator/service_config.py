@@ -105,6 +105,10 @@ class ServiceConfig:
         Where the sped-up clock meets UTC (ISO-8601); required when ``clock_speed`` != 1.
     alert_buffer : int
         Alerts kept in memory for subscribers that reconnect (SSE ``Last-Event-ID``); default 500.
+    association_processes : int
+        Worker processes that run the association searches (``locator.service_search``),
+        so they neither hold up nor wait on the ingest's event loop; 0 runs them in the
+        service's own association thread; default 1.
     association : dict
         Fields of ``locator.associate.AssociationConfig``.
     """
@@ -134,6 +138,7 @@ class ServiceConfig:
     clock_speed: float = 1.0
     clock_epoch_utc: str = ""
     alert_buffer: int = 500
+    association_processes: int = 1
     association: dict = field(default_factory=dict)
 
 
@@ -210,6 +215,8 @@ def config_from_dict(values: dict[str, Any], source: str | Path = "locator.toml"
         raise ConfigError(f"{where(source, field='finalizer')} must be one of {', '.join(FINALIZERS)}, got {cfg.finalizer!r}")
     if cfg.clock_speed <= 0 or (cfg.clock_speed != 1.0 and not cfg.clock_epoch_utc):
         raise ConfigError(f"{where(source, field='clock_speed')} must be > 0, and needs clock_epoch_utc when not 1")
+    if cfg.association_processes < 0:
+        raise ConfigError(f"{where(source, field='association_processes')} must be 0 or more, got {cfg.association_processes}")
     for name in ("idle_timeout_s", "transport_allowance_s", "step_s", "incident_gap_s", "incident_radius_m"):
         if getattr(cfg, name) < 0 or (name == "step_s" and cfg.step_s == 0):
             raise ConfigError(f"{where(source, field=name)} must be positive, got {getattr(cfg, name)}")

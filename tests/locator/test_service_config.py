@@ -22,6 +22,8 @@ def test_bad_settings_are_named(tmp_path):
         config_from_dict({"finalizer": "magic"})
     with pytest.raises(ConfigError, match="clock_speed"):
         config_from_dict({"clock_speed": 4.0})
+    with pytest.raises(ConfigError, match="association_processes"):
+        config_from_dict({"association_processes": -1})
 
 
 def test_keys_and_sensors_files(tmp_path):

@@ -137,7 +137,7 @@ def test_node_offline_for_minutes_catches_up(tmp_path, rng):
     time.sleep(1.0)
     svc = LocatorService(config_from_dict(dict(
         port=port, http_port=0, store=str(tmp_path / "s.db"), sensors=str(tmp_path / "sensors.csv"),
-        keys=str(tmp_path / "keys.txt"))), load_sensor_array(tmp_path / "sensors.csv"), load_keys(tmp_path / "keys.txt"))
+        keys=str(tmp_path / "keys.txt"), association_processes=0)), load_sensor_array(tmp_path / "sensors.csv"), load_keys(tmp_path / "keys.txt"))
     with ServiceThread(svc) as srv:
         node.join(60)
         counters = srv.call(lambda: dict(svc.ingest.counters))

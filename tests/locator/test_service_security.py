@@ -26,7 +26,8 @@ def _service(tmp_path, rng):
     write_site(tmp_path, ids, pos, rng)
     cfg = config_from_dict(dict(port=0, http_port=0, store=str(tmp_path / "s.db"), sensors=str(tmp_path / "sensors.csv"),
                                 keys=str(tmp_path / "keys.txt"), transport_allowance_s=0.3, step_s=0.05,
-                                incident_gap_s=1.0, max_bad_frames=5, restart_grace_s=0.0))
+                                incident_gap_s=1.0, max_bad_frames=5, restart_grace_s=0.0,
+                                association_processes=0))  # searches in the thread: no worker to start
     keys = load_keys(cfg.keys)
     return LocatorService(cfg, load_sensor_array(cfg.sensors), keys), ids, pos, keys
 

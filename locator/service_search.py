@@ -1,0 +1,148 @@
+"""Where the live service's association searches run: in its own thread, or in worker processes.
+
+A search -- ``locator.associate.associate`` over a pool of detections and the sensors
+around them -- is pure Python and numba work that holds the GIL.  In the service's
+process it competes with the event loop (sockets, HMAC, SQLite): every system call the
+loop makes hands the GIL over and must win it back, and under a city's load the loop's
+acks and the searches slow each other down.  With ``processes >= 1`` the searches run in
+worker processes (``spawn``: no lock of the service's threads is copied into them), the
+service's association thread only waits for their answers, and the independent searches
+of one batch (different parts of the city) run side by side.
+
+Each worker gets the whole sensor table once, when it starts, and compiles the
+associator's kernels before its first real search; a search then ships only the pool's
+detections and the indices of the sensors to weigh.  A worker whose service died
+(SIGKILL) is terminated by the kernel (``PR_SET_PDEATHSIG``), so no orphan keeps running.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import concurrent.futures.process
+import multiprocessing
+import os
+import signal
+from collections.abc import Sequence
+
+import numpy as np
+
+from sensor_node.protocol import Detection
+
+# State of a worker process (set once by _start_worker).
+_IDS: tuple[str, ...] = ()
+_POS: np.ndarray | None = None
+_CFG = None
+
+
+class SearchRunner:
+    """Runs association searches for the service.
+
+    Parameters
+    ----------
+    ids : sequence of str
+        Sensor ids, in the service's order.
+    pos_m : ndarray, shape (S, 3)
+        Local positions, m.
+    config : locator.associate.AssociationConfig
+    processes : int
+        Worker processes; 0 runs every search in the calling thread.
+    """
+
+    def __init__(self, ids: Sequence[str], pos_m: np.ndarray, config, processes: int = 0):
+        self._ids = tuple(ids)
+        self._pos = np.asarray(pos_m, dtype=np.float64)
+        self._cfg = config
+        self.processes = int(processes)
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self.restarts = 0
+        if self.processes > 0:
+            self._pool = self._new_pool()
+        self.warm_up_shots = self.search([warm_up_job(self._ids, self._pos, config)])[0]
+        """The made-up shot the runner located on starting (callers may warm their own code with it)."""
+
+    def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        pool = concurrent.futures.ProcessPoolExecutor(
+            self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+            initargs=(self._ids, self._pos, self._cfg, os.getpid()))
+        # Start them now and wait until each has compiled: the first alert must not pay for it.
+        list(pool.map(_ready, range(self.processes)))
+        return pool
+
+    def search(self, jobs: Sequence[tuple[np.ndarray, list[Detection]]]) -> list[list]:
+        """Run independent searches; one list of ``locator.associate.Shot`` per job, in order.
+
+        Parameters
+        ----------
+        jobs : sequence of (sensor indices, pool)
+            The sensors a search weighs (indices into ``ids``) and its detections.
+        """
+        if self._pool is None:
+            return [_search(self._ids, self._pos, self._cfg, idx, pool) for idx, pool in jobs]
+        try:
+            return self._submit(jobs)
+        except concurrent.futures.process.BrokenProcessPool:
+            # A worker died (killed, out of memory): start new ones and try once more.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            self.restarts += 1
+            return self._submit(jobs)
+
+    def _submit(self, jobs: Sequence[tuple[np.ndarray, list[Detection]]]) -> list[list]:
+        assert self._pool is not None
+        futures = [self._pool.submit(_worker_search, np.asarray(idx, dtype=np.int64), pool) for idx, pool in jobs]
+        return [f.result() for f in futures]
+
+    def close(self) -> None:
+        """Stop the worker processes (queued searches are dropped)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _search(ids: tuple[str, ...], pos: np.ndarray, cfg, idx: np.ndarray, pool: list[Detection]) -> list:
+    from locator.associate import SensorTable, associate
+
+    if not pool:
+        return []
+    table = SensorTable.from_any({ids[i]: pos[i] for i in idx})
+    return associate(pool, table, cfg)
+
+
+def _start_worker(ids: tuple[str, ...], pos: np.ndarray, cfg, parent_pid: int) -> None:
+    """Initializer of a worker process: die with the service, keep the table, compile the kernels."""
+    global _IDS, _POS, _CFG
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the service's to handle
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: SIGTERM when the service dies
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:  # the service died before prctl took effect
+        os._exit(0)
+    _IDS, _POS, _CFG = ids, pos, cfg
+    _search(ids, pos, cfg, *warm_up_job(ids, pos, cfg))
+
+
+def _ready(_: int) -> bool:
+    return True
+
+
+def _worker_search(idx: np.ndarray, pool: list[Detection]) -> list:
+    return _search(_IDS, _POS, _CFG, idx, pool)
+
+
+def warm_up_job(ids: Sequence[str], pos_m: np.ndarray, cfg, radius_m: float = 2000.0
+                ) -> tuple[np.ndarray, list[Detection]]:
+    """A made-up shot heard by the sensors nearest the array's centre: (sensor indices, pool).
+
+    Locating it once before listening compiles the associator's kernels (and, through a
+    worker, imports what its answers need), so that no real alert pays for it.
+    """
+    pos = np.asarray(pos_m, dtype=np.float64)
+    centre = pos.mean(axis=0)
+    d = np.linalg.norm(pos - centre, axis=1)
+    t0 = 10**18
+    near = np.array([i for i in np.argsort(d, kind="stable") if d[i] <= radius_m][:12], dtype=np.int64)
+    fake = [Detection(ids[i], t0 + int(d[i] / cfg.c_mps * 1e9), 1e-4, k + 1, kind="blast") for k, i in enumerate(near)]
+    return near, fake
