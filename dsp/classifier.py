@@ -24,7 +24,7 @@ from salvo.errors import ConfigError
 WEIGHTS_PATH = Path(__file__).with_name("classifier_weights.json")
 
 #: Features whose logarithm the model sees (times and a ratio that span decades).
-LOG_FEATURES = ("rise_s", "pulse_s", "width_s", "duration_s", "centroid_hz", "bandwidth_hz")
+LOG_FEATURES = ("rise_s", "pulse_s", "width_s", "duration_s", "centroid_hz", "bandwidth_hz", "gap_s")
 #: Features the model leaves out: absolute level says how far the source was, not what it was.
 EXCLUDED = ("peak_dbfs", "clipped_frac", "snr_db")
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from dsp.classifier import get_classifier
 from dsp.config import FS_MAX_HZ, FS_MIN_HZ, DetectorConfig
-from dsp.features import compute_features
+from dsp.features import GAP_MAX_S, compute_features, context
 from dsp.onset import PICKERS
 from dsp.pick import Pick
 from dsp.trigger import TriggerStream, design_trigger
@@ -182,7 +182,8 @@ class StreamingDetector:
         cfg = self.config
         first = self._picker(y, trig, fs)
         out = []
-        feats = compute_features(raw, y, first.onset, first.peak_index, first.peak_amp, first.noise_rms, fs)
+        feats = compute_features(raw, y, first.onset, first.peak_index, first.peak_amp, first.noise_rms, fs,
+                                 self._context(w0 + first.onset))
         blast_trig = None
         if feats.pulse_s <= cfg.nwave_max_s and feats.neg_ratio >= cfg.nwave_neg_ratio:
             blast_trig = self._following_arrival(y, first, feats.pulse_s)
@@ -195,7 +196,8 @@ class StreamingDetector:
             # the blast after an N-wave fell inside the trigger's refractory time: pick it here
             second = self._picker(y, blast_trig, fs)
             if second.onset > first.onset + 1:
-                f2 = compute_features(raw, y, second.onset, second.peak_index, second.peak_amp, second.noise_rms, fs)
+                f2 = compute_features(raw, y, second.onset, second.peak_index, second.peak_amp, second.noise_rms, fs,
+                                      self._context(w0 + second.onset))
                 level2 = _level(y, second.onset, fs)
                 out.append(self._pick(w0, second, f2, self._label(w0 + second.onset, level2, f2.rise_s)))
         return out
@@ -210,6 +212,12 @@ class StreamingDetector:
         thr = max(6.0 * first.noise_rms, 0.1 * first.peak_amp)
         hits = np.flatnonzero(np.abs(y[start:stop]) >= thr)
         return int(start + hits[0]) if hits.size else None
+
+    def _context(self, onset_sample: float) -> tuple[float, float]:
+        """Repetition context of an impulse: gap to the recent primary picks (see :func:`dsp.features.context`)."""
+        fs = self.fs_hz
+        return context(tuple(p.onset_sample / fs for p in self._primaries
+                             if onset_sample - p.onset_sample <= GAP_MAX_S * fs), onset_sample / fs)
 
     def _label(self, onset_sample: float, level: float, rise_s: float) -> str:
         cfg = self.config

@@ -14,6 +14,12 @@ import numpy as np
 SPEC_LO_HZ = 100.0
 SPEC_HI_HZ = 5500.0
 LOW_SPLIT_HZ = 500.0
+#: Share of the pulse's band energy above this (Hz) is ``hf_frac``.
+HIGH_SPLIT_HZ = 2000.0
+#: Band of the coda's spectral flatness (Hz): where struck metal and pneumatic tools ring.
+CODA_LO_HZ = 500.0
+#: Longest gap to a previous primary impulse that counts as context (s); ``gap_s`` is capped at it.
+GAP_MAX_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,11 @@ class Features:
         Spectral spread (standard deviation around the centroid) over the same band (Hz).
     low_frac : float
         Share of that band's energy below 500 Hz (0..1).
+    hf_frac : float
+        Share of that band's energy above 2 kHz (0..1): short, sharp bangs (firecrackers, nail guns) keep more.
+    coda_flatness : float
+        Spectral flatness (geometric over arithmetic mean power, 0..1) of the high-passed signal 2-20 ms after
+        the onset, 500 Hz-5.5 kHz: near 0 for a ringing body (a few tones), higher for crackle, echoes and noise.
     crest_db : float
         Peak over RMS of the high-passed signal in the 20 ms after the onset (dB).
     kurtosis : float
@@ -56,6 +67,11 @@ class Features:
         Peak of the raw signal in the 10 ms after the onset (dB re full scale).
     clipped_frac : float
         Share of raw samples at or above 0.999 full scale in the 10 ms after the onset.
+    gap_s : float
+        Time since the previous primary impulse at this sensor (s), capped at ``GAP_MAX_S`` (also when none).
+    gap_irregularity : float
+        |ln(gap / previous gap)| when the two impulses before this one are within ``GAP_MAX_S``, else 0:
+        automatic and semi-automatic fire repeats at a steady rate, a string of firecrackers does not.
     """
 
     rise_s: float
@@ -74,6 +90,10 @@ class Features:
     snr_db: float
     peak_dbfs: float
     clipped_frac: float
+    hf_frac: float = 0.0
+    coda_flatness: float = 0.0
+    gap_s: float = GAP_MAX_S
+    gap_irregularity: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         """The features by name."""
@@ -100,8 +120,37 @@ def _energy(y: np.ndarray, a: int, b: int) -> float:
     return float(np.dot(seg, seg))
 
 
+def _flatness(seg: np.ndarray, fs_hz: float, lo_hz: float, hi_hz: float) -> float:
+    """Spectral flatness (0..1) of ``seg`` (Hann window) between ``lo_hz`` and ``hi_hz``; 0 when empty."""
+    if seg.size < 16:
+        return 0.0
+    seg = (seg - seg.mean()) * np.hanning(seg.size)
+    nfft = 1 << int(math.ceil(math.log2(max(seg.size, 64))))
+    spec = np.abs(np.fft.rfft(seg, nfft)) ** 2
+    f = np.fft.rfftfreq(nfft, 1.0 / fs_hz)
+    p = spec[(f >= lo_hz) & (f <= min(hi_hz, 0.49 * fs_hz))]
+    mean = float(p.mean()) if p.size else 0.0
+    if mean <= 0.0:
+        return 0.0
+    return float(math.exp(float(np.mean(np.log(p + 1e-12 * mean)))) / mean)
+
+
+def context(previous_s: tuple[float, ...], onset_s: float) -> tuple[float, float]:
+    """(gap_s, gap_irregularity) of an impulse at ``onset_s`` after primary impulses at ``previous_s`` (s, any order).
+
+    Pure: the detector passes the onsets of its recent primary picks.
+    """
+    prev = sorted((t for t in previous_s if onset_s - GAP_MAX_S <= t < onset_s), reverse=True)
+    if not prev:
+        return GAP_MAX_S, 0.0
+    gap = onset_s - prev[0]
+    if len(prev) < 2 or gap <= 0.0 or prev[0] - prev[1] <= 0.0:
+        return gap, 0.0
+    return gap, abs(math.log(gap / (prev[0] - prev[1])))
+
+
 def compute_features(raw: np.ndarray, y: np.ndarray, onset: float, peak_index: int, peak_amp: float,
-                     noise_rms: float, fs_hz: float) -> Features:
+                     noise_rms: float, fs_hz: float, gap: tuple[float, float] = (GAP_MAX_S, 0.0)) -> Features:
     """Measure :class:`Features` of the impulse whose onset is at ``onset`` in the window.
 
     Parameters
@@ -120,6 +169,8 @@ def compute_features(raw: np.ndarray, y: np.ndarray, onset: float, peak_index: i
         RMS of ``y`` before the onset.
     fs_hz : float
         Sample rate (Hz).
+    gap : (float, float)
+        ``gap_s`` and ``gap_irregularity`` from :func:`context` (the default: no impulse before).
     """
     n = y.shape[0]
     ms = fs_hz * 1e-3
@@ -156,7 +207,7 @@ def compute_features(raw: np.ndarray, y: np.ndarray, onset: float, peak_index: i
     a, b = max(i0 - int(round(ms)), 0), min(n, i0 + int(round(10 * ms)))
     seg = raw[a:b].astype(np.float64)
     centroid_hz = bandwidth_hz = 0.0
-    low_frac = 0.0
+    low_frac = hf_frac = 0.0
     if seg.size >= 8:
         seg = (seg - seg.mean()) * np.hanning(seg.size)
         nfft = 1 << int(math.ceil(math.log2(max(seg.size, 64))))
@@ -169,6 +220,9 @@ def compute_features(raw: np.ndarray, y: np.ndarray, onset: float, peak_index: i
             centroid_hz = float((p * fb).sum() / tot)
             bandwidth_hz = float(math.sqrt(max(((fb - centroid_hz) ** 2 * p).sum() / tot, 0.0)))
             low_frac = float(p[fb < LOW_SPLIT_HZ].sum() / tot)
+            hf_frac = float(p[fb > HIGH_SPLIT_HZ].sum() / tot)
+    coda = y[min(n, max(i0, 0) + int(round(2 * ms))) : min(n, max(i0, 0) + int(round(20 * ms)))].astype(np.float64)
+    coda_flatness = _flatness(coda, fs_hz, CODA_LO_HZ, SPEC_HI_HZ)
 
     post = y[max(i0, 0) : min(n, i0 + int(round(20 * ms)))].astype(np.float64)
     rms = math.sqrt(float(np.mean(post * post))) if post.size else 0.0
@@ -188,5 +242,6 @@ def compute_features(raw: np.ndarray, y: np.ndarray, onset: float, peak_index: i
     peak_raw = float(head.max()) if head.size else 0.0
     peak_dbfs = max(_db(peak_raw**2), -120.0)
     clipped_frac = float(np.mean(head >= 0.999)) if head.size else 0.0
-    return Features(rise_s, pulse_s, width_s, neg_ratio, duration_s, coda_db, decay_db, centroid_hz, bandwidth_hz, low_frac, crest_db, kurt,
-                    later_db, snr_db, peak_dbfs, clipped_frac)
+    return Features(rise_s, pulse_s, width_s, neg_ratio, duration_s, coda_db, decay_db, centroid_hz, bandwidth_hz,
+                    low_frac, crest_db, kurt, later_db, snr_db, peak_dbfs, clipped_frac, hf_frac, coda_flatness,
+                    float(gap[0]), float(gap[1]))

@@ -81,3 +81,38 @@ def test_training_fit_separates_two_kinds_of_impulse():
     model = fit(x, y, hidden=4, seed=0)
     acc = np.mean((model.predict_many(x) >= 0.5) == (y == 1))
     assert acc > 0.95
+
+
+def test_repetition_context_gap_and_irregularity():
+    from dsp.features import GAP_MAX_S, context
+
+    assert context((), 2.0) == (GAP_MAX_S, 0.0)
+    assert context((0.5,), 2.0) == (GAP_MAX_S, 0.0)  # older than GAP_MAX_S: no context
+    gap, irr = context((1.0, 1.1), 1.2)
+    assert abs(gap - 0.1) < 1e-12 and irr < 1e-9
+    gap, irr = context((1.1, 1.0), 1.4)  # any order
+    assert abs(gap - 0.3) < 1e-12 and abs(irr - math.log(3.0)) < 1e-9
+
+
+def test_detector_measures_repetition_at_a_sensor():
+    fs = 16_000
+    steady = _features(blast_at(fs, [0.3, 0.4, 0.5], 0.8, amp=0.3, noise_rms=1e-4, seed=4), fs)
+    uneven = _features(blast_at(fs, [0.3, 0.33, 0.6], 0.9, amp=0.3, noise_rms=1e-4, seed=4), fs)
+    assert len(steady) == len(uneven) == 3
+    assert steady[0].gap_s == 1.0 and abs(steady[2].gap_s - 0.1) < 1e-3
+    assert steady[2].gap_irregularity < 0.05
+    assert abs(uneven[2].gap_irregularity - math.log(0.27 / 0.03)) < 0.05
+
+
+def test_coda_flatness_tells_a_ringing_body_from_crackle():
+    fs = 16_000
+    rng = np.random.default_rng(2)
+    t = np.arange(int(0.05 * fs)) / fs
+    pulse = np.zeros(t.size)
+    pulse[80:84] = [0.5, 1.0, 0.5, 0.1]
+    ring = pulse + 0.2 * np.sin(2 * np.pi * 3000 * t) * np.exp(-t / 0.012) * (t > 0.005)
+    crackle = pulse + 0.2 * rng.standard_normal(t.size) * np.exp(-t / 0.012) * (t > 0.005)
+    f_ring = compute_features(ring, ring, 80.0, 81, 1.0, 1e-4, fs)
+    f_crackle = compute_features(crackle, crackle, 80.0, 81, 1.0, 1e-4, fs)
+    assert f_ring.coda_flatness < 0.2 < f_crackle.coda_flatness
+    assert 0.0 <= f_ring.hf_frac <= 1.0
