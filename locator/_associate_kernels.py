@@ -132,8 +132,8 @@ def _gauss_newton(t, spos, cand, sx, sy, z0, t0, c, wx, wy, scale):
 
 @njit(cache=True)
 def best_hypotheses(
-    t, sens, wgt, wmax, active, st, order, ptr, spos, nbr, dist, anchors, z0, c, wx, wy, tol, margin, max_range,
-    min_sensors,
+    t, sens, wgt, wmax, active, strong, depth, st, order, ptr, spos, nbr, dist, anchors, z0, c, wx, wy, tol, margin,
+    max_range, min_sensors,
     out_support, out_score, out_xyt, out_members,
 ):
     """For each anchor detection, the single source most consistent with it.
@@ -152,7 +152,11 @@ def best_hypotheses(
     t : (n,) float64, detection times, s.  sens : (n,) int64, sensor index.
     wgt : (n,) float64 > 0, weight of each detection (how unlikely a chance detection this
         strong is).  wmax : float, the largest weight (for the pruning bound).
-    active : (n,) bool.  st, order, ptr : CSR of the detections per sensor (see module).
+    active : (n,) bool.  strong : (n,) bool, detections that may be a partner of a minimal set.
+    depth : int, partners per neighbour sensor: the first ``depth`` active strong detections of
+        its gate (0: all).  Taken front first, the earliest unresolved shot's direct arrivals
+        are the first strong ones left in each gate, so a few suffice; this turns the cost per
+        anchor from quadratic in the gate's detections into a constant.  st, order, ptr : CSR of the detections per sensor (see module).
     spos : (S, 3) float64, sensor positions, m.  nbr : (S, K) int64, neighbours by distance, -1 pads.
     dist : (S, S) float64, sensor distances, m.  anchors : (m,) int64 detection indices.
     z0 : float, source height, m.  c : float, m/s.  wx, wy : float, known wind (east, north), m/s.
@@ -203,18 +207,22 @@ def best_hypotheses(
                 gbc = dist[b, cc] / c + margin
                 lo_c = _lower_bound(st, ptr[cc], ptr[cc + 1], ti - tol)
                 jb = lo_b
-                while jb < ptr[b + 1] and st[jb] <= ti + gb:
+                nb_seen = 0
+                while jb < ptr[b + 1] and st[jb] <= ti + gb and (depth == 0 or nb_seen < depth):
                     j = order[jb]
                     jb += 1
-                    if not active[j]:
+                    if not active[j] or not strong[j]:
                         continue
+                    nb_seen += 1
                     tb = t[j] - ti
                     jc = lo_c
-                    while jc < ptr[cc + 1] and st[jc] <= ti + gc:
+                    nc_seen = 0
+                    while jc < ptr[cc + 1] and st[jc] <= ti + gc and (depth == 0 or nc_seen < depth):
                         k = order[jc]
                         jc += 1
-                        if not active[k]:
+                        if not active[k] or not strong[k]:
                             continue
+                        nc_seen += 1
                         if abs(t[k] - t[j]) > gbc:
                             continue
                         tc = t[k] - ti
@@ -293,8 +301,8 @@ def best_hypotheses(
                                     out_members[ai, s] = cand[s]
 
 
-def best_hypotheses_numpy(t, sens, wgt, wmax, active, spos, nbr, dist, anchors, z0, c, wx, wy, tol, margin, max_range,
-                          min_sensors):
+def best_hypotheses_numpy(t, sens, wgt, wmax, active, strong, depth, spos, nbr, dist, anchors, z0, c, wx, wy, tol,
+                          margin, max_range, min_sensors):
     """Plain-numpy twin of :func:`best_hypotheses` (vectorised over candidate triples).
 
     Returns ``(support (m,), score (m,), xyt (m, 3), members (m, S))`` with the same meaning.
@@ -325,6 +333,9 @@ def best_hypotheses_numpy(t, sens, wgt, wmax, active, spos, nbr, dist, anchors, 
                 db, dc = t[idx_by_sensor[b]] - t[i], t[idx_by_sensor[cc]] - t[i]
                 jb = idx_by_sensor[b][(db >= -tol) & (db <= dist[a, b] / c + margin)]
                 jc = idx_by_sensor[cc][(dc >= -tol) & (dc <= dist[a, cc] / c + margin)]
+                jb, jc = jb[strong[jb]], jc[strong[jc]]
+                if depth > 0:
+                    jb, jc = jb[:depth], jc[:depth]
                 if len(jb) == 0 or len(jc) == 0:
                     continue
                 gj, gk = np.meshgrid(jb, jc, indexing="ij")
@@ -413,3 +424,43 @@ def _gauss_newton_numpy(t, spos, mem, sx, sy, z0, t0, c, wx, wy, scale):
         step = np.linalg.solve(a, jac.T @ (w * r))
         sx, sy, t0 = sx + step[0], sy + step[1], t0 + step[2]
     return sx, sy, t0
+
+
+@njit(cache=True)
+def repeat_matches(t, active, st, order, ptr, pat_sens, pat_delay, anchor_slot, anchors, tol, out_mem):
+    """For each anchor, the detections that repeat one shot's arrival pattern.
+
+    The anchor at pattern sensor ``pat_sens[anchor_slot[ai]]`` sets the emission time
+    ``t[anchor] - pat_delay[anchor_slot[ai]]``; at every pattern sensor the active detection
+    nearest that time plus the sensor's delay, within ``tol``, is taken.
+
+    Parameters
+    ----------
+    t : (n,) float64, s.  active : (n,) bool.  st, order, ptr : CSR per sensor (see module).
+    pat_sens : (k,) int64, the pattern's sensors.  pat_delay : (k,) float64, arrival minus
+        emission time at each, s.  anchor_slot : (m,) int64, the pattern slot of each anchor's
+        sensor.  anchors : (m,) int64.  tol : float, s.
+    out_mem : (m, k) int64, the matching detection per pattern sensor, -1 for none.
+    """
+    for ai in range(anchors.shape[0]):
+        t0 = t[anchors[ai]] - pat_delay[anchor_slot[ai]]
+        for k in range(pat_sens.shape[0]):
+            s = pat_sens[k]
+            out_mem[ai, k] = _nearest_active(st, order, active, ptr[s], ptr[s + 1], t0 + pat_delay[k], tol)
+
+
+def repeat_matches_numpy(t, active, sens, pat_sens, pat_delay, anchor_slot, anchors, tol):
+    """Plain-numpy twin of :func:`repeat_matches`; returns ``out_mem`` (m, k).  Ties go to the
+    earlier detection, as in the kernel."""
+    out = np.full((anchors.size, pat_sens.size), -1, np.int64)
+    t0 = t[anchors] - pat_delay[anchor_slot]
+    for k, s in enumerate(pat_sens):
+        ix = np.flatnonzero((sens == s) & active)
+        ix = ix[np.argsort(t[ix], kind="stable")]
+        if ix.size == 0:
+            continue
+        d = np.abs(t[ix][None, :] - (t0 + pat_delay[k])[:, None])
+        j = np.argmin(d, axis=1)  # first of equal distances: the earlier detection
+        ok = d[np.arange(anchors.size), j] <= tol
+        out[ok, k] = ix[j[ok]]
+    return out

@@ -50,6 +50,16 @@ from sensor_node.protocol import Detection
 from salvo.utc import NS_PER_S as NS  # ns per s
 #: Half-width of the window over which a sensor's detection rates are counted, s.
 RATE_HALF_S = 5.0
+#: Shots closer than this share one repeat pattern (the latest), m.
+REPEAT_SAME_M = 5.0
+#: A new source whose residuals are this many times looser than the median accepted shot's is
+#: taken for an alias (``_Search.refine``).
+ALIAS_RATIO = 3.0
+#: How long a pattern is remembered after its latest shot, s (a shooter's string or a gunfight).
+REPEAT_MEMORY_S = 60.0
+#: Narrowest window a repeat's evidence counts chance detections in, s: a few samples of
+#: picker error (rounds differ a little in waveform).
+REPEAT_FLOOR_S = 0.0003
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +123,25 @@ class AssociationConfig:
         Online: stream time between two searches of the buffer, s (default 0.25).
     method : str
         Key in :data:`ASSOCIATORS` (default ``"triples"``).
+    strength : str
+        What makes a detection count as strong in the chance rates: ``"prominence"`` (default,
+        ``strength_db``: SNR, capped by how far it rises above the decaying level of the
+        sensor's previous detections, so echoes and coda count as weak) or ``"snr"``.
+    min_strength_db : float
+        Only detections at least this strong (``strength``; unknown counts as strong) anchor
+        or partner a minimal set, dB (default 0); any detection can join a shot found.
+    repeat_tolerance_s : float
+        Largest |measured - predicted| arrival time, s, for a detection to match an earlier
+        shot's pattern (``_Search.repeat``; default 0.002; 0 turns repeats off).
+    repeat_fraction : float
+        Share of the earlier shot's sensors a repeat must match (default 0.5).
+    depth : int
+        Partners per neighbour sensor of a minimal set: the first ``depth`` active strong
+        detections of its gate (default 3; 0: all, cost quadratic in the gate's detections).
+    strength_window_s : float
+        How far back ``strength_db`` looks, s (default 0.3: the loud part of a coda).
+    strength_decay_db_per_s : float
+        How fast an earlier detection's level is taken to fade, dB/s (default 50).
     """
 
     c_mps: float = 343.2
@@ -131,9 +160,16 @@ class AssociationConfig:
     fit_wind_min_sensors: int = 0
     shadow_s: float | None = None
     anchor_window_s: float = 0.5
-    order: str = "best"
+    order: str = "front"
     step_s: float = 0.25
     method: str = "triples"
+    strength: str = "prominence"
+    min_strength_db: float = 0.0
+    repeat_tolerance_s: float = 0.002
+    repeat_fraction: float = 0.5
+    depth: int = 3
+    strength_window_s: float = 0.3
+    strength_decay_db_per_s: float = 50.0
 
     def __post_init__(self) -> None:
         for name in ("c_mps", "tolerance_s", "step_s"):
@@ -145,6 +181,8 @@ class AssociationConfig:
             raise ConfigError(f"association: neighbours must be >= 2, got {self.neighbours}")
         if self.order not in ("front", "best"):
             raise ConfigError(f"association: order {self.order!r} is not 'front' or 'best'")
+        if self.strength not in ("prominence", "snr"):
+            raise ConfigError(f"association: strength {self.strength!r} is not 'prominence' or 'snr'")
         if self.method not in ASSOCIATORS:
             raise ConfigError(f"association: method {self.method!r} is not one of {sorted(ASSOCIATORS)}")
 
@@ -234,6 +272,12 @@ class Shot:
         return min(d.t_ns for d in self.detections)
 
 
+def _robust_scale(res: np.ndarray) -> float:
+    """Robust standard deviation of a shot's residuals, s (MAD, inflated for the 3 fitted unknowns)."""
+    n = res.size
+    return 1.4826 * float(np.median(np.abs(res))) * math.sqrt(n / max(n - 3, 1))
+
+
 def _usable(detections: Iterable[Detection], table: SensorTable, cfg: AssociationConfig) -> list[Detection]:
     out = [d for d in detections if d.sensor_id in table.index and d.kind not in cfg.exclude_kinds]
     out.sort(key=lambda d: (d.t_ns, d.sensor_id))
@@ -248,6 +292,50 @@ def travel_s(src: np.ndarray, sensors: np.ndarray, c: float, wind: np.ndarray) -
     a = c * c - float(w @ w)
     b = d @ w
     return (np.sqrt(b * b + a * np.einsum("ij,ij->i", d, d)) - b) / a
+
+
+def strength_db(t_s: np.ndarray, level_db: np.ndarray, snr_db: np.ndarray, window_s: float,
+                decay_db_per_s: float) -> np.ndarray:
+    """How much each detection of one sensor stands out, dB: its SNR, but never more than its
+    level above the strongest detection of the previous ``window_s`` seconds, that one's level
+    lowered by ``decay_db_per_s`` for the time since.
+
+    The direct path of a shot is the first and, as a rule, the loudest thing a sensor hears
+    of it; its ground reflection, the echoes off walls and the reverberant coda follow within
+    a few hundred ms and are quieter.  A shot after quiet therefore keeps its SNR, while an
+    echo rides below the decaying level of the blast that caused it and comes out negative;
+    the decay lets the next round of automatic fire (60-100 ms later, as loud as the last)
+    stand out again.  Causal (uses only earlier detections), so online and offline agree.
+
+    Parameters
+    ----------
+    t_s : numpy.ndarray, shape (n,)
+        Detection times of one sensor, s, sorted.
+    level_db : numpy.ndarray, shape (n,)
+        Peak level, dB (any fixed reference; NaN: unknown, then ``snr_db`` is used).
+    snr_db : numpy.ndarray, shape (n,)
+        Detector SNR, dB (NaN: unknown).
+    window_s, decay_db_per_s : float
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        NaN where neither level nor SNR is known.
+    """
+    lev = np.where(np.isfinite(level_db), level_db, snr_db)
+    out = np.array(snr_db, dtype=np.float64, copy=True)
+    out[~np.isfinite(out)] = np.inf
+    j0 = 0
+    for k in range(t_s.size):
+        while t_s[j0] < t_s[k] - window_s:
+            j0 += 1
+        if k > j0 and math.isfinite(lev[k]):
+            prev = lev[j0:k] - decay_db_per_s * (t_s[k] - t_s[j0:k])
+            prev = prev[np.isfinite(prev)]
+            if prev.size:
+                out[k] = min(out[k], lev[k] - float(prev.max()))
+    out[np.isinf(out)] = np.nan
+    return out
 
 
 def surprise_weights(t: np.ndarray, snr_db: np.ndarray, sens: np.ndarray, n_sens: int, window_s: float,
@@ -280,7 +368,7 @@ class _Search:
     """One association search over a fixed list of detections (sorted by time)."""
 
     def __init__(self, dets: Sequence[Detection], table: SensorTable, cfg: AssociationConfig,
-                 context_ns: Sequence[Sequence[tuple[int, float]]] | None = None):
+                 context_ns: Sequence[Sequence[tuple[int, float, float]]] | None = None):
         self.dets = dets
         self.table = table
         self.cfg = cfg
@@ -293,8 +381,6 @@ class _Search:
         # fit does not throw out good arrivals for model error it was not told about.
         floor = max(cfg.min_sigma_s, cfg.tolerance_s / 3.0)
         self.sigma = np.array([max(d.sigma_s, floor) if math.isfinite(d.sigma_s) else floor for d in dets])
-        self.snr = np.array([d.snr_db for d in dets], dtype=np.float64)
-        self.wgt = surprise_weights(self.t, self.snr, self.sens, n_sens, 2.0 * cfg.tolerance_s)
         self.active = np.ones(len(dets), dtype=np.bool_)
         order = np.lexsort((self.t, self.sens))
         self.order = order.astype(np.int64)
@@ -314,23 +400,39 @@ class _Search:
             self.z0 = default_source_z(pos)
         self.wind = np.array(cfg.wind_mps if cfg.wind_mps is not None else (0.0, 0.0), dtype=np.float64)
         self.max_range = cfg.max_range_m if cfg.max_range_m is not None else table.diameter_m + 300.0
+        # accepted shots' patterns, for ``repeat``
+        # (position (3,), sensors (k,), arrival - t0 (k,) s, t0 s)
+        self.patterns: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]] = []
+        self.rep_dead = np.zeros(len(dets), dtype=np.bool_)
+        self.scales: list[float] = []  # robust residual scale of each accepted shot, s
         m = len(dets)
         self.support = np.zeros(m, dtype=np.int64)
         self.score_ = np.zeros(m)
         self.xyt = np.zeros((m, 3))
         self.members = np.full((m, n_sens), -1, dtype=np.int64)
         # Detection times per sensor (s, relative to ref) that set the chance rates: these
-        # detections, plus any the caller already used (online, shots released earlier).
-        self.rate_t = [self.st[self.ptr[s] : self.ptr[s + 1]] for s in range(n_sens)]
-        self.rate_snr = [self.snr[self.order[self.ptr[s] : self.ptr[s + 1]]] for s in range(n_sens)]
-        if context_ns is not None:
-            for s in range(n_sens):
-                ct = np.array([c[0] for c in context_ns[s]], dtype=np.int64)
-                cs = np.array([c[1] for c in context_ns[s]], dtype=np.float64)
-                t_all = np.concatenate([self.rate_t[s], (ct - self.ref_ns) * 1e-9])
-                snr_all = np.concatenate([self.rate_snr[s], cs])
-                k = np.argsort(t_all, kind="stable")
-                self.rate_t[s], self.rate_snr[s] = t_all[k], snr_all[k]
+        # detections, plus any the caller already used (online, shots released earlier), and
+        # each one's strength (``strength_db``, over the merged stream so that the context's
+        # blasts still cast their shadow on the echoes after them).
+        self.snr = np.full(m, np.nan)
+        self.rate_t, self.rate_snr = [], []
+        for s in range(n_sens):
+            own = self.order[self.ptr[s] : self.ptr[s + 1]]
+            rows = [(self.t[i], dets[i].peak_dbfs, dets[i].snr_db, i) for i in own]
+            if context_ns is not None:
+                rows += [((c[0] - self.ref_ns) * 1e-9, c[2], c[1], -1) for c in context_ns[s]]
+            rows.sort(key=lambda r: r[0])
+            arr = np.array([r[:3] for r in rows], dtype=np.float64).reshape(-1, 3)
+            idx = np.array([r[3] for r in rows], dtype=np.int64)
+            if cfg.strength == "prominence":
+                st = strength_db(arr[:, 0], arr[:, 1], arr[:, 2], cfg.strength_window_s, cfg.strength_decay_db_per_s)
+            else:
+                st = arr[:, 2].copy()
+            self.snr[idx[idx >= 0]] = st[idx >= 0]
+            self.rate_t.append(arr[:, 0])
+            self.rate_snr.append(st)
+        self.wgt = surprise_weights(self.t, self.snr, self.sens, n_sens, 2.0 * cfg.tolerance_s)
+        self.strong = ~(self.snr < cfg.min_strength_db)  # NaN (unknown) counts as strong
 
     def score(self, anchors: np.ndarray) -> None:
         from locator._associate_kernels import best_hypotheses
@@ -345,7 +447,8 @@ class _Search:
         xyt = np.zeros((m, 3))
         mem = np.zeros((m, n_sens), np.int64)
         cfg = self.cfg
-        best_hypotheses(self.t, self.sens, self.wgt, float(self.wgt.max()), self.active, self.st, self.order, self.ptr, self.table.pos_m,
+        best_hypotheses(self.t, self.sens, self.wgt, float(self.wgt.max()), self.active, self.strong, cfg.depth,
+                        self.st, self.order, self.ptr, self.table.pos_m,
                         self.nbr, self.dist, anchors, self.z0, cfg.c_mps, float(self.wind[0]), float(self.wind[1]),
                         cfg.tolerance_s, cfg.gate_margin_s,
                         self.max_range, cfg.min_sensors, sup, score, xyt, mem)
@@ -370,7 +473,7 @@ class _Search:
         return np.array(out, dtype=np.int64)
 
     def evidence(self, pos: np.ndarray, t0: float, res: np.ndarray, members: np.ndarray,
-                 wind: np.ndarray) -> float:
+                 wind: np.ndarray, tol_s: float | None = None, floor_s: float | None = None) -> float:
         """Log-likelihood ratio of "a source here" against "detections falling at random".
 
         ``members``: the shot's detections (indices), ``res`` their residuals, s.
@@ -386,12 +489,13 @@ class _Search:
         stream, and "sources" that most sensors in hearing range contradict, lose.
         """
         cfg = self.cfg
+        tol = cfg.tolerance_s if tol_s is None else tol_s
         n = res.size
         dof = max(n - 3, 1)
         scale = 1.4826 * float(np.median(np.abs(res))) * math.sqrt(n / dof)
         # A fit tighter than the model can be (a third of the tolerance, which encodes picker,
         # clock and sensor-position error) is luck with few redundant sensors, not evidence.
-        w = float(np.clip(3.0 * scale, cfg.tolerance_s / 3.0, cfg.tolerance_s))
+        w = float(np.clip(3.0 * scale, tol / 3.0 if floor_s is None else floor_s, tol))
         fit_snr = np.full(len(self.table.ids), np.nan)
         fits = np.zeros(len(self.table.ids), dtype=bool)
         ok = np.abs(res) <= w
@@ -419,7 +523,9 @@ class _Search:
                 p_s = 1.0 - math.exp(-max(hi - lo, 1) / (2 * half) * 2.0 * w)
                 total += math.log((1.0 - p) / max(1.0 - p_s, 1e-9))
         gains.sort()
-        return total + float(sum(gains[:-3]))
+        # a repeat (``tol_s`` given) is placed by the earlier shot's pattern, not by three of its
+        # own arrivals: only the anchor's gain goes
+        return total + float(sum(gains[:-1] if tol_s is not None else gains[:-3]))
 
     def _solve(self, idx: np.ndarray):
         from locator.solve import solve
@@ -429,12 +535,12 @@ class _Search:
         return solve(pos, self.t[idx], self.sigma[idx], mode="2d", z_m=self.z0, c_mps=self.cfg.c_mps,
                      fit_wind=fit_wind, wind_mps=self.wind)
 
-    def refine(self, idx: np.ndarray) -> tuple[Shot, np.ndarray] | None:
+    def refine(self, idx: np.ndarray, pattern_res: np.ndarray | None = None) -> tuple[Shot, np.ndarray] | None:
         cfg = self.cfg
         sol = self._solve(idx)
         if not sol.ok:
             return None
-        for _ in range(2):
+        for _ in range(2 if pattern_res is None else 0):
             again = self._gather(np.asarray(sol.pos_m, dtype=np.float64), float(sol.t0_s), sol.wind_mps)
             if again.size < cfg.min_sensors or set(again.tolist()) == set(idx.tolist()):
                 break
@@ -449,7 +555,22 @@ class _Search:
         res = np.asarray(sol.residual_s, dtype=np.float64)[keep]
         pos = np.asarray(sol.pos_m, dtype=np.float64)
         need = cfg.min_evidence if cfg.min_evidence is not None else 8.0 + 0.75 * min(len(self.table.ids), 16)
-        if self.evidence(pos, float(sol.t0_s), res, used, sol.wind_mps) < need:
+        if pattern_res is None:
+            # The model error (sensor positions, propagation) is a property of the site, shared by
+            # every true shot; a fit several times looser than the shots accepted so far is a
+            # periodic alias of a burst, made of arrivals of different rounds and their echoes.
+            scale = _robust_scale(res)
+            if len(self.scales) >= 3 and scale > ALIAS_RATIO * float(np.median(self.scales)):
+                return None
+            ev = self.evidence(pos, float(sol.t0_s), res, used, sol.wind_mps)
+        else:
+            # a repeat is one of few hypotheses an anchor makes (one per pattern), not one of the
+            # C(K,2) depth^2 minimal sets: chance has that many fewer tries
+            k = min(cfg.neighbours, len(self.table.ids) - 1)
+            need -= math.log(max(k * (k - 1) / 2 * max(cfg.depth, 1) ** 2, 1.0))
+            ev = self.evidence(pos, float(sol.t0_s), pattern_res[keep], used, sol.wind_mps,
+                               tol_s=cfg.repeat_tolerance_s, floor_s=REPEAT_FLOOR_S)
+        if ev < need:
             return None
         order = np.argsort(self.t[used], kind="stable")
         used = used[order]
@@ -464,6 +585,77 @@ class _Search:
             n_candidates=int(idx.size),
             solution=sol,
         ), used
+
+    def _accept(self, got: tuple[Shot, np.ndarray], shots: list[Shot]) -> np.ndarray:
+        """Keep a shot: retire its detections and their shadows, remember its pattern."""
+        shot, used = got
+        shots.append(shot)
+        self.scales.append(_robust_scale(shot.residual_s))
+        self.active[used] = False
+        self._retire_shadow(used)
+        t0 = (shot.t0_ns - self.ref_ns) * 1e-9
+        # one pattern per place: a shot within a few metres of an earlier one updates it, keeping
+        # the delays of the sensors that missed this round from the rounds they heard
+        delay = np.full(len(self.table.ids), np.nan)
+        for q in self.patterns:
+            if np.hypot(*(q[0][:2] - shot.pos_m[:2])) <= REPEAT_SAME_M:
+                delay[q[1]] = q[2]
+        self.patterns = [q for q in self.patterns if np.hypot(*(q[0][:2] - shot.pos_m[:2])) > REPEAT_SAME_M]
+        delay[self.sens[used]] = self.t[used] - t0
+        sp = np.flatnonzero(np.isfinite(delay))
+        self.patterns.append((shot.pos_m.copy(), sp, delay[sp], t0))
+        return used
+
+    def repeat(self, cand: np.ndarray) -> tuple[Shot, np.ndarray] | None:
+        """The earliest shot among the anchors ``cand`` that repeats an accepted shot's pattern.
+
+        A second round from the same place reaches every sensor with the same delays as the
+        first, sensor-position errors, diffraction around buildings and wind included, so
+        its arrivals match the first's pattern, shifted in time, to a fraction of a
+        millisecond (``repeat_tolerance_s``) where a new source has to be found within the
+        model's ``tolerance_s``.  Automatic fire and a shooter's string are found this way
+        one round after the other, each taking its arrivals before the periodic aliases of
+        the burst (sources made of different rounds' arrivals) can.
+        """
+        front = float(self.t[cand].min()) if cand.size else 0.0
+        self.patterns = [q for q in self.patterns if q[3] >= front - REPEAT_MEMORY_S]
+        while True:
+            best = self._best_repeat(cand)
+            if best is None:
+                return None
+            got = self.refine(best[1], pattern_res=best[2])
+            if got is not None:
+                return got
+            self.rep_dead[best[3]] = True  # this anchor repeats no pattern well enough
+
+    def _best_repeat(self, cand: np.ndarray):
+        from locator._associate_kernels import repeat_matches
+
+        cfg = self.cfg
+        tol = cfg.repeat_tolerance_s
+        best = None
+        for pos, sp, off, _ in self.patterns:
+            if sp.size < cfg.min_sensors:
+                continue
+            slot = np.full(len(self.table.ids), -1)
+            slot[sp] = np.arange(sp.size)
+            anc = cand[(slot[self.sens[cand]] >= 0) & ~self.rep_dead[cand]]
+            if anc.size == 0:
+                continue
+            shift = self.t[anc] - off[slot[self.sens[anc]]]  # candidate emission times, s
+            mem = np.empty((anc.size, sp.size), dtype=np.int64)
+            repeat_matches(self.t, self.active, self.st, self.order, self.ptr, sp, off,
+                           slot[self.sens[anc]].astype(np.int64), anc, tol, mem)
+            res = np.where(mem >= 0, self.t[np.maximum(mem, 0)] - (shift[:, None] + off[None, :]), np.inf)
+            n_fit = (mem >= 0).sum(axis=1)
+            good = np.flatnonzero(n_fit >= max(cfg.min_sensors, int(math.ceil(cfg.repeat_fraction * sp.size))))
+            if good.size == 0:
+                continue
+            k = good[np.argmin(shift[good])]
+            if best is None or shift[k] < best[0]:
+                sel = mem[k] >= 0
+                best = (shift[k], mem[k][sel], res[k][sel], anc[k])
+        return best
 
     def _retire_shadow(self, used: np.ndarray) -> None:
         """Retire, at each sensor of a new shot, the detections just after the one it used: the
@@ -481,7 +673,7 @@ class _Search:
         cfg = self.cfg
         n = len(self.dets)
         shots: list[Shot] = []
-        dead = np.zeros(n, dtype=np.bool_)  # anchors whose best hypothesis failed
+        dead = ~self.strong  # anchors whose best hypothesis failed (weak ones never anchor)
         fresh = np.zeros(n, dtype=np.bool_)  # scored against the current active set
         # "best" order: one window over everything, i.e. the globally best hypothesis first
         window = cfg.anchor_window_s if cfg.order == "front" else np.inf
@@ -501,6 +693,11 @@ class _Search:
             hi = int(np.searchsorted(self.t, self.t[i0] + window, side="right"))
             cand = np.arange(i0, hi)
             cand = cand[self.active[cand] & ~dead[cand]]
+            got = self.repeat(cand) if cfg.repeat_tolerance_s > 0 else None
+            if got is not None:
+                self._accept(got, shots)
+                fresh[:] = False
+                continue
             stale = cand[~fresh[cand]]
             if stale.size:
                 self.score(stale)
@@ -519,10 +716,11 @@ class _Search:
             if got is None:
                 dead[best] = True
                 continue
-            shot, used = got
-            shots.append(shot)
-            self.active[used] = False
-            self._retire_shadow(used)
+            used = self._accept(got, shots)
+            if cfg.depth > 0:
+                # a gate's first strong detections changed: every hypothesis may have
+                fresh[:] = False
+                continue
             # hypotheses that used a retired detection must be scored again
             gone = ~self.active
             touched = np.flatnonzero(fresh)
@@ -534,10 +732,10 @@ class _Search:
 
 
 def associate_triples(detections: Sequence[Detection], table: SensorTable, cfg: AssociationConfig,
-                      context_ns: Sequence[Sequence[tuple[int, float]]] | None = None) -> list[Shot]:
+                      context_ns: Sequence[Sequence[tuple[int, float, float]]] | None = None) -> list[Shot]:
     """The "triples" associator over a time-sorted list of usable detections (see module).
 
-    ``context_ns``: per sensor (table order), ``(t_ns, snr_db)`` of detections already used
+    ``context_ns``: per sensor (table order), ``(t_ns, snr_db, peak_dbfs)`` of detections already used
     elsewhere, which still count towards the chance rates.
     """
     if len(detections) < cfg.min_sensors or len(table.ids) < cfg.min_sensors:
@@ -639,7 +837,7 @@ class OnlineAssociator:
         dets = _usable(self._buf, self._table, self._cfg)
         context: list[list[tuple[int, float]]] = [[] for _ in self._table.ids]
         for d in self._released:
-            context[self._table.index[d.sensor_id]].append((d.t_ns, d.snr_db))
+            context[self._table.index[d.sensor_id]].append((d.t_ns, d.snr_db, d.peak_dbfs))
         shots = ASSOCIATORS[self._cfg.method](dets, self._table, self._cfg, context)
         final = [s for s in shots if now_ns is None or self._final_by(s) <= now_ns]
         used = {id(d) for s in final for d in s.detections}

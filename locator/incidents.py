@@ -31,6 +31,10 @@ from salvo.utc import format_utc_ns
 
 from salvo.utc import NS_PER_S as NS  # ns per s
 
+#: Shots this close are taken as fired from one spot (one gun) for the classifier vote, m:
+#: several times the 1-sigma error of a shot located by four or more sensors.
+SAME_PLACE_M = 10.0
+
 
 @dataclass(frozen=True, slots=True)
 class IncidentConfig:
@@ -41,7 +45,7 @@ class IncidentConfig:
     gap_s : float
         Longest silence inside one incident, s (default 20).
     radius_m : float
-        Largest distance of a shot from its incident's first shot, m (default 300).
+        Largest distance of a shot from its incident's first shot, m (default 150: a block or two; shooters of one gunfight are tens of metres apart).
     min_sep_m : float
         Shots closer than this may be one shooter whatever their errors, m (default 4).
     sep_sigma : float
@@ -62,7 +66,7 @@ class IncidentConfig:
     """
 
     gap_s: float = 20.0
-    radius_m: float = 300.0
+    radius_m: float = 150.0
     min_sep_m: float = 4.0
     sep_sigma: float = 3.0
     signature_db: float = 8.0
@@ -215,14 +219,28 @@ def _mean_p(shots: Sequence) -> float:
     return float(np.mean(p)) if p else math.nan
 
 
-def _shot_kind(shot, height_m: float, cfg: IncidentConfig) -> str:
-    """What one shot looks like on its own: aerial, non-gunfire, or gunfire."""
+def _shot_kind(shot, height_m: float, cfg: IncidentConfig, place: Sequence = ()) -> str:
+    """What one shot looks like: aerial, non-gunfire, or gunfire.  The classifier's vote is
+    taken over ``place``, the ground shots fired from the same spot around the same time (one
+    gun: a round the classifier doubts does not split a burst into two incidents)."""
     if math.isfinite(height_m) and height_m > cfg.aerial_m:
         return "fireworks"
-    p = _mean_p([shot])
+    p = _mean_p(list(place) or [shot])
     if math.isfinite(p) and p < cfg.min_p_gunshot:
         return "impulse"
     return "gunfire"
+
+
+def _same_place(ordered: Sequence, heights: list[float], cfg: IncidentConfig) -> list[list]:
+    """Per shot, the ground shots within ``SAME_PLACE_M`` and ``gap_s`` of it (itself included)."""
+    ground = [not (math.isfinite(h) and h > cfg.aerial_m) for h in heights]
+    xy = np.array([s.pos_m[:2] for s in ordered]).reshape(-1, 2)
+    t = np.array([s.t0_ns for s in ordered], dtype=np.int64)
+    out = []
+    for k in range(len(ordered)):
+        near = (np.linalg.norm(xy - xy[k], axis=1) <= SAME_PLACE_M) & (np.abs(t - t[k]) <= cfg.gap_s * NS)
+        out.append([ordered[j] for j in np.flatnonzero(near) if ground[j]])
+    return out
 
 
 def _classify(kind: str, shots: Sequence, heights: list[float], cfg: IncidentConfig) -> tuple[float, str]:
@@ -258,7 +276,8 @@ def build_incidents(shots: Sequence, config: IncidentConfig | None = None) -> li
     cfg = config or IncidentConfig()
     ordered = sorted(shots, key=lambda s: s.t0_ns)
     heights = [_height_above_ground(s, cfg) for s in ordered]
-    kinds = [_shot_kind(s, h, cfg) for s, h in zip(ordered, heights)]
+    places = _same_place(ordered, heights, cfg)
+    kinds = [_shot_kind(s, h, cfg, pl) for s, h, pl in zip(ordered, heights, places)]
     # group shots of one kind that are close in time and space (an aerial burst over a
     # gunfight is its own incident, not a vote inside it)
     groups: list[list[int]] = []
@@ -278,7 +297,8 @@ def build_incidents(shots: Sequence, config: IncidentConfig | None = None) -> li
         gh = [heights[k] for k in g]
         klass = kinds[g[0]]
         conf, reason = _classify(klass, gs, gh, cfg)
-        shooters = assign_shooters(gs, cfg) if klass == "gunfire" else (0,) * len(gs)
+        # an "impulse" incident is still counted by source: the classifier may doubt a real gun
+        shooters = assign_shooters(gs, cfg) if klass in ("gunfire", "impulse") else (0,) * len(gs)
         start = gs[0].t0_ns
         inc_id = base = "I" + format_utc_ns(start, 3).replace("-", "").replace(":", "").rstrip("Z")
         n = 1

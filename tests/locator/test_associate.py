@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from locator._associate_kernels import best_hypotheses, best_hypotheses_numpy
+from locator._associate_kernels import best_hypotheses, best_hypotheses_numpy, repeat_matches, repeat_matches_numpy
 from locator.associate import AssociationConfig, OnlineAssociator, SensorTable, _Search, _usable, associate
 from salvo.errors import ConfigError
 from sensor_node.protocol import Detection
@@ -48,7 +48,8 @@ def _match(shots, truth, tol_m=2.0):
     return out
 
 
-def test_kernel_matches_numpy_twin(rng):
+@pytest.mark.parametrize("depth", [0, 2])
+def test_kernel_matches_numpy_twin(rng, depth):
     sensors = _array(rng, n=9)
     truth = [(1.0 + 0.2 * k, np.array([120.0 + 10 * k, 150.0, 1.5])) for k in range(4)]
     dets = _stream(rng, sensors, truth, miss=0.1)
@@ -56,10 +57,12 @@ def test_kernel_matches_numpy_twin(rng):
     cfg = AssociationConfig(tolerance_s=0.006)
     s = _Search(_usable(dets, table, cfg), table, cfg)
     s.active[::7] = False
+    strong = s.strong.copy()
+    strong[::5] = False
     anchors = np.arange(len(s.dets))
     m, n_sens = len(anchors), len(table.ids)
     sup, score, xyt, mem = np.zeros(m, np.int64), np.zeros(m), np.zeros((m, 3)), np.zeros((m, n_sens), np.int64)
-    args = (s.t, s.sens, s.wgt, float(s.wgt.max()), s.active)
+    args = (s.t, s.sens, s.wgt, float(s.wgt.max()), s.active, strong, depth)
     geo = (s.nbr, s.dist, anchors, s.z0, C, 2.0, -1.5, cfg.tolerance_s, cfg.gate_margin_s, s.max_range, cfg.min_sensors)
     best_hypotheses(*args, s.st, s.order, s.ptr, table.pos_m, *geo, sup, score, xyt, mem)
     sup2, score2, xyt2, mem2 = best_hypotheses_numpy(*args, table.pos_m, *geo)
@@ -69,6 +72,24 @@ def test_kernel_matches_numpy_twin(rng):
     assert found.sum() > len(dets) // 4
     np.testing.assert_allclose(xyt[found], xyt2[found], atol=1e-4)
     np.testing.assert_array_equal(mem, mem2)
+
+
+def test_repeat_kernel_matches_numpy_twin(rng):
+    sensors = _array(rng, n=9)
+    truth = [(1.0 + 0.07 * k, np.array([120.0, 150.0, 1.5])) for k in range(6)]
+    dets = _stream(rng, sensors, truth, miss=0.1)
+    table = SensorTable.from_any(sensors)
+    s = _Search(_usable(dets, table, AssociationConfig()), table, AssociationConfig())
+    s.active[::6] = False
+    sp = np.array([0, 2, 3, 5, 8], dtype=np.int64)
+    delay = rng.uniform(0.0, 1.0, sp.size)
+    anchors = np.flatnonzero(np.isin(s.sens, sp))
+    slot = np.searchsorted(sp, s.sens[anchors]).astype(np.int64)
+    out = np.empty((anchors.size, sp.size), np.int64)
+    repeat_matches(s.t, s.active, s.st, s.order, s.ptr, sp, delay, slot, anchors, 0.05, out)
+    twin = repeat_matches_numpy(s.t, s.active, s.sens, sp, delay, slot, anchors, 0.05)
+    np.testing.assert_array_equal(out, twin)
+    assert (out >= 0).sum() > anchors.size  # the tolerance is wide: most slots match something
 
 
 def test_burst_with_echoes_and_misses(rng):
