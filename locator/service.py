@@ -2,17 +2,21 @@
 
 Flow of one detection::
 
-    TCP frame -> Ingest (auth, de-dup, commit to store, ack)
-              -> preliminary association around it (locator.associate.associate over the
-                 recent detections of nearby sensors) -> shot -> incident -> store -> alert
-              -> OnlineAssociator.push -> final shots (released once every sensor that
-                 could hear the shot has had time to, plus the transport allowance)
+    TCP frame -> Ingest (auth, de-dup, commit to store, ack)            [event loop]
+              -> preliminary search around it: the new detections of a   [association thread,
+                 batch split into independent groups by place and time,   searches in a worker
+                 each searched over the recent detections gated with it   process]
+                 -> shot -> incident -> store -> alert                   [event loop]
+              -> final solution: once every sensor in range has had time  [a second worker,
+                 to hear the shot, one search over its neighbourhood      lower CPU priority]
 
-A tick every ``step_s`` finalises shots against the wall clock and closes quiet
-incidents.  On start the service resumes the open incidents from the store and
-re-runs association over the detections received in the last
+A tick every ``step_s`` starts and collects final searches against the wall clock
+and closes quiet incidents.  On start the service resumes the open incidents from
+the store and re-runs association over the detections received in the last
 ``replay_window_s``: a locator killed in the middle of a burst loses nothing and
-doubles nothing (shots are identified by their detections).
+doubles nothing (shots are identified by their detections).  Where the time goes
+under load is on /health: ``association_wait_s`` (a batch waiting for the thread),
+``association_batch_s`` (its searches) and ``association_busy_s``.
 """
 
 from __future__ import annotations
@@ -86,7 +90,9 @@ class LocatorService:
         assoc.setdefault("max_range_m", config.prelim_radius_m)
         self._assoc_cfg = AssociationConfig(**assoc)
         self._table = SensorTable.from_any(sensors.as_mapping())
-        self._runner: SearchRunner | None = None  # set by start(), or made on first use
+        # Where searches run: set by start(), or made on first use (in this thread).
+        self._runner: SearchRunner | None = None
+        self._final_runner: SearchRunner | None = None  # final solutions' searches
         self.hub = AlertHub(config.alert_buffer)
         from locator.incidents import IncidentConfig
 
@@ -122,7 +128,7 @@ class LocatorService:
         self._recent: deque[tuple[str, Detection]] = deque()
         self._newest_ns = 0
         self._final = FINALIZERS[config.finalizer](self._table, self._assoc_cfg, config.prelim_radius_m,
-                                                   self._pool_around, self._locate)
+                                                   self._pool_around, self._submit_final)
         self._received: dict[str, int] = {}
         self._pending: list[Received] = []
         self._wake = asyncio.Event()
@@ -154,9 +160,16 @@ class LocatorService:
 
         self._loop = asyncio.get_running_loop()
         cfg = self.config
-        self._runner = await self._loop.run_in_executor(
-            self._executor, SearchRunner, self.sensors.ids, self.sensors.pos_m, self._assoc_cfg,
-            cfg.association_processes)
+        n = cfg.association_processes
+        args = (self.sensors.ids, self.sensors.pos_m, self._assoc_cfg)
+        if n > 0:
+            # First searches in their own workers; final solutions, which wait on purpose, in
+            # one more at a lower CPU priority, so that they never hold up a first alert.
+            self._runner, self._final_runner = await asyncio.gather(
+                self._loop.run_in_executor(None, SearchRunner, *args, n),
+                self._loop.run_in_executor(None, SearchRunner, *args, 1, cfg.final_nice))
+        else:
+            self._runner = self._final_runner = await self._loop.run_in_executor(self._executor, SearchRunner, *args, 0)
         if self._runner.warm_up_shots:  # and the incident labelling, before the first real alert
             from locator.incidents import build_incidents
 
@@ -191,8 +204,8 @@ class LocatorService:
         self._stopping = True
         # Queued association work is dropped (detections are in the store; a restart replays them).
         await asyncio.get_running_loop().run_in_executor(None, lambda: self._executor.shutdown(True, cancel_futures=True))
-        if self._runner is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._runner.close)
+        for runner in {self._runner, self._final_runner} - {None}:
+            await asyncio.get_running_loop().run_in_executor(None, runner.close)
         for s in self._servers:
             try:
                 await asyncio.wait_for(s.wait_closed(), 1.0)
@@ -318,14 +331,17 @@ class LocatorService:
         near = (np.abs(t[:, None] - pred) <= int(self._assoc_cfg.tolerance_s * NS)) & (dist <= self.config.prelim_radius_m)
         return [d for d, hit in zip(new, near.any(axis=1)) if not hit]
 
-    def _locate(self, pool: list[Detection]) -> list:
-        """Associate one pool (see :meth:`_jobs`)."""
-        return self._search(self._jobs([pool]))[0] if pool else []
-
     def _search(self, jobs: list[tuple[np.ndarray, list[Detection]]]) -> list[list]:
         if self._runner is None:  # used without start() (tests, tools): search in this thread
-            self._runner = SearchRunner(self.sensors.ids, self.sensors.pos_m, self._assoc_cfg, 0)
+            self._runner = self._final_runner = SearchRunner(self.sensors.ids, self.sensors.pos_m, self._assoc_cfg, 0)
         return self._runner.search(jobs)
+
+    def _submit_final(self, pool: list[Detection]) -> concurrent.futures.Future:
+        """Start the search of a final solution (collected by the finaliser at a later tick)."""
+        if self._final_runner is None:
+            self._search([])
+        assert self._final_runner is not None
+        return self._final_runner.submit(self._jobs([pool])[0])
 
     def _jobs(self, pools: list[list[Detection]]) -> list[tuple[np.ndarray, list[Detection]]]:
         """Each pool with the sensors its search weighs: those that reported in it and their
@@ -564,7 +580,7 @@ class LocatorService:
         if time.time_ns() - self._started_wall_ns < int(self.config.restart_grace_s * NS):
             return  # nodes may still be resending what they spooled while we were down
         cut = self._finalize(now)
-        for inc_id in self.incidents.due(cut):
+        for inc_id in self.incidents.due(cut, hold=self._final.holding):
             self._emit(self.incidents.close(inc_id), math.nan, closing=True)
         # Arrival times are needed only while a shot can still change.
         horizon = time.time_ns() - int((self.config.incident_gap_s * 4 + 60) * NS)

@@ -108,7 +108,11 @@ class ServiceConfig:
     association_processes : int
         Worker processes that run the association searches (``locator.service_search``),
         so they neither hold up nor wait on the ingest's event loop; 0 runs them in the
-        service's own association thread; default 1.
+        service's own association thread; default 1.  With workers, final solutions get
+        one more of their own.
+    final_nice : int
+        Nice value added to that final-solution worker: final solutions wait on purpose and
+        yield the CPU to the first searches a dispatcher is waiting for; default 10.
     association : dict
         Fields of ``locator.associate.AssociationConfig``.
     """
@@ -139,6 +143,7 @@ class ServiceConfig:
     clock_epoch_utc: str = ""
     alert_buffer: int = 500
     association_processes: int = 1
+    final_nice: int = 10
     association: dict = field(default_factory=dict)
 
 
@@ -215,8 +220,9 @@ def config_from_dict(values: dict[str, Any], source: str | Path = "locator.toml"
         raise ConfigError(f"{where(source, field='finalizer')} must be one of {', '.join(FINALIZERS)}, got {cfg.finalizer!r}")
     if cfg.clock_speed <= 0 or (cfg.clock_speed != 1.0 and not cfg.clock_epoch_utc):
         raise ConfigError(f"{where(source, field='clock_speed')} must be > 0, and needs clock_epoch_utc when not 1")
-    if cfg.association_processes < 0:
-        raise ConfigError(f"{where(source, field='association_processes')} must be 0 or more, got {cfg.association_processes}")
+    for name in ("association_processes", "final_nice"):
+        if getattr(cfg, name) < 0:
+            raise ConfigError(f"{where(source, field=name)} must be 0 or more, got {getattr(cfg, name)}")
     for name in ("idle_timeout_s", "transport_allowance_s", "step_s", "incident_gap_s", "incident_radius_m"):
         if getattr(cfg, name) < 0 or (name == "step_s" and cfg.step_s == 0):
             raise ConfigError(f"{where(source, field=name)} must be positive, got {getattr(cfg, name)}")

@@ -18,13 +18,17 @@
 from __future__ import annotations
 
 import heapq
+import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 
 import numpy as np
 
 from sensor_node.protocol import Detection
 
 from salvo.utc import NS_PER_S as NS  # ns per s
+
+log = logging.getLogger("salvo.locator")
 
 
 class LocalFinalizer:
@@ -39,16 +43,21 @@ class LocalFinalizer:
     pool_around : callable
         ``pool_around(detections) -> list[Detection]``: the recent detections that could
         share a source with any of these (the service's gated pool).
-    locate : callable
-        ``locate(pool) -> list[Shot]``: association over the sensors around the pool.
+    submit : callable
+        ``submit(pool) -> Future`` of ``list[Shot]``: association over the sensors around
+        the pool, possibly in another process.  Final solutions wait on purpose, so their
+        searches are started at one tick and collected at a later one, and the service's
+        association thread is free meanwhile for the first searches of new shots.
     """
 
     name = "local"
 
     def __init__(self, table, config, radius_m: float, pool_around: Callable[[list[Detection]], list[Detection]],
-                 locate: Callable[[list[Detection]], list]):
+                 submit: Callable[[list[Detection]], Future]):
         self._table = table
-        self._locate = locate
+        self._submit = submit
+        self._inflight: dict = {}  # preliminary LiveShot -> Future of its search
+        self.holding: frozenset[str] = frozenset()
         self._cfg = config
         self._radius_m = float(radius_m)
         self._pool_around = pool_around
@@ -56,7 +65,7 @@ class LocalFinalizer:
 
     @property
     def pending(self) -> int:
-        """Preliminary shots waiting to be final."""
+        """Preliminary shots waiting to be final (searches in flight included)."""
         return self.waiting
 
     def add(self, detections: list[Detection]) -> None:
@@ -79,8 +88,8 @@ class LocalFinalizer:
         unconfirmed : list of LiveShot
             The preliminary shots.
         yield_to : callable, optional
-            Asked after each search: when it returns True, the shots not yet done are left
-            for the next call (new detections are waiting for their first alert, which is
+            Asked after each search started: when it returns True, the shots not yet started
+            are left for the next call (new detections are waiting for their first alert, which is
             more urgent than a final solution).
 
         Returns
@@ -91,26 +100,57 @@ class LocalFinalizer:
             Due preliminary shots that no final solution reproduces.
         """
         due = [s for s in unconfirmed if s.source is not None and self.final_by_ns(s) <= cut_ns]
-        self.waiting = len(unconfirmed) - len(due)
-        out, withdrawn, done = [], [], set()
-        searched = False
+        covered: set[str] = set()  # detections of final shots already found (searches done at once)
+        waiting = []
+        started = False
         for prelim in sorted(due, key=lambda s: s.t0_ns):
+            if prelim in self._inflight or prelim.keys & covered:
+                continue
+            if started and yield_to is not None and yield_to():
+                waiting = [p for p in due if p not in self._inflight and not p.keys & covered]
+                break
+            started = True
+            pool = self._pool_around(list(prelim.source.detections))
+            fut = self._inflight[prelim] = self._submit(pool) if pool else _resolved([])
+            if fut.done() and fut.exception() is None:
+                for shot in fut.result():
+                    if _keys(shot) & prelim.keys:
+                        covered |= _keys(shot)
+        out, withdrawn, done = [], [], set()
+        for prelim in sorted(self._inflight, key=lambda s: s.t0_ns):
+            fut = self._inflight[prelim]
+            if not fut.done():
+                continue
+            del self._inflight[prelim]
+            try:
+                shots = fut.result()
+            except Exception:  # a worker lost: the shot is still due and is searched again next time
+                log.exception("final search for the shot at %d failed", prelim.t0_ns)
+                continue
             if prelim.keys & done:
                 continue
-            if searched and yield_to is not None and yield_to():
-                break
-            searched = True
-            pool = self._pool_around(list(prelim.source.detections))
-            shots = self._locate(pool) if pool else []
-            mine = [s for s in shots if {f"{d.sensor_id}:{d.seq}" for d in s.detections} & prelim.keys]
+            mine = [s for s in shots if _keys(s) & prelim.keys]
             if not mine:
                 withdrawn.append(prelim)
             for s in mine:
-                keys = {f"{d.sensor_id}:{d.seq}" for d in s.detections}
+                keys = _keys(s)
                 if not keys & done:
                     out.append(s)
                     done |= keys
+        self.waiting = len(unconfirmed) - len(due) + len(self._inflight)
+        # Due shots whose final search is running or not yet started: their incidents stay open.
+        self.holding = frozenset(k for p in [*self._inflight, *waiting] for k in p.keys)
         return out, withdrawn
+
+
+def _keys(shot) -> set[str]:
+    return {f"{d.sensor_id}:{d.seq}" for d in shot.detections}
+
+
+def _resolved(value) -> Future:
+    fut: Future = Future()
+    fut.set_result(value)
+    return fut
 
 
 class OnlineFinalizer:
@@ -123,8 +163,9 @@ class OnlineFinalizer:
     """
 
     name = "online"
+    holding: frozenset[str] = frozenset()  # finalize() answers at once
 
-    def __init__(self, table, config, radius_m: float = 0.0, pool_around=None, locate=None):
+    def __init__(self, table, config, radius_m: float = 0.0, pool_around=None, submit=None):
         from locator.associate import OnlineAssociator
 
         self._cfg = config

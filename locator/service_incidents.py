@@ -223,14 +223,19 @@ class LiveIncidents:
         """Drop the memory of closed shots older than ``t_ns`` (their detections can no longer come back)."""
         self._closed_keys = {k: t for k, t in self._closed_keys.items() if t >= t_ns}
 
-    def due(self, now_ns: int) -> list[str]:
-        """Incidents whose last shot is ``gap_s`` old and whose shots are all final."""
+    def due(self, now_ns: int, hold: frozenset[str] = frozenset()) -> list[str]:
+        """Incidents whose last shot is ``gap_s`` old and whose shots are all final.
+
+        ``hold``: detection keys of shots whose final solution is still being searched for;
+        their incidents stay open whatever their age.
+        """
+        ready = {i: shots for i, shots in self._open.items() if not any(s.keys & hold for s in shots)}
         return [
-            i for i, shots in self._open.items()
+            i for i, shots in ready.items()
             if now_ns - shots[-1].t0_ns > self._gap_ns and all(s.final for s in shots)
         ] + [
             # Preliminary shots the associator never confirmed, long gone: give up on them.
-            i for i, shots in self._open.items()
+            i for i, shots in ready.items()
             if now_ns - shots[-1].t0_ns > 3 * self._gap_ns and not all(s.final for s in shots)
         ]
 

@@ -46,10 +46,14 @@ class SearchRunner:
     config : locator.associate.AssociationConfig
     processes : int
         Worker processes; 0 runs every search in the calling thread.
+    nice : int
+        Added to the workers' nice value: searches that may wait (final solutions) yield
+        the CPU to those a dispatcher is waiting for.
     """
 
-    def __init__(self, ids: Sequence[str], pos_m: np.ndarray, config, processes: int = 0):
+    def __init__(self, ids: Sequence[str], pos_m: np.ndarray, config, processes: int = 0, nice: int = 0):
         self._ids = tuple(ids)
+        self._nice = int(nice)
         self._pos = np.asarray(pos_m, dtype=np.float64)
         self._cfg = config
         self.processes = int(processes)
@@ -63,7 +67,7 @@ class SearchRunner:
     def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
         pool = concurrent.futures.ProcessPoolExecutor(
             self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-            initargs=(self._ids, self._pos, self._cfg, os.getpid()))
+            initargs=(self._ids, self._pos, self._cfg, os.getpid(), self._nice))
         # Start them now and wait until each has compiled: the first alert must not pay for it.
         list(pool.map(_ready, range(self.processes)))
         return pool
@@ -92,6 +96,21 @@ class SearchRunner:
         futures = [self._pool.submit(_worker_search, np.asarray(idx, dtype=np.int64), pool) for idx, pool in jobs]
         return [f.result() for f in futures]
 
+    def submit(self, job: tuple[np.ndarray, list[Detection]]) -> concurrent.futures.Future:
+        """Start one search; its future holds the list of shots (already done without workers)."""
+        idx, pool = job
+        if self._pool is None:
+            fut: concurrent.futures.Future = concurrent.futures.Future()
+            fut.set_result(_search(self._ids, self._pos, self._cfg, idx, pool))
+            return fut
+        try:
+            return self._pool.submit(_worker_search, np.asarray(idx, dtype=np.int64), pool)
+        except concurrent.futures.process.BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            self.restarts += 1
+            return self._pool.submit(_worker_search, np.asarray(idx, dtype=np.int64), pool)
+
     def close(self) -> None:
         """Stop the worker processes (queued searches are dropped)."""
         if self._pool is not None:
@@ -108,7 +127,7 @@ def _search(ids: tuple[str, ...], pos: np.ndarray, cfg, idx: np.ndarray, pool: l
     return associate(pool, table, cfg)
 
 
-def _start_worker(ids: tuple[str, ...], pos: np.ndarray, cfg, parent_pid: int) -> None:
+def _start_worker(ids: tuple[str, ...], pos: np.ndarray, cfg, parent_pid: int, nice: int = 0) -> None:
     """Initializer of a worker process: die with the service, keep the table, compile the kernels."""
     global _IDS, _POS, _CFG
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the service's to handle
@@ -120,6 +139,8 @@ def _start_worker(ids: tuple[str, ...], pos: np.ndarray, cfg, parent_pid: int) -
         pass
     if os.getppid() != parent_pid:  # the service died before prctl took effect
         os._exit(0)
+    if nice:
+        os.nice(nice)
     _IDS, _POS, _CFG = ids, pos, cfg
     _search(ids, pos, cfg, *warm_up_job(ids, pos, cfg))
 
