@@ -3,7 +3,8 @@
 Audio: 48 kHz city ambience (pink noise, passing traffic) from the simulator, one sensor, with a shot every 4 s
 (every weapon, 40-400 m, echoes off buildings) and a confuser now and then; a 120 s render is tiled to the
 durations measured.  Baseline in the same run: one ``scipy.signal.sosfilt`` pass of the detector's own
-high-pass over the same audio.  Memory: tracemalloc peak of the detector's own allocations (the input excluded)
+high-pass over the same audio; and the detector without its weak trigger channel (what the matched-filter
+confirmation of faint candidates costs).  Memory: tracemalloc peak of the detector's own allocations (the input excluded)
 at two durations.  One core (numba is single-threaded here).
 
     python benchmarks/bench_detector.py [--minutes 10]
@@ -79,6 +80,10 @@ def main(argv=None) -> int:
         t_det = timed(lambda: picks.__setitem__(slice(None), dsp.detect(x, FS)))
         print(f"{minutes:>6.0f} m{'detect()':>16}{t_det:>9.3f}{x.size / FS / t_det:>13.0f}{t_filt:>11.3f}"
               f"{t_filt / t_det:>7.2f}{len(picks):>7}")
+        no_weak = dsp.DetectorConfig(weak_snr_on_db=0.0)
+        t_nw = timed(lambda: picks.__setitem__(slice(None), dsp.detect(x, FS, no_weak)))
+        print(f"{minutes:>6.0f} m{'no weak channel':>16}{t_nw:>9.3f}{x.size / FS / t_nw:>13.0f}{t_filt:>11.3f}"
+              f"{t_filt / t_nw:>7.2f}{len(picks):>7}")
 
         def stream():
             det = dsp.StreamingDetector(FS)

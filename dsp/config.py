@@ -51,6 +51,17 @@ class DetectorConfig:
     override_db : float
         ... a step louder by this much (dB, energy) than anything since that trigger triggers even within the
         refractory time: a faint sound (or a noise burst) just before a shot must not hide the shot.
+    weak_tau_s : float
+        Time constant of the weak trigger channel's energy average (s).  The weak channel (on the same frames,
+        at no extra cost per sample) proposes faint candidates that the default thresholds miss; each is kept
+        only when a blast-matched filter confirms it (``confirm_z``).
+    weak_snr_on_db : float
+        Weak energy over the noise floor needed for a weak candidate (dB); 0 disables the weak channel.
+    weak_jump_db : float
+        Weak energy over the recent reference needed for a weak candidate (dB).
+    confirm_z : float
+        A weak candidate becomes a pick when the whitened blast-matched filter's peak near it reaches this many
+        standard deviations of its output on the ambience just before (see :mod:`dsp.confirm`).
     pre_s : float
         Samples kept before a trigger for the picker's noise estimate (s).
     lookahead_s : float
@@ -90,6 +101,10 @@ class DetectorConfig:
     refractory_s: float = 0.008
     override_gap_s: float = 5e-3
     override_db: float = 6.0
+    weak_tau_s: float = 1e-3
+    weak_snr_on_db: float = 6.0
+    weak_jump_db: float = 3.0
+    confirm_z: float = 5.5
     pre_s: float = 0.02
     lookahead_s: float = 0.1
     echo_window_s: float = 1.0
@@ -106,7 +121,7 @@ class DetectorConfig:
             value = getattr(self, f.name)
             if isinstance(value, float) and not (value == value and abs(value) != float("inf")):
                 raise ConfigError(f"DetectorConfig: {f.name}: must be finite, got {value!r}")
-        positive = ("highpass_hz", "frame_s", "fast_tau_s", "ref_tau_s", "floor_tau_s", "refractory_s",
+        positive = ("highpass_hz", "frame_s", "fast_tau_s", "ref_tau_s", "floor_tau_s", "refractory_s", "weak_tau_s",
                     "pre_s", "lookahead_s", "blast_rise_max_s", "nwave_max_s")
         for name in positive:
             if getattr(self, name) <= 0:

@@ -4,6 +4,9 @@
 samples, triggers waiting for their look-ahead, recent primary picks), so feeding a stream in blocks of any size
 gives exactly the picks of one :func:`detect` call on the whole signal.
 
+Two trigger channels run on the same frames: the default one, whose triggers are always picked, and a weak one
+whose faint candidates become picks only when a whitened blast-matched filter confirms them (:mod:`dsp.confirm`).
+
 Latency: a trigger is picked, measured and reported once the stream has passed ``lookahead_s`` (0.1 s by
 default) beyond it; nothing else waits.  Memory: ``pre_s + lookahead_s`` of history plus the current block.
 """
@@ -17,6 +20,7 @@ import numpy as np
 
 from dsp.classifier import get_classifier
 from dsp.config import FS_MAX_HZ, FS_MIN_HZ, DetectorConfig
+from dsp.confirm import matched_z
 from dsp.features import GAP_MAX_S, compute_features, context
 from dsp.onset import PICKERS
 from dsp.pick import Pick
@@ -115,7 +119,9 @@ class StreamingDetector:
         self._hist_start = 0               # stream index of _raw[0] / _filt[0]
         self._raw = np.zeros(0, np.float32)
         self._filt = np.zeros(0, np.float32)
-        self._pending: list[int] = []      # trigger sample indices awaiting their look-ahead
+        self._pending: list[tuple[int, bool]] = []  # (trigger sample index, weak candidate) awaiting look-ahead
+        self._strong: list[int] = []       # recent default-channel triggers (weak candidates near them are dropped)
+        self._picked: list[float] = []     # recent pick onsets (likewise)
         self._primaries: list[_Primary] = []
 
     @property
@@ -137,15 +143,23 @@ class StreamingDetector:
         """:meth:`process` on a validated float32 block."""
         if x.size == 0:
             return []
-        y, trig, _ = self._trigger.run(x)
+        y, trig, _, weak = self._trigger.run_both(x)
         self._raw = np.concatenate([self._raw, x])
         self._filt = np.concatenate([self._filt, y])
         self._pos += x.size
-        self._pending.extend(int(t) for t in trig)
+        if weak.size:
+            new = sorted([(int(t), False) for t in trig] + [(int(t), True) for t in weak])
+        else:
+            new = [(int(t), False) for t in trig]
+        self._pending.extend(new)
+        self._strong.extend(int(t) for t in trig)
         picks = self._finalize(final=False)
+        horizon = (self._pending[0][0] if self._pending else self._pos) - self._pre - self._post
+        self._strong = [u for u in self._strong if u >= horizon]
+        self._picked = [u for u in self._picked if u >= horizon]
         keep_from = self._pos - (self._pre + self._post + 1)
         if self._pending:
-            keep_from = min(keep_from, self._pending[0] - self._pre)
+            keep_from = min(keep_from, self._pending[0][0] - self._pre)
         cut = keep_from - self._hist_start
         if cut > 0:
             self._raw = self._raw[cut:].copy()
@@ -161,11 +175,28 @@ class StreamingDetector:
 
     def _finalize(self, final: bool) -> list[Pick]:
         picks: list[Pick] = []
-        while self._pending and (final or self._pending[0] + self._post + 1 <= self._pos):
-            t = self._pending.pop(0)
-            next_trig = self._pending[0] if self._pending else None
-            picks.extend(self._make_picks(t, next_trig))
+        while self._pending and (final or self._pending[0][0] + self._post + 1 <= self._pos):
+            t, weak = self._pending.pop(0)
+            if weak and not self._confirmed(t):
+                continue
+            next_trig = next((u for u, w in self._pending if not w), None)
+            made = self._make_picks(t, next_trig)
+            self._picked.extend(p.onset_sample for p in made)
+            picks.extend(made)
         return picks
+
+    def _confirmed(self, t: int) -> bool:
+        """Is the weak candidate at stream index ``t`` a faint blast that nothing else has picked?
+
+        Dropped when a default trigger or a pick lies within the refractory time of it (those are covered);
+        otherwise kept when the whitened blast-matched filter reaches ``confirm_z`` (:mod:`dsp.confirm`).  Every
+        default trigger up to ``t`` + look-ahead is known by now, so the answer does not depend on block sizes.
+        """
+        r = self._refractory
+        if any(abs(u - t) <= r for u in self._strong) or any(abs(u - t) <= r for u in self._picked):
+            return False
+        _, y, _, trig = self._window(t)
+        return matched_z(y, trig, self.fs_hz, self.config.highpass_hz) >= self.config.confirm_z
 
     def _window(self, t: int) -> tuple[np.ndarray, np.ndarray, int, int]:
         """Raw and filtered samples from ``pre`` before to ``post`` after stream index ``t``."""

@@ -71,6 +71,9 @@ def design_trigger(fs_hz: float, config: DetectorConfig) -> TriggerDesign:
     params[K.P_MIN_GAP] = math.ceil(config.override_gap_s / frame_s)
     params[K.P_STRONG] = 10.0 ** (config.override_db / 10.0)
     params[K.P_HOLDOFF] = math.ceil(config.holdoff_s / frame_s)
+    params[K.P_ALPHA_WEAK] = _alpha(frame_s, config.weak_tau_s)
+    params[K.P_WEAK_ON] = 10.0 ** (config.weak_snr_on_db / 10.0) if config.weak_snr_on_db > 0 else 0.0
+    params[K.P_WEAK_JUMP] = 10.0 ** (config.weak_jump_db / 10.0)
     return TriggerDesign(float(fs_hz), hop, np.ascontiguousarray(sos), signal.sosfilt_zi(sos), params)
 
 
@@ -83,6 +86,11 @@ class TriggerStream:
         self._state = np.zeros(K.N_STATE)
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`run_both` without the weak channel's candidates: (y, trig, floor)."""
+        y, trig, floor, _ = self.run_both(x)
+        return y, trig, floor
+
+    def run_both(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Filter one validated float32 block and trigger on it.
 
         Parameters
@@ -98,15 +106,19 @@ class TriggerStream:
             Trigger sample indices counted from the stream start.
         floor : ndarray, float64, shape (k,)
             Noise floor (mean square re full scale) at each trigger.
+        weak : ndarray, int64, shape (m,)
+            The weak channel's candidate sample indices counted from the stream start.
         """
         d = self.design
         if x.shape[0] == 0:
-            return np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros(0)
+            return np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
         if self._zi is None:  # start at rest on the first sample: a DC offset makes no transient
             self._zi = d.zi_unit * float(x[0])
         y = np.empty(x.shape[0], np.float32)
         cap = x.shape[0] // d.hop + 2
         trig = np.empty(cap, np.int64)
         floor = np.empty(cap, np.float64)
-        n = K.trigger_kernel(x, d.sos, self._zi, d.params, self._state, y, trig, floor)
-        return y, trig[:n].copy(), floor[:n].copy()
+        weak = np.empty(cap, np.int64)
+        n_weak = np.zeros(1, np.int64)
+        n = K.trigger_kernel(x, d.sos, self._zi, d.params, self._state, y, trig, floor, weak, n_weak)
+        return y, trig[:n].copy(), floor[:n].copy(), weak[: n_weak[0]].copy()
