@@ -16,11 +16,14 @@ Each detection is sent at the moment its sound reaches its node.  Figures:
 * shot to first alert, end to end as a subscriber sees it on the SSE feed (includes the
   sound's travel to the nodes);
 * sustained frames/s accepted, frames not acknowledged at the end, incidents found;
-* the locator's CPU (user+sys over the run, in cores) and peak memory (VmHWM).
+* the locator's CPU (user+sys over the run, in cores) and peak memory (VmHWM), its
+  association worker processes included (peaks summed);
+* where the latency goes, from the locator's /health: how long a batch of new detections
+  waited for the association thread and how long its searches took (p50/p95/p99).
 
 Ratios are against the baseline measured in the same run.
 
-Run:  python benchmarks/bench_live.py [--seconds 60] [--nodes 1000] [--rate 100]
+Run:  python benchmarks/bench_live.py [--seconds 60] [--nodes 1000] [--rate 100] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -222,13 +225,15 @@ def main() -> None:
     args = ap.parse_args()
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
+    load0 = os.getloadavg()
     base = run_case("baseline", 16, 350.0, args.seconds, 20.0, 30.0, args.seed, args.profile)
     print("baseline:", base, flush=True)
     big = run_case(f"city-{args.nodes}", args.nodes, 400.0, args.seconds, args.rate, args.false_every, args.seed + 1,
                    args.profile)
     print(f"city-{args.nodes}:", big, flush=True)
     rows = [base, big]
-    print(f"\nbench_live: {args.seconds:.0f} s per case, one locator process, loopback\n")
+    print(f"\nbench_live: {args.seconds:.0f} s per case, one locator (and its association workers), loopback; "
+          f"load average before: {' '.join(f'{x:.2f}' for x in load0)} on {os.cpu_count()} CPUs\n")
     head = ("case", "nodes", "inc", "found", "frames/s", "unacked", "lat p50", "lat p95", "lat p99", "final p95",
             "shot->alert p50", "p95", "CPU cores", "peak MiB", "ack p99")
     print(" | ".join(head))
@@ -242,6 +247,11 @@ def main() -> None:
     print(f"\nratios city/baseline: frames/s x{ratio('frames_per_s'):.1f}, CPU x{ratio('cpu_cores'):.1f}, "
           f"memory x{ratio('peak_mib'):.1f}, latency p95 x"
           f"{(big['lat']['p95'] or float('nan')) / (base['lat']['p95'] or float('nan')):.1f}")
+    for r in rows:
+        w, b = r["wait_s"], r["batch_s"]
+        print(f"{r['case']}: association wait p50/p95/p99 {w.get('p50')} / {w.get('p95')} / {w.get('p99')} s, "
+              f"batch searches {b.get('p50')} / {b.get('p95')} / {b.get('p99')} s, busy {r['busy_s']}")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"rejected frames: {base['rejected']} / {big['rejected']}; internal errors: {base['internal_errors']} / "
           f"{big['internal_errors']}; sender lateness p99: {base['sender_late_p99_s']:.3f} / "
           f"{big['sender_late_p99_s']:.3f} s")
