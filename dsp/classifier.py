@@ -29,18 +29,15 @@ LOG_FEATURES = ("rise_s", "pulse_s", "width_s", "duration_s", "centroid_hz", "ba
 EXCLUDED = ("peak_dbfs", "clipped_frac", "snr_db")
 
 
+#: Columns of the raw feature rows that the model sees, in order, and which of those it sees as log10.
+_INPUT_COLS = np.array([i for i, n in enumerate(FEATURE_NAMES) if n not in EXCLUDED])
+_LOG_MASK = np.array([FEATURE_NAMES[i] in LOG_FEATURES for i in _INPUT_COLS])
+
+
 def model_inputs(x: np.ndarray) -> np.ndarray:
     """Map raw feature rows (..., len(FEATURE_NAMES)) to the model's inputs (..., n_inputs)."""
-    x = np.asarray(x, dtype=np.float64)
-    cols = []
-    for i, name in enumerate(FEATURE_NAMES):
-        if name in EXCLUDED:
-            continue
-        v = x[..., i]
-        if name in LOG_FEATURES:
-            v = np.log10(np.maximum(v, 1e-6))
-        cols.append(v)
-    return np.stack(cols, axis=-1)
+    z = np.asarray(x, dtype=np.float64)[..., _INPUT_COLS]
+    return np.where(_LOG_MASK, np.log10(np.maximum(z, 1e-6)), z)
 
 
 #: Names of the model inputs, in order.

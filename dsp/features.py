@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 
@@ -108,6 +109,18 @@ class Features:
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Features))
 
 
+@lru_cache(maxsize=64)
+def _hann(n: int) -> np.ndarray:
+    """Hann window of ``n`` samples (cached: windows repeat for every pick at a rate)."""
+    return np.hanning(n)
+
+
+@lru_cache(maxsize=64)
+def _freqs(nfft: int, fs_hz: float) -> np.ndarray:
+    """Bin frequencies of an ``nfft``-point real FFT at ``fs_hz`` (Hz), cached."""
+    return np.fft.rfftfreq(nfft, 1.0 / fs_hz)
+
+
 def _db(ratio: float) -> float:
     return 10.0 * math.log10(max(ratio, 1e-30))
 
@@ -124,10 +137,10 @@ def _flatness(seg: np.ndarray, fs_hz: float, lo_hz: float, hi_hz: float) -> floa
     """Spectral flatness (0..1) of ``seg`` (Hann window) between ``lo_hz`` and ``hi_hz``; 0 when empty."""
     if seg.size < 16:
         return 0.0
-    seg = (seg - seg.mean()) * np.hanning(seg.size)
+    seg = (seg - seg.mean()) * _hann(seg.size)
     nfft = 1 << int(math.ceil(math.log2(max(seg.size, 64))))
     spec = np.abs(np.fft.rfft(seg, nfft)) ** 2
-    f = np.fft.rfftfreq(nfft, 1.0 / fs_hz)
+    f = _freqs(nfft, float(fs_hz))
     p = spec[(f >= lo_hz) & (f <= min(hi_hz, 0.49 * fs_hz))]
     mean = float(p.mean()) if p.size else 0.0
     if mean <= 0.0:
@@ -209,10 +222,10 @@ def compute_features(raw: np.ndarray, y: np.ndarray, onset: float, peak_index: i
     centroid_hz = bandwidth_hz = 0.0
     low_frac = hf_frac = 0.0
     if seg.size >= 8:
-        seg = (seg - seg.mean()) * np.hanning(seg.size)
+        seg = (seg - seg.mean()) * _hann(seg.size)
         nfft = 1 << int(math.ceil(math.log2(max(seg.size, 64))))
         spec = np.abs(np.fft.rfft(seg, nfft)) ** 2
-        f = np.fft.rfftfreq(nfft, 1.0 / fs_hz)
+        f = _freqs(nfft, float(fs_hz))
         band = (f >= SPEC_LO_HZ) & (f <= min(SPEC_HI_HZ, 0.49 * fs_hz))
         p, fb = spec[band], f[band]
         tot = float(p.sum())

@@ -33,8 +33,8 @@ EDGE_HI = 0.5
 #: blast) and partly a number of samples (the converter's band-limiting).
 #: Fitted on simulator training seeds by ``python training/calibrate_onset.py`` (never on benchmark seeds).
 EDGE_FOOT_GAIN = 2.169
-EDGE_FOOT_SAMPLES = -1.775
-EDGE_FOOT_S = 3.1821e-05
+EDGE_FOOT_SAMPLES = -1.774
+EDGE_FOOT_S = 3.1817e-05
 #: Noise jitter of the foot relative to noise / slope: the two crossings weighted as in the foot formula.
 #: EDGE_JITTER_SCALE (calibrated with the foot) corrects the ideal gain for the noise being correlated.
 EDGE_JITTER_SCALE = 0.683
@@ -64,8 +64,8 @@ SMOOTH_STRONG = 0.5
 #: JITTER_REF_S, jitter = smoothed noise RMS / smoothed slope at the crossing (s): faster than linear in the
 #: jitter because at low SNR a noise peak can pass for the first one.  Model errors at MODEL_RATES_HZ (s).
 #: Fitted on simulator training seeds by ``training/calibrate_onset.py``.
-SMOOTH_FOOT_S = 1.1403e-04
-SMOOTH_FOOT_SAMPLES = -1.624
+SMOOTH_FOOT_S = 1.1404e-04
+SMOOTH_FOOT_SAMPLES = -1.625
 SMOOTH_JITTER_SCALE = 14.713
 SMOOTH_JITTER_POWER = 3.0
 SMOOTH_MODEL_S = (44.0e-6, 14.0e-6, 20.0e-6, 38.0e-6, 46.0e-6, 36.0e-6)
@@ -191,9 +191,19 @@ def model_error_s(fs_hz: float, per_rate: tuple[float, ...]) -> float:
 
 
 @lru_cache(maxsize=16)
-def _smoothing(fs_hz: float) -> np.ndarray:
-    """Second-order Butterworth low-pass (sos) of :func:`pick_smoothed` for ``fs_hz``."""
-    return signal.butter(2, min(SMOOTH_HZ, SMOOTH_MAX_FRAC * fs_hz), fs=fs_hz, output="sos")
+def _smoothing(fs_hz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Second-order Butterworth low-pass (b, a) of :func:`pick_smoothed` for ``fs_hz`` and its unit-step state."""
+    b, a = signal.butter(2, min(SMOOTH_HZ, SMOOTH_MAX_FRAC * fs_hz), fs=fs_hz)
+    return b, a, signal.lfilter_zi(b, a)
+
+
+def _zero_phase(seg: np.ndarray, fs_hz: float) -> np.ndarray:
+    """``seg`` low-passed forward and backward (zero phase), each pass started at rest on its first sample."""
+    b, a, zi = _smoothing(float(fs_hz))
+    z, _ = signal.lfilter(b, a, seg, zi=zi * seg[0])
+    z = z[::-1]
+    z, _ = signal.lfilter(b, a, z, zi=zi * z[0])
+    return z[::-1]
 
 
 def smoothed_crossing(y: np.ndarray, trig: int, fs_hz: float) -> tuple[int, float, float, float, float, float]:
@@ -207,10 +217,7 @@ def smoothed_crossing(y: np.ndarray, trig: int, fs_hz: float) -> tuple[int, floa
     a0 = max(0, trig - int(round((SMOOTH_PRE_S + 21e-3) * fs_hz)))
     b0 = min(n, trig + int(round(6e-3 * fs_hz)) + 1)
     seg = y[a0:b0].astype(np.float64)
-    if seg.size > 9:  # zero-phase: forward and backward, so the edge does not move
-        z = signal.sosfiltfilt(_smoothing(float(fs_hz)), seg, padlen=min(9, seg.size - 1))
-    else:
-        z = seg
+    z = _zero_phase(seg, fs_hz) if seg.size > 9 else seg  # zero phase, so that the edge does not move
     lo = max(0, trig - a0 - int(round(SMOOTH_PRE_S * fs_hz)))
     hi = min(z.size, trig - a0 + int(round(4e-3 * fs_hz)) + 1)
     if hi <= lo:
