@@ -106,6 +106,9 @@ def run_audio(args, rs, dets, test, t_refs):
         over["tolerance_s"] = args.tolerance_ms / 1e3
     if args.min_evidence is not None:
         over["min_evidence"] = args.min_evidence
+    for kv in args.set or ():
+        k, v = kv.split("=", 1)
+        over[k] = float(v) if "." in v else int(v)
     cfg_b = AnalyzeConfig()
     if over:
         assoc, _ = site_configs(rs.sensor_set, cfg_b)
@@ -120,6 +123,8 @@ def main() -> int:
     ap.add_argument("--fp", default="FP1,FP2,FP3", help="firing positions (default FP1,FP2,FP3)")
     ap.add_argument("--tolerance-ms", type=float, default=None, help="association tolerance for (b), ms")
     ap.add_argument("--min-evidence", type=float, default=None, help="association min_evidence for (b)")
+    ap.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                    help="any other AssociationConfig field for (b), e.g. --set detection_probability=0.6")
     ap.add_argument("--pulses-tolerance-ms", type=float, default=None, help="association tolerance for (a), ms")
     ap.add_argument("--cache", default=None, help="folder to keep the detector's output per test")
     ap.add_argument("--work", default="/tmp/salvo-bench-pittsburgh", help="where converted tests are written")

@@ -131,6 +131,49 @@ def _gauss_newton(t, spos, cand, sx, sy, z0, t0, c, wx, wy, scale):
 
 
 @njit(cache=True)
+def _select_partners(st, order, active, strong, wgt, lo, hi, tmax, depth, tmp_w, tmp_p, out):
+    # The active strong detections of one sensor's gate st[lo:hi] <= tmax offered as partners:
+    # all of them (depth 0), or the first ``depth`` and the ``depth`` largest-weight of the rest
+    # (ties to the earlier); written to ``out`` as detection indices in time order; returns how many.
+    n = 0
+    m = 0
+    j = lo
+    while j < hi and st[j] <= tmax:
+        q = order[j]
+        if active[q] and strong[q]:
+            if depth == 0 or n < depth:
+                out[n] = j
+                n += 1
+            else:
+                w = wgt[q]
+                if m < depth or w > tmp_w[m - 1]:
+                    if m < depth:
+                        m += 1
+                    i = m - 1
+                    while i > 0 and tmp_w[i - 1] < w:
+                        tmp_w[i] = tmp_w[i - 1]
+                        tmp_p[i] = tmp_p[i - 1]
+                        i -= 1
+                    tmp_w[i] = w
+                    tmp_p[i] = j
+        j += 1
+    for i in range(m):
+        out[n + i] = tmp_p[i]
+    n += m
+    # CSR positions -> time order (insertion sort of at most 2 depth), then detection indices
+    for i in range(1, n):
+        v = out[i]
+        k = i - 1
+        while k >= 0 and out[k] > v:
+            out[k + 1] = out[k]
+            k -= 1
+        out[k + 1] = v
+    for i in range(n):
+        out[i] = order[out[i]]
+    return n
+
+
+@njit(cache=True)
 def best_hypotheses(
     t, sens, wgt, wmax, active, strong, depth, st, order, ptr, spos, nbr, dist, anchors, z0, c, wx, wy, tol, margin,
     max_range, min_sensors,
@@ -153,10 +196,12 @@ def best_hypotheses(
     wgt : (n,) float64 > 0, weight of each detection (how unlikely a chance detection this
         strong is).  wmax : float, the largest weight (for the pruning bound).
     active : (n,) bool.  strong : (n,) bool, detections that may be a partner of a minimal set.
-    depth : int, partners per neighbour sensor: the first ``depth`` active strong detections of
-        its gate (0: all).  Taken front first, the earliest unresolved shot's direct arrivals
-        are the first strong ones left in each gate, so a few suffice; this turns the cost per
-        anchor from quadratic in the gate's detections into a constant.  st, order, ptr : CSR of the detections per sensor (see module).
+    depth : int, partners per neighbour sensor (``_select_partners``): the first ``depth``
+        active strong detections of its gate and the ``depth`` rarest (largest ``wgt``) of the
+        rest (0: all).  Taken front first, the earliest unresolved shot's direct arrivals are
+        the first strong ones left in each gate (a burst) or among the rarest (a shot in
+        dense street noise), so a few suffice; this turns the cost per anchor from quadratic
+        in the gate's detections into a constant.  st, order, ptr : CSR of the detections per sensor (see module).
     spos : (S, 3) float64, sensor positions, m.  nbr : (S, K) int64, neighbours by distance, -1 pads.
     dist : (S, S) float64, sensor distances, m.  anchors : (m,) int64 detection indices.
     z0 : float, source height, m.  c : float, m/s.  wx, wy : float, known wind (east, north), m/s.
@@ -169,6 +214,14 @@ def best_hypotheses(
     n_sens = spos.shape[0]
     k_nbr = nbr.shape[1]
     cand = np.empty(n_sens, np.int64)
+    cap = 2 * depth
+    if depth == 0:
+        for s in range(n_sens):
+            cap = max(cap, ptr[s + 1] - ptr[s])
+    plist = np.empty((k_nbr, max(cap, 1)), np.int64)
+    pn = np.zeros(k_nbr, np.int64)
+    tmp_w = np.empty(max(depth, 1))
+    tmp_p = np.empty(max(depth, 1), np.int64)
     for ai in range(anchors.shape[0]):
         i = anchors[ai]
         a = sens[i]
@@ -184,12 +237,18 @@ def best_hypotheses(
         ya = spos[a, 1]
         za = spos[a, 2]
         zr = z0 - za
+        # the partners each neighbour offers this anchor (gate: tol before it to d/c + margin after)
+        for ib in range(k_nbr):
+            b = nbr[a, ib]
+            pn[ib] = 0
+            if b >= 0:
+                lo_b = _lower_bound(st, ptr[b], ptr[b + 1], ti - tol)
+                pn[ib] = _select_partners(st, order, active, strong, wgt, lo_b, ptr[b + 1],
+                                          ti + dist[a, b] / c + margin, depth, tmp_w, tmp_p, plist[ib])
         for ib in range(k_nbr):
             b = nbr[a, ib]
             if b < 0:
                 continue
-            gb = dist[a, b] / c + margin
-            lo_b = _lower_bound(st, ptr[b], ptr[b + 1], ti - tol)
             xb = spos[b, 0] - xa
             yb = spos[b, 1] - ya
             zb = spos[b, 2] - za
@@ -205,24 +264,11 @@ def best_hypotheses(
                     continue  # collinear with the anchor: no unique intersection
                 gc = dist[a, cc] / c + margin
                 gbc = dist[b, cc] / c + margin
-                lo_c = _lower_bound(st, ptr[cc], ptr[cc + 1], ti - tol)
-                jb = lo_b
-                nb_seen = 0
-                while jb < ptr[b + 1] and st[jb] <= ti + gb and (depth == 0 or nb_seen < depth):
-                    j = order[jb]
-                    jb += 1
-                    if not active[j] or not strong[j]:
-                        continue
-                    nb_seen += 1
+                for xb_i in range(pn[ib]):
+                    j = plist[ib, xb_i]
                     tb = t[j] - ti
-                    jc = lo_c
-                    nc_seen = 0
-                    while jc < ptr[cc + 1] and st[jc] <= ti + gc and (depth == 0 or nc_seen < depth):
-                        k = order[jc]
-                        jc += 1
-                        if not active[k] or not strong[k]:
-                            continue
-                        nc_seen += 1
+                    for xc_i in range(pn[ic]):
+                        k = plist[ic, xc_i]
                         if abs(t[k] - t[j]) > gbc:
                             continue
                         tc = t[k] - ti
@@ -333,9 +379,7 @@ def best_hypotheses_numpy(t, sens, wgt, wmax, active, strong, depth, spos, nbr, 
                 db, dc = t[idx_by_sensor[b]] - t[i], t[idx_by_sensor[cc]] - t[i]
                 jb = idx_by_sensor[b][(db >= -tol) & (db <= dist[a, b] / c + margin)]
                 jc = idx_by_sensor[cc][(dc >= -tol) & (dc <= dist[a, cc] / c + margin)]
-                jb, jc = jb[strong[jb]], jc[strong[jc]]
-                if depth > 0:
-                    jb, jc = jb[:depth], jc[:depth]
+                jb, jc = _partners_numpy(jb[strong[jb]], wgt, depth), _partners_numpy(jc[strong[jc]], wgt, depth)
                 if len(jb) == 0 or len(jc) == 0:
                     continue
                 gj, gk = np.meshgrid(jb, jc, indexing="ij")
@@ -390,6 +434,14 @@ def best_hypotheses_numpy(t, sens, wgt, wmax, active, strong, depth, spos, nbr, 
                             xyt[ai] = (sx, sy, t0)
                             members[ai] = mem
     return support, score, xyt, members
+
+
+def _partners_numpy(ix, wgt, depth):
+    # twin of _select_partners over a gate's active strong detections ``ix`` in time order
+    if depth == 0 or ix.size <= depth:
+        return ix
+    rest = depth + np.argsort(-wgt[ix[depth:]], kind="stable")[:depth]
+    return ix[np.sort(np.concatenate([np.arange(depth), rest]))]
 
 
 def _arrival_numpy(spos, sx, sy, z0, t0, c, wx, wy):

@@ -52,6 +52,12 @@ from salvo.utc import NS_PER_S as NS  # ns per s
 RATE_HALF_S = 5.0
 #: Shots closer than this share one repeat pattern (the latest), m.
 REPEAT_SAME_M = 5.0
+#: Shortest time between two rounds of one gun, s (1,000 rounds/min is 60 ms).
+MIN_ROUND_S = 0.05
+#: How far past the anchor window repeats are looked for, s.
+REPEAT_AHEAD_S = 2.0
+#: Strength added to detections classified gunfire (``gunfire_first``), dB: more than any SNR.
+GUNFIRE_DB = 200.0
 #: A new source whose residuals are this many times looser than the median accepted shot's is
 #: taken for an alias (``_Search.refine``).
 ALIAS_RATIO = 3.0
@@ -130,11 +136,22 @@ class AssociationConfig:
     min_strength_db : float
         Only detections at least this strong (``strength``; unknown counts as strong) anchor
         or partner a minimal set, dB (default 0); any detection can join a shot found.
+    gunfire_first : bool
+        Detections the node's classifier calls gunfire (``p_gunshot >= 0.5``) rank above all
+        others in strength (default False): a sensor's chance rate of "as strong" then counts
+        only its gunfire-like detections, which street noise and reverberation rarely are.
+    max_strong_rate_hz : float
+        ... and only detections whose sensor makes fewer this strong per second (within
+        +-``RATE_HALF_S``; default 5: a burst of automatic fire is ~13 rounds/s for 2 s).
     repeat_tolerance_s : float
         Largest |measured - predicted| arrival time, s, for a detection to match an earlier
         shot's pattern (``_Search.repeat``; default 0.002; 0 turns repeats off).
     repeat_fraction : float
         Share of the earlier shot's sensors a repeat must match (default 0.5).
+    repeat_bonus : float
+        How much less evidence a repeat needs than a new source, nats (default 4, about
+        ``log(C(K,2) depth^2)``: a repeat is one hypothesis per pattern and anchor, a new
+        source one of the minimal sets an anchor tries).  Chosen on gunfight seed 101.
     depth : int
         Partners per neighbour sensor of a minimal set: the first ``depth`` active strong
         detections of its gate (default 3; 0: all, cost quadratic in the gate's detections).
@@ -165,8 +182,11 @@ class AssociationConfig:
     method: str = "triples"
     strength: str = "prominence"
     min_strength_db: float = 0.0
+    gunfire_first: bool = False
+    max_strong_rate_hz: float = 5.0
     repeat_tolerance_s: float = 0.002
     repeat_fraction: float = 0.5
+    repeat_bonus: float = 4.0
     depth: int = 3
     strength_window_s: float = 0.3
     strength_decay_db_per_s: float = 50.0
@@ -338,18 +358,12 @@ def strength_db(t_s: np.ndarray, level_db: np.ndarray, snr_db: np.ndarray, windo
     return out
 
 
-def surprise_weights(t: np.ndarray, snr_db: np.ndarray, sens: np.ndarray, n_sens: int, window_s: float,
-                     half_s: float = RATE_HALF_S) -> np.ndarray:
-    """Weight of each detection in the hypothesis score: ``-log P``, where ``P`` is the chance
-    that the sensor makes a detection at least as strong (SNR) inside a ``window_s`` window,
-    from its own rate of such detections within +-``half_s`` (at least one such a window).
-
-    A muzzle blast is among the loudest things a sensor hears, so a strong detection on a
-    sensor that hears few such is worth more than a weak one in a stream of reverberation
-    and street noise; the same number, with the window a shot's residuals fill, is what
-    ``_Search.evidence`` adds up.  Unknown SNRs count as equal to every other.
-    """
-    w = np.empty(t.size)
+def as_strong_rate_hz(t: np.ndarray, snr_db: np.ndarray, sens: np.ndarray, n_sens: int,
+                      half_s: float = RATE_HALF_S) -> np.ndarray:
+    """Per detection, how often its sensor makes a detection at least as strong, per s: the
+    count of such other detections within +-``half_s`` (at least one) over ``2 half_s``.
+    Unknown strengths (NaN) count as equal to every other."""
+    rate = np.empty(t.size)
     for s in range(n_sens):
         ix = np.flatnonzero(sens == s)
         if ix.size == 0:
@@ -359,16 +373,28 @@ def surprise_weights(t: np.ndarray, snr_db: np.ndarray, sens: np.ndarray, n_sens
         known = np.isfinite(ss)
         stronger = np.where(known[:, None] & known[None, :], ss[None, :] >= ss[:, None], True)
         n_as = (near & stronger).sum(axis=1) - 1
-        rate = np.maximum(n_as, 1) / (2.0 * half_s)
-        w[ix] = -np.log1p(-np.exp(-rate * window_s))
-    return w
+        rate[ix] = np.maximum(n_as, 1) / (2.0 * half_s)
+    return rate
+
+
+def surprise_weights(rate_hz: np.ndarray, window_s: float) -> np.ndarray:
+    """Weight of each detection in the hypothesis score: ``-log P``, where ``P`` is the chance
+    that the sensor makes a detection at least as strong inside a ``window_s`` window, from
+    its rate of such detections (:func:`as_strong_rate_hz`).
+
+    A muzzle blast is among the loudest things a sensor hears, so a strong detection on a
+    sensor that hears few such is worth more than a weak one in a stream of reverberation
+    and street noise; the same number, with the window a shot's residuals fill, is what
+    ``_Search.evidence`` adds up.
+    """
+    return -np.log1p(-np.exp(-rate_hz * window_s))
 
 
 class _Search:
     """One association search over a fixed list of detections (sorted by time)."""
 
     def __init__(self, dets: Sequence[Detection], table: SensorTable, cfg: AssociationConfig,
-                 context_ns: Sequence[Sequence[tuple[int, float, float]]] | None = None):
+                 context_ns: Sequence[Sequence[tuple[int, float, float, float]]] | None = None):
         self.dets = dets
         self.table = table
         self.cfg = cfg
@@ -401,8 +427,8 @@ class _Search:
         self.wind = np.array(cfg.wind_mps if cfg.wind_mps is not None else (0.0, 0.0), dtype=np.float64)
         self.max_range = cfg.max_range_m if cfg.max_range_m is not None else table.diameter_m + 300.0
         # accepted shots' patterns, for ``repeat``
-        # (position (3,), sensors (k,), arrival - t0 (k,) s, t0 s)
-        self.patterns: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]] = []
+        # (position (3,), sensors (k,), arrival - t0 (k,) s, latest t0 s, every t0 s)
+        self.patterns: list[tuple[np.ndarray, np.ndarray, np.ndarray, float, list[float]]] = []
         self.rep_dead = np.zeros(len(dets), dtype=np.bool_)
         self.scales: list[float] = []  # robust residual scale of each accepted shot, s
         m = len(dets)
@@ -418,21 +444,27 @@ class _Search:
         self.rate_t, self.rate_snr = [], []
         for s in range(n_sens):
             own = self.order[self.ptr[s] : self.ptr[s + 1]]
-            rows = [(self.t[i], dets[i].peak_dbfs, dets[i].snr_db, i) for i in own]
+            rows = [(self.t[i], dets[i].peak_dbfs, dets[i].snr_db, dets[i].p_gunshot, i) for i in own]
             if context_ns is not None:
-                rows += [((c[0] - self.ref_ns) * 1e-9, c[2], c[1], -1) for c in context_ns[s]]
+                rows += [((c[0] - self.ref_ns) * 1e-9, c[2], c[1], c[3], -1) for c in context_ns[s]]
             rows.sort(key=lambda r: r[0])
-            arr = np.array([r[:3] for r in rows], dtype=np.float64).reshape(-1, 3)
-            idx = np.array([r[3] for r in rows], dtype=np.int64)
+            arr = np.array([r[:4] for r in rows], dtype=np.float64).reshape(-1, 4)
+            idx = np.array([r[4] for r in rows], dtype=np.int64)
             if cfg.strength == "prominence":
                 st = strength_db(arr[:, 0], arr[:, 1], arr[:, 2], cfg.strength_window_s, cfg.strength_decay_db_per_s)
             else:
                 st = arr[:, 2].copy()
+            if cfg.gunfire_first:
+                # what the node's classifier calls gunfire outranks anything it does not
+                st = st + np.where(arr[:, 3] >= 0.5, GUNFIRE_DB, 0.0)
             self.snr[idx[idx >= 0]] = st[idx >= 0]
             self.rate_t.append(arr[:, 0])
             self.rate_snr.append(st)
-        self.wgt = surprise_weights(self.t, self.snr, self.sens, n_sens, 2.0 * cfg.tolerance_s)
-        self.strong = ~(self.snr < cfg.min_strength_db)  # NaN (unknown) counts as strong
+        rate = as_strong_rate_hz(self.t, self.snr, self.sens, n_sens)
+        self.wgt = surprise_weights(rate, 2.0 * cfg.tolerance_s)
+        # anchors and partners: detections that stand out (NaN, unknown, counts as standing out)
+        # and are among the few strongest of their sensor's recent ones
+        self.strong = ~(self.snr < cfg.min_strength_db) & (rate <= cfg.max_strong_rate_hz)
 
     def score(self, anchors: np.ndarray) -> None:
         from locator._associate_kernels import best_hypotheses
@@ -483,8 +515,9 @@ class _Search:
         strong* (SNR) as the one it has falling in that window, from that sensor's own rate
         within +-0.5 s; it adds ``log(p / P_s)``, with ``p`` the probability that a sensor
         hears a real shot (``detection_probability``).  A sensor that does not fit adds
-        ``log((1 - p) / (1 - P_s))`` with the rate of all its detections.  The three largest
-        gains are taken off: three arrivals fix a 2D source exactly, whatever they are.
+        ``log((1 - p) / (1 - P_s))`` with the rate of all its detections.  Three arrivals fix a
+        2D source exactly, whatever they are: of the three largest gains the largest is taken
+        off and the other two count with the span of a wavefront across the array as window.
         Strong wavefronts across many sensors win; weak echo coincidences in a dense
         stream, and "sources" that most sensors in hearing range contradict, lose.
         """
@@ -506,7 +539,8 @@ class _Search:
         half = RATE_HALF_S
         in_range = dist <= (cfg.hear_range_m if cfg.hear_range_m is not None else np.inf)
         p = cfg.detection_probability
-        gains = []
+        gate = 2.0 * self.table.diameter_m / cfg.c_mps  # widest span of one wavefront's arrivals, s
+        gains = []  # (gain in a window of w, gain in the gate)
         total = 0.0
         for s in range(len(self.table.ids)):
             if not in_range[s]:
@@ -517,15 +551,19 @@ class _Search:
                 snr = self.rate_snr[s][lo:hi]
                 n_as = int(np.sum(snr >= fit_snr[s])) if math.isfinite(fit_snr[s]) else hi - lo
                 # at least one a window: silence is no proof that nothing else happened
-                p_s = 1.0 - math.exp(-max(n_as - 1, 1) / (2 * half) * 2.0 * w)
-                gains.append(math.log(p / p_s))
+                rate = max(n_as - 1, 1) / (2 * half)
+                gains.append((math.log(p / (1.0 - math.exp(-rate * 2.0 * w))),
+                              math.log(p / (1.0 - math.exp(-rate * gate)))))
             else:
                 p_s = 1.0 - math.exp(-max(hi - lo, 1) / (2 * half) * 2.0 * w)
                 total += math.log((1.0 - p) / max(1.0 - p_s, 1e-9))
         gains.sort()
-        # a repeat (``tol_s`` given) is placed by the earlier shot's pattern, not by three of its
-        # own arrivals: only the anchor's gain goes
-        return total + float(sum(gains[:-1] if tol_s is not None else gains[:-3]))
+        # Three arrivals fix a 2D source whatever they are, so the three that fit best prove
+        # nothing by fitting: the best (the anchor) adds nothing, the next two only that
+        # detections so strong fell within one wavefront's span of it.  A repeat (``tol_s``
+        # given) is placed by the earlier shot's pattern: only the anchor's gain goes.
+        free = 1 if tol_s is not None else 3
+        return total + float(sum(g for g, _ in gains[:-free]) + sum(g for _, g in gains[-free:-1]))
 
     def _solve(self, idx: np.ndarray):
         from locator.solve import solve
@@ -562,12 +600,15 @@ class _Search:
             scale = _robust_scale(res)
             if len(self.scales) >= 3 and scale > ALIAS_RATIO * float(np.median(self.scales)):
                 return None
+            # Echoes ride below the decaying level of the blast before them at each sensor
+            # (``strength_db`` < 0); a new source made mostly of such is a ghost of a shot.
+            st = self.snr[used]
+            st = st[np.isfinite(st)]
+            if st.size and float(np.median(st)) < cfg.min_strength_db:
+                return None
             ev = self.evidence(pos, float(sol.t0_s), res, used, sol.wind_mps)
         else:
-            # a repeat is one of few hypotheses an anchor makes (one per pattern), not one of the
-            # C(K,2) depth^2 minimal sets: chance has that many fewer tries
-            k = min(cfg.neighbours, len(self.table.ids) - 1)
-            need -= math.log(max(k * (k - 1) / 2 * max(cfg.depth, 1) ** 2, 1.0))
+            need -= cfg.repeat_bonus
             ev = self.evidence(pos, float(sol.t0_s), pattern_res[keep], used, sol.wind_mps,
                                tol_s=cfg.repeat_tolerance_s, floor_s=REPEAT_FLOOR_S)
         if ev < need:
@@ -597,13 +638,15 @@ class _Search:
         # one pattern per place: a shot within a few metres of an earlier one updates it, keeping
         # the delays of the sensors that missed this round from the rounds they heard
         delay = np.full(len(self.table.ids), np.nan)
+        rounds = [t0]
         for q in self.patterns:
             if np.hypot(*(q[0][:2] - shot.pos_m[:2])) <= REPEAT_SAME_M:
                 delay[q[1]] = q[2]
+                rounds += q[4]
         self.patterns = [q for q in self.patterns if np.hypot(*(q[0][:2] - shot.pos_m[:2])) > REPEAT_SAME_M]
         delay[self.sens[used]] = self.t[used] - t0
         sp = np.flatnonzero(np.isfinite(delay))
-        self.patterns.append((shot.pos_m.copy(), sp, delay[sp], t0))
+        self.patterns.append((shot.pos_m.copy(), sp, delay[sp], max(rounds), rounds))
         return used
 
     def repeat(self, cand: np.ndarray) -> tuple[Shot, np.ndarray] | None:
@@ -634,7 +677,7 @@ class _Search:
         cfg = self.cfg
         tol = cfg.repeat_tolerance_s
         best = None
-        for pos, sp, off, _ in self.patterns:
+        for pos, sp, off, _, rounds in self.patterns:
             if sp.size < cfg.min_sensors:
                 continue
             slot = np.full(len(self.table.ids), -1)
@@ -648,6 +691,10 @@ class _Search:
                            slot[self.sens[anc]].astype(np.int64), anc, tol, mem)
             res = np.where(mem >= 0, self.t[np.maximum(mem, 0)] - (shift[:, None] + off[None, :]), np.inf)
             n_fit = (mem >= 0).sum(axis=1)
+            # no gun cycles faster than MIN_ROUND_S: a copy of the pattern closer than that to its
+            # shot is the blast reflected off a wall beside the shooter (an image source a few
+            # metres away, heard everywhere with nearly the same delays)
+            n_fit[np.min(np.abs(shift[:, None] - np.array(rounds)[None, :]), axis=1) < MIN_ROUND_S] = 0
             good = np.flatnonzero(n_fit >= max(cfg.min_sensors, int(math.ceil(cfg.repeat_fraction * sp.size))))
             if good.size == 0:
                 continue
@@ -693,7 +740,13 @@ class _Search:
             hi = int(np.searchsorted(self.t, self.t[i0] + window, side="right"))
             cand = np.arange(i0, hi)
             cand = cand[self.active[cand] & ~dead[cand]]
-            got = self.repeat(cand) if cfg.repeat_tolerance_s > 0 else None
+            got = None
+            if cfg.repeat_tolerance_s > 0 and self.patterns:
+                # repeats may come from further ahead than the window: the next round of a burst
+                # is found before the leftovers at the front (echoes, noise) are given up on
+                hi_r = int(np.searchsorted(self.t, self.t[i0] + window + REPEAT_AHEAD_S, side="right"))
+                rc = np.arange(i0, hi_r)
+                got = self.repeat(rc[self.active[rc]])
             if got is not None:
                 self._accept(got, shots)
                 fresh[:] = False
@@ -732,10 +785,10 @@ class _Search:
 
 
 def associate_triples(detections: Sequence[Detection], table: SensorTable, cfg: AssociationConfig,
-                      context_ns: Sequence[Sequence[tuple[int, float, float]]] | None = None) -> list[Shot]:
+                      context_ns: Sequence[Sequence[tuple[int, float, float, float]]] | None = None) -> list[Shot]:
     """The "triples" associator over a time-sorted list of usable detections (see module).
 
-    ``context_ns``: per sensor (table order), ``(t_ns, snr_db, peak_dbfs)`` of detections already used
+    ``context_ns``: per sensor (table order), ``(t_ns, snr_db, peak_dbfs, p_gunshot)`` of detections already used
     elsewhere, which still count towards the chance rates.
     """
     if len(detections) < cfg.min_sensors or len(table.ids) < cfg.min_sensors:
@@ -837,7 +890,7 @@ class OnlineAssociator:
         dets = _usable(self._buf, self._table, self._cfg)
         context: list[list[tuple[int, float]]] = [[] for _ in self._table.ids]
         for d in self._released:
-            context[self._table.index[d.sensor_id]].append((d.t_ns, d.snr_db, d.peak_dbfs))
+            context[self._table.index[d.sensor_id]].append((d.t_ns, d.snr_db, d.peak_dbfs, d.p_gunshot))
         shots = ASSOCIATORS[self._cfg.method](dets, self._table, self._cfg, context)
         final = [s for s in shots if now_ns is None or self._final_by(s) <= now_ns]
         used = {id(d) for s in final for d in s.detections}
