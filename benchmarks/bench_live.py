@@ -85,7 +85,7 @@ def _get(url: str) -> dict:
 
 
 def run_case(name: str, n_nodes: int, spacing_m: float, seconds: float, incidents_per_min: float,
-             false_every_s: float, seed: int, profile: Path | None = None) -> dict:
+             false_every_s: float, seed: int, profile: Path | None = None, workers: int = 1) -> dict:
     rng = np.random.default_rng(seed)
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-live-{name}-"))
     ids, pos = grid_sensors(n_nodes, spacing_m, rng)
@@ -93,6 +93,7 @@ def run_case(name: str, n_nodes: int, spacing_m: float, seconds: float, incident
     (tmp / "locator.toml").write_text(
         '[locator]\nport = 0\nhttp_port = 0\nstore = "salvo.db"\nsensors = "sensors.csv"\nkeys = "keys.txt"\n'
         "restart_grace_s = 0.0\nprelim_radius_m = 1500.0\nheartbeat_timeout_s = 10.0\n"
+        f"association_processes = {workers}\n"
         # The simulated nodes hear a shot within 1.2 km: the locator is told so, as a city would tell it.
         "[association]\nhear_range_m = 1200.0\n"
         "[incidents]\ngap_s = 5.0\n"
@@ -220,19 +221,21 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--false-every", type=float, default=30.0,
                     help="seconds between false impulses at each node of the big case (default 30)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="the locator's association_processes (0: searches in its own thread; default 1)")
     ap.add_argument("--profile", type=Path, default=None,
                     help="folder for py-spy profiles of the locator (raw collapsed stacks, one file per case)")
     args = ap.parse_args()
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     load0 = os.getloadavg()
-    base = run_case("baseline", 16, 350.0, args.seconds, 20.0, 30.0, args.seed, args.profile)
+    base = run_case("baseline", 16, 350.0, args.seconds, 20.0, 30.0, args.seed, args.profile, args.workers)
     print("baseline:", base, flush=True)
     big = run_case(f"city-{args.nodes}", args.nodes, 400.0, args.seconds, args.rate, args.false_every, args.seed + 1,
-                   args.profile)
+                   args.profile, args.workers)
     print(f"city-{args.nodes}:", big, flush=True)
     rows = [base, big]
-    print(f"\nbench_live: {args.seconds:.0f} s per case, one locator (and its association workers), loopback; "
+    print(f"\nbench_live: {args.seconds:.0f} s per case, one locator (association_processes = {args.workers}), loopback; "
           f"load average before: {' '.join(f'{x:.2f}' for x in load0)} on {os.cpu_count()} CPUs\n")
     head = ("case", "nodes", "inc", "found", "frames/s", "unacked", "lat p50", "lat p95", "lat p99", "final p95",
             "shot->alert p50", "p95", "CPU cores", "peak MiB", "ack p99")

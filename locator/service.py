@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections import Counter
 import logging
 import math
 import time
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -233,7 +233,8 @@ class LocatorService:
             chunk = replay[i:j]
             self._remember(chunk)
             self._final.add(chunk)
-            self._apply(self._preliminary(chunk), replayed=True)
+            for shots in self._preliminary(chunk):
+                self._apply(shots, replayed=True)
             i = j
         # Finalising waits for the tick after the restart grace: nodes are resending.
 
@@ -309,7 +310,8 @@ class LocatorService:
         dets = [r.detection for r in batch]
         self._remember(dets)
         self._final.add(dets)
-        self._apply(self._preliminary(dets))
+        for shots in self._preliminary(dets):
+            self._apply(shots)
 
     def _unexplained(self, new: list[Detection]) -> list[Detection]:
         """The new detections that no preliminary shot already predicts.
@@ -459,28 +461,30 @@ class LocatorService:
                 return True
         return False
 
-    def _preliminary(self, new: list[Detection]) -> list[LiveShot]:
+    def _preliminary(self, new: list[Detection]) -> Iterator[list[LiveShot]]:
         """Locate what the new detections can already tell: shots that use at least one of them.
 
         One search per independent group of new detections (:meth:`_partition`), each over
         the few dozen detections that could belong to the same shots, whatever is going on
-        elsewhere in the city.
+        elsewhere in the city; yields each group's shots as its search ends.
         """
         new = [d for d in new if d.sensor_id in self._index and d.kind not in self._assoc_cfg.exclude_kinds]
         new = self._unexplained(new)
         if not new:
-            return []
+            return
         # Keep what a shot not yet final may still need (the watermark can lag behind).
         newest = min(self._newest_ns, self._last_cut_ns or 2**62)
         while self._recent and self._recent[0][1].t_ns < newest - 2 * self._prelim_span_ns:
             self._recent.popleft()
         groups = self._partition(new)
-        found = self._search(self._jobs([pool for _, pool in groups])) if groups else []
-        out = []
-        for (group, _), shots in zip(groups, found):
-            new_keys = {f"{d.sensor_id}:{d.seq}" for d in group}
-            out += [s for s in map(lambda s: live_shot(s, False), shots) if s.keys & new_keys]
-        return out
+        if not groups:
+            return
+        if self._runner is None:
+            self._search([])
+        assert self._runner is not None
+        for i, shots in self._runner.search_each(self._jobs([pool for _, pool in groups])):
+            new_keys = {f"{d.sensor_id}:{d.seq}" for d in groups[i][0]}
+            yield [s for s in map(lambda s: live_shot(s, False), shots) if s.keys & new_keys]
 
     def _apply(self, shots: list[LiveShot], replayed: bool = False, finalising: bool = False) -> None:
         """Fold shots into incidents; store and announce every incident that changed."""

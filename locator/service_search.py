@@ -22,7 +22,7 @@ import concurrent.futures.process
 import multiprocessing
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -80,21 +80,39 @@ class SearchRunner:
         jobs : sequence of (sensor indices, pool)
             The sensors a search weighs (indices into ``ids``) and its detections.
         """
+        out: list[list] = [[] for _ in jobs]
+        for i, shots in self.search_each(jobs):
+            out[i] = shots
+        return out
+
+    def search_each(self, jobs: Sequence[tuple[np.ndarray, list[Detection]]]) -> Iterator[tuple[int, list]]:
+        """Run independent searches; yields ``(job index, shots)`` as each one ends, so that a
+        caller can announce one part of the city without waiting for another."""
         if self._pool is None:
-            return [_search(self._ids, self._pos, self._cfg, idx, pool) for idx, pool in jobs]
+            for i, (idx, pool) in enumerate(jobs):
+                yield i, _search(self._ids, self._pos, self._cfg, idx, pool)
+            return
+        left = set(range(len(jobs)))
         try:
-            return self._submit(jobs)
+            futures = {self._pool.submit(_worker_search, np.asarray(idx, dtype=np.int64), pool): i
+                       for i, (idx, pool) in enumerate(jobs)}
+            for fut in concurrent.futures.as_completed(futures):
+                shots = fut.result()
+                left.discard(futures[fut])
+                yield futures[fut], shots
         except concurrent.futures.process.BrokenProcessPool:
             # A worker died (killed, out of memory): start new ones and try once more.
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
-            self.restarts += 1
-            return self._submit(jobs)
+            self._restart()
+            futures = {self._pool.submit(_worker_search, np.asarray(jobs[i][0], dtype=np.int64), jobs[i][1]): i
+                       for i in sorted(left)}
+            for fut in concurrent.futures.as_completed(futures):
+                yield futures[fut], fut.result()
 
-    def _submit(self, jobs: Sequence[tuple[np.ndarray, list[Detection]]]) -> list[list]:
+    def _restart(self) -> None:
         assert self._pool is not None
-        futures = [self._pool.submit(_worker_search, np.asarray(idx, dtype=np.int64), pool) for idx, pool in jobs]
-        return [f.result() for f in futures]
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
+        self.restarts += 1
 
     def submit(self, job: tuple[np.ndarray, list[Detection]]) -> concurrent.futures.Future:
         """Start one search; its future holds the list of shots (already done without workers)."""
@@ -106,9 +124,7 @@ class SearchRunner:
         try:
             return self._pool.submit(_worker_search, np.asarray(idx, dtype=np.int64), pool)
         except concurrent.futures.process.BrokenProcessPool:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
-            self.restarts += 1
+            self._restart()
             return self._pool.submit(_worker_search, np.asarray(idx, dtype=np.int64), pool)
 
     def close(self) -> None:
