@@ -8,7 +8,8 @@ Two trigger channels run on the same frames: the default one, whose triggers are
 whose faint candidates become picks only when a whitened blast-matched filter confirms them (:mod:`dsp.confirm`).
 
 Latency: a trigger is picked, measured and reported once the stream has passed ``lookahead_s`` (0.1 s by
-default) beyond it; nothing else waits.  Memory: ``pre_s + lookahead_s`` of history plus the current block.
+default) beyond it; nothing else waits.  Memory: ``pre_s + lookahead_s`` of history plus the current block, in
+buffers that are reused (grown at most to about twice that), so a stream of small blocks allocates little.
 """
 
 from __future__ import annotations
@@ -116,9 +117,12 @@ class StreamingDetector:
         self._post = int(round(self.config.lookahead_s * fs))
         self._refractory = int(round(self.config.refractory_s * fs))
         self._pos = 0                      # samples consumed
-        self._hist_start = 0               # stream index of _raw[0] / _filt[0]
+        # history: raw and high-passed samples in reused buffers; [_lo, _hi) holds stream indices from _hist_start
+        self._hist_start = 0
         self._raw = np.zeros(0, np.float32)
         self._filt = np.zeros(0, np.float32)
+        self._lo = 0
+        self._hi = 0
         self._pending: list[tuple[int, bool]] = []  # (trigger sample index, weak candidate) awaiting look-ahead
         self._strong: list[int] = []       # recent default-channel triggers (weak candidates near them are dropped)
         self._picked: list[float] = []     # recent pick onsets (likewise)
@@ -143,9 +147,11 @@ class StreamingDetector:
         """:meth:`process` on a validated float32 block."""
         if x.size == 0:
             return []
-        y, trig, _, weak = self._trigger.run_both(x)
-        self._raw = np.concatenate([self._raw, x])
-        self._filt = np.concatenate([self._filt, y])
+        self._reserve(x.size)
+        end = self._hi + x.size
+        self._raw[self._hi : end] = x
+        trig, _, weak = self._trigger.run_into(x, self._filt[self._hi : end])
+        self._hi = end
         self._pos += x.size
         if weak.size:
             new = sorted([(int(t), False) for t in trig] + [(int(t), True) for t in weak])
@@ -162,10 +168,24 @@ class StreamingDetector:
             keep_from = min(keep_from, self._pending[0][0] - self._pre)
         cut = keep_from - self._hist_start
         if cut > 0:
-            self._raw = self._raw[cut:].copy()
-            self._filt = self._filt[cut:].copy()
+            self._lo += cut
             self._hist_start += cut
         return picks
+
+    def _reserve(self, n: int) -> None:
+        """Make room for ``n`` more samples of history: move the kept part to the front, or grow the buffers."""
+        if self._hi + n <= self._raw.size:
+            return
+        keep = self._hi - self._lo
+        cap = self._raw.size
+        if keep + n > cap // 2:  # grow: amortised, and moves stay rare
+            cap = 2 * (keep + n) + 2 * (self._pre + self._post + 1)
+            raw, filt = np.empty(cap, np.float32), np.empty(cap, np.float32)
+        else:
+            raw, filt = self._raw, self._filt
+        raw[:keep] = self._raw[self._lo : self._hi].copy()
+        filt[:keep] = self._filt[self._lo : self._hi].copy()
+        self._raw, self._filt, self._lo, self._hi = raw, filt, 0, keep
 
     def flush(self) -> list[Pick]:
         """End of stream: pick every trigger still waiting, with what look-ahead there is."""
@@ -202,7 +222,7 @@ class StreamingDetector:
         """Raw and filtered samples from ``pre`` before to ``post`` after stream index ``t``."""
         a = max(t - self._pre, self._hist_start)
         b = min(t + self._post + 1, self._pos)
-        i, j = a - self._hist_start, b - self._hist_start
+        i, j = self._lo + a - self._hist_start, self._lo + b - self._hist_start
         return self._raw[i:j], self._filt[i:j], a, t - a
 
     def _make_picks(self, t: int, next_trig: int | None) -> list[Pick]:

@@ -90,6 +90,22 @@ class TriggerStream:
         y, trig, floor, _ = self.run_both(x)
         return y, trig, floor
 
+    def run_into(self, x: np.ndarray, y_out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`run_both` writing the high-passed block into ``y_out`` (float32, shape (n,)); returns
+        (trig, floor, weak)."""
+        d = self.design
+        if x.shape[0] == 0:
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
+        if self._zi is None:  # start at rest on the first sample: a DC offset makes no transient
+            self._zi = d.zi_unit * float(x[0])
+        cap = x.shape[0] // d.hop + 2
+        trig = np.empty(cap, np.int64)
+        floor = np.empty(cap, np.float64)
+        weak = np.empty(cap, np.int64)
+        n_weak = np.zeros(1, np.int64)
+        n = K.trigger_kernel(x, d.sos, self._zi, d.params, self._state, y_out, trig, floor, weak, n_weak)
+        return trig[:n].copy(), floor[:n].copy(), weak[: n_weak[0]].copy()
+
     def run_both(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Filter one validated float32 block and trigger on it.
 
@@ -109,16 +125,6 @@ class TriggerStream:
         weak : ndarray, int64, shape (m,)
             The weak channel's candidate sample indices counted from the stream start.
         """
-        d = self.design
-        if x.shape[0] == 0:
-            return np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
-        if self._zi is None:  # start at rest on the first sample: a DC offset makes no transient
-            self._zi = d.zi_unit * float(x[0])
         y = np.empty(x.shape[0], np.float32)
-        cap = x.shape[0] // d.hop + 2
-        trig = np.empty(cap, np.int64)
-        floor = np.empty(cap, np.float64)
-        weak = np.empty(cap, np.int64)
-        n_weak = np.zeros(1, np.int64)
-        n = K.trigger_kernel(x, d.sos, self._zi, d.params, self._state, y, trig, floor, weak, n_weak)
-        return y, trig[:n].copy(), floor[:n].copy(), weak[: n_weak[0]].copy()
+        trig, floor, weak = self.run_into(x, y)
+        return y, trig, floor, weak
