@@ -124,8 +124,8 @@ class LocatorService:
         c = self._assoc_cfg.c_mps
         self._prelim_span_ns = int((config.prelim_radius_m / c + self._assoc_cfg.gate_margin_s
                                     + self._assoc_cfg.tolerance_s) * NS)
-        # Recent detections of known sensors, (key "sensor:seq", detection), in arrival order.
-        self._recent: deque[tuple[str, Detection]] = deque()
+        # Recent detections of known sensors in arrival order: (key "sensor:seq", detection, t_ns, sensor index).
+        self._recent: deque[tuple[str, Detection, int, int]] = deque()
         self._newest_ns = 0
         self._final = FINALIZERS[config.finalizer](self._table, self._assoc_cfg, config.prelim_radius_m,
                                                    self._pool_around, self._submit_final)
@@ -362,30 +362,36 @@ class LocatorService:
         margin) away in time from ``s``'s, ``d`` being the distance between the sensors.
         """
         dets = [d for d in dets if d.sensor_id in self._index]
-        cand = self._candidates(frozenset())
-        if not dets or len(cand) < self._assoc_cfg.min_sensors:
+        if not dets:
             return []
-        ok = self._gated(cand, dets)
+        cand, ok = self._gated_candidates(dets, frozenset())
+        if len(cand) < self._assoc_cfg.min_sensors:
+            return []
         return [d for d, keep in zip(cand, ok.any(axis=1)) if keep]
-
-    def _candidates(self, claimed: frozenset[str] | set[str]) -> list[Detection]:
-        """Recent detections of known sensors, neither in a final shot nor in ``claimed``."""
-        final = self._final_keys
-        return [d for k, d in self._recent if k not in final and k not in claimed]
 
     def _remember(self, dets: list[Detection]) -> None:
         for d in dets:
-            if d.sensor_id in self._index:
-                self._recent.append((f"{d.sensor_id}:{d.seq}", d))
+            if (s := self._index.get(d.sensor_id)) is not None:
+                self._recent.append((f"{d.sensor_id}:{d.seq}", d, d.t_ns, s))
                 self._newest_ns = max(self._newest_ns, d.t_ns)
 
-    def _gated(self, cand: list[Detection], dets: list[Detection]) -> np.ndarray:
-        """(len(cand), len(dets)) bool: candidate and detection could be arrivals of one source."""
-        t_c = np.fromiter((d.t_ns for d in cand), np.int64, len(cand))
-        s_c = np.fromiter((self._index[d.sensor_id] for d in cand), np.int64, len(cand))
+    def _gated_candidates(self, dets: list[Detection], claimed: frozenset[str] | set[str]
+                          ) -> tuple[list[Detection], np.ndarray]:
+        """Recent detections, neither in a final shot nor ``claimed``, within the largest gate
+        of ``dets`` in time; and (len(cand), len(dets)) bool: which could be arrivals of one
+        source with which."""
         t_n = np.fromiter((d.t_ns for d in dets), np.int64, len(dets))
         s_n = np.fromiter((self._index[d.sensor_id] for d in dets), np.int64, len(dets))
-        return np.abs(t_c[:, None] - t_n[None, :]) <= self._gate_ns[np.ix_(s_c, s_n)]
+        lo, hi = int(t_n.min()) - self._prelim_span_ns, int(t_n.max()) + self._prelim_span_ns
+        final = self._final_keys
+        near = [(d, t, s) for k, d, t, s in self._recent if lo <= t <= hi and k not in final and k not in claimed]
+        t_c = np.fromiter((t for _, t, _ in near), np.int64, len(near))
+        s_c = np.fromiter((s for _, _, s in near), np.int64, len(near))
+        return [d for d, _, _ in near], self._gate(t_c, s_c, t_n, s_n)
+
+    def _gate(self, t_a: np.ndarray, s_a: np.ndarray, t_b: np.ndarray, s_b: np.ndarray) -> np.ndarray:
+        """(len(a), len(b)) bool: detections (times ns, sensor indices) that could be arrivals of one source."""
+        return np.abs(t_a[:, None] - t_b[None, :]) <= self._gate_ns[np.ix_(s_a, s_b)]
 
     def _partition(self, new: list[Detection]) -> list[tuple[list[Detection], list[Detection]]]:
         """Independent searches for the new detections: ``(new detections, pool)`` per group.
@@ -399,18 +405,24 @@ class LocatorService:
         settle any wrong claim).  Groups that cannot hold a shot
         (:meth:`_could_hold_shot`) are dropped.
         """
-        from scipy.sparse import csr_matrix
-        from scipy.sparse.csgraph import connected_components
-
         claimed = set().union(*(s.keys for s in self.incidents.unconfirmed()))
-        cand = self._candidates(claimed)
+        cand, ok = self._gated_candidates(new, claimed)
         if len(cand) < self._assoc_cfg.min_sensors:
             return []
-        ok = self._gated(cand, new)
-        link = csr_matrix(ok.astype(np.int8))
-        n_groups, label = connected_components((link.T @ link), directed=False)
+        link = ok.astype(np.int32)
+        share = (link.T @ link) > 0  # new detections whose pools overlap
+        label = np.full(len(new), -1)
+        for i in range(len(new)):
+            if label[i] >= 0:
+                continue
+            label[i] = i
+            todo = [i]
+            while todo:
+                for j in np.flatnonzero(share[todo.pop()] & (label < 0)):
+                    label[j] = i
+                    todo.append(j)
         out = []
-        for g in range(n_groups):
+        for g in np.unique(label):
             mine = np.flatnonzero(label == g)
             pool = [cand[i] for i in np.flatnonzero(ok[:, mine].any(axis=1))]
             group = [new[i] for i in mine]
@@ -437,7 +449,8 @@ class LocatorService:
         if m <= 0:
             return True
         s = np.fromiter((self._index[d.sensor_id] for d in pool), np.int64, len(pool))
-        adj = self._gated(pool, pool) & (s[:, None] != s[None, :])
+        t = np.fromiter((d.t_ns for d in pool), np.int64, len(pool))
+        adj = self._gate(t, s, t, s) & (s[:, None] != s[None, :])
         where = {(d.sensor_id, d.seq): i for i, d in enumerate(pool)}
         for d in new:
             i = where.get((d.sensor_id, d.seq))
@@ -474,7 +487,7 @@ class LocatorService:
             return
         # Keep what a shot not yet final may still need (the watermark can lag behind).
         newest = min(self._newest_ns, self._last_cut_ns or 2**62)
-        while self._recent and self._recent[0][1].t_ns < newest - 2 * self._prelim_span_ns:
+        while self._recent and self._recent[0][2] < newest - 2 * self._prelim_span_ns:
             self._recent.popleft()
         groups = self._partition(new)
         if not groups:
