@@ -479,40 +479,36 @@ def _gauss_newton_numpy(t, spos, mem, sx, sy, z0, t0, c, wx, wy, scale):
 
 
 @njit(cache=True)
-def repeat_matches(t, active, st, order, ptr, pat_sens, pat_delay, anchor_slot, anchors, tol, out_mem):
-    """For each anchor, the detections that repeat one shot's arrival pattern.
+def repeat_matches(t, active, st, order, ptr, pat_sens, pat_delay, t0s, tol, out_mem):
+    """For each candidate emission time, the detections that repeat one shot's arrival pattern.
 
-    The anchor at pattern sensor ``pat_sens[anchor_slot[ai]]`` sets the emission time
-    ``t[anchor] - pat_delay[anchor_slot[ai]]``; at every pattern sensor the active detection
-    nearest that time plus the sensor's delay, within ``tol``, is taken.
+    At every pattern sensor the active detection nearest ``t0 + pat_delay[k]``, within
+    ``tol``, is taken.
 
     Parameters
     ----------
     t : (n,) float64, s.  active : (n,) bool.  st, order, ptr : CSR per sensor (see module).
     pat_sens : (k,) int64, the pattern's sensors.  pat_delay : (k,) float64, arrival minus
-        emission time at each, s.  anchor_slot : (m,) int64, the pattern slot of each anchor's
-        sensor.  anchors : (m,) int64.  tol : float, s.
+        emission time at each, s.  t0s : (m,) float64, candidate emission times, s.  tol : float, s.
     out_mem : (m, k) int64, the matching detection per pattern sensor, -1 for none.
     """
-    for ai in range(anchors.shape[0]):
-        t0 = t[anchors[ai]] - pat_delay[anchor_slot[ai]]
+    for ai in range(t0s.shape[0]):
         for k in range(pat_sens.shape[0]):
             s = pat_sens[k]
-            out_mem[ai, k] = _nearest_active(st, order, active, ptr[s], ptr[s + 1], t0 + pat_delay[k], tol)
+            out_mem[ai, k] = _nearest_active(st, order, active, ptr[s], ptr[s + 1], t0s[ai] + pat_delay[k], tol)
 
 
-def repeat_matches_numpy(t, active, sens, pat_sens, pat_delay, anchor_slot, anchors, tol):
+def repeat_matches_numpy(t, active, sens, pat_sens, pat_delay, t0s, tol):
     """Plain-numpy twin of :func:`repeat_matches`; returns ``out_mem`` (m, k).  Ties go to the
     earlier detection, as in the kernel."""
-    out = np.full((anchors.size, pat_sens.size), -1, np.int64)
-    t0 = t[anchors] - pat_delay[anchor_slot]
+    out = np.full((t0s.size, pat_sens.size), -1, np.int64)
     for k, s in enumerate(pat_sens):
         ix = np.flatnonzero((sens == s) & active)
         ix = ix[np.argsort(t[ix], kind="stable")]
         if ix.size == 0:
             continue
-        d = np.abs(t[ix][None, :] - (t0 + pat_delay[k])[:, None])
+        d = np.abs(t[ix][None, :] - (t0s + pat_delay[k])[:, None])
         j = np.argmin(d, axis=1)  # first of equal distances: the earlier detection
-        ok = d[np.arange(anchors.size), j] <= tol
+        ok = d[np.arange(t0s.size), j] <= tol
         out[ok, k] = ix[j[ok]]
     return out

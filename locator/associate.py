@@ -506,6 +506,17 @@ class _Search:
 
     def evidence(self, pos: np.ndarray, t0: float, res: np.ndarray, members: np.ndarray,
                  wind: np.ndarray, tol_s: float | None = None, floor_s: float | None = None) -> float:
+        if floor_s is None:
+            return self._evidence(pos, t0, res, members, wind, None)
+        # A repeat's residuals are a few hundredths of a ms where the picker took the same
+        # feature and up to a few samples or a cycle where it did not: the window is scanned
+        # from ``floor_s`` to ``tol_s`` (4 steps of 2x) and the best kept, less log 4 for the choice.
+        tol = self.cfg.tolerance_s if tol_s is None else tol_s
+        ws = np.geomspace(floor_s, tol, 4) if tol > floor_s else np.array([tol])
+        return max(self._evidence(pos, t0, res, members, wind, float(w)) for w in ws) - math.log(ws.size)
+
+    def _evidence(self, pos: np.ndarray, t0: float, res: np.ndarray, members: np.ndarray,
+                  wind: np.ndarray, w_fixed: float | None) -> float:
         """Log-likelihood ratio of "a source here" against "detections falling at random".
 
         ``members``: the shot's detections (indices), ``res`` their residuals, s.
@@ -522,13 +533,13 @@ class _Search:
         stream, and "sources" that most sensors in hearing range contradict, lose.
         """
         cfg = self.cfg
-        tol = cfg.tolerance_s if tol_s is None else tol_s
-        n = res.size
-        dof = max(n - 3, 1)
-        scale = 1.4826 * float(np.median(np.abs(res))) * math.sqrt(n / dof)
-        # A fit tighter than the model can be (a third of the tolerance, which encodes picker,
-        # clock and sensor-position error) is luck with few redundant sensors, not evidence.
-        w = float(np.clip(3.0 * scale, tol / 3.0 if floor_s is None else floor_s, tol))
+        tol = cfg.tolerance_s
+        if w_fixed is None:
+            # A fit tighter than the model can be (a third of the tolerance, which encodes picker,
+            # clock and sensor-position error) is luck with few redundant sensors, not evidence.
+            w = float(np.clip(3.0 * _robust_scale(res), tol / 3.0, tol))
+        else:
+            w = w_fixed
         fit_snr = np.full(len(self.table.ids), np.nan)
         fits = np.zeros(len(self.table.ids), dtype=bool)
         ok = np.abs(res) <= w
@@ -562,7 +573,7 @@ class _Search:
         # nothing by fitting: the best (the anchor) adds nothing, the next two only that
         # detections so strong fell within one wavefront's span of it.  A repeat (``tol_s``
         # given) is placed by the earlier shot's pattern: only the anchor's gain goes.
-        free = 1 if tol_s is not None else 3
+        free = 1 if w_fixed is not None else 3
         return total + float(sum(g for g, _ in gains[:-free]) + sum(g for _, g in gains[-free:-1]))
 
     def _solve(self, idx: np.ndarray):
@@ -669,7 +680,10 @@ class _Search:
             got = self.refine(best[1], pattern_res=best[2])
             if got is not None:
                 return got
-            self.rep_dead[best[3]] = True  # this anchor repeats no pattern well enough
+            # these detections repeat no pattern well enough (every anchor among them would
+            # propose the same set again)
+            self.rep_dead[best[3]] = True
+            self.rep_dead[best[1]] = True
 
     def _best_repeat(self, cand: np.ndarray):
         from locator._associate_kernels import repeat_matches
@@ -687,9 +701,16 @@ class _Search:
                 continue
             shift = self.t[anc] - off[slot[self.sens[anc]]]  # candidate emission times, s
             mem = np.empty((anc.size, sp.size), dtype=np.int64)
-            repeat_matches(self.t, self.active, self.st, self.order, self.ptr, sp, off,
-                           slot[self.sens[anc]].astype(np.int64), anc, tol, mem)
-            res = np.where(mem >= 0, self.t[np.maximum(mem, 0)] - (shift[:, None] + off[None, :]), np.inf)
+            # The anchor's own pick error shifts the whole pattern: match loosely, centre the
+            # shift on the median of the matches, then match at the tolerance.
+            for tl in (2.0 * tol, tol):
+                repeat_matches(self.t, self.active, self.st, self.order, self.ptr, sp, off, shift, tl, mem)
+                res = np.where(mem >= 0, self.t[np.maximum(mem, 0)] - (shift[:, None] + off[None, :]), np.inf)
+                if tl > tol:
+                    n_ok = (mem >= 0).sum(axis=1)
+                    srt = np.sort(res, axis=1)  # the misses (inf) sort last
+                    mid = np.take_along_axis(srt, np.maximum(n_ok - 1, 0)[:, None] // 2, axis=1)[:, 0]
+                    shift = shift + np.where(n_ok > 0, mid, 0.0)
             n_fit = (mem >= 0).sum(axis=1)
             # no gun cycles faster than MIN_ROUND_S: a copy of the pattern closer than that to its
             # shot is the blast reflected off a wall beside the shooter (an image source a few

@@ -85,9 +85,10 @@ def test_repeat_kernel_matches_numpy_twin(rng):
     delay = rng.uniform(0.0, 1.0, sp.size)
     anchors = np.flatnonzero(np.isin(s.sens, sp))
     slot = np.searchsorted(sp, s.sens[anchors]).astype(np.int64)
+    t0s = s.t[anchors] - delay[slot]
     out = np.empty((anchors.size, sp.size), np.int64)
-    repeat_matches(s.t, s.active, s.st, s.order, s.ptr, sp, delay, slot, anchors, 0.05, out)
-    twin = repeat_matches_numpy(s.t, s.active, s.sens, sp, delay, slot, anchors, 0.05)
+    repeat_matches(s.t, s.active, s.st, s.order, s.ptr, sp, delay, t0s, 0.05, out)
+    twin = repeat_matches_numpy(s.t, s.active, s.sens, sp, delay, t0s, 0.05)
     np.testing.assert_array_equal(out, twin)
     assert (out >= 0).sum() > anchors.size  # the tolerance is wide: most slots match something
 
