@@ -5,7 +5,8 @@ Audio: 48 kHz city ambience (pink noise, passing traffic) from the simulator, on
 durations measured.  Baseline in the same run: one ``scipy.signal.sosfilt`` pass of the detector's own
 high-pass over the same audio; and the detector without its weak trigger channel (what the matched-filter
 confirmation of faint candidates costs).  Memory: tracemalloc peak of the detector's own allocations (the input excluded)
-at two durations.  One core (numba is single-threaded here).
+at two durations.  One core (numba is single-threaded here).  Times are the best of 5 runs (3 for blocks):
+the machine is shared, and the best run is the least disturbed.
 
     python benchmarks/bench_detector.py [--minutes 10]
 """
@@ -55,7 +56,7 @@ def city_audio(seconds: float = 120.0, seed: int = 7) -> tuple[np.ndarray, int]:
     return res.sensors[0].audio, n
 
 
-def timed(fn, repeat: int = 3) -> float:
+def timed(fn, repeat: int = 5) -> float:
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
@@ -91,7 +92,7 @@ def main(argv=None) -> int:
                 det.process(x[i : i + 4800])
             det.flush()
 
-        t_str = timed(stream, repeat=1)
+        t_str = timed(stream, repeat=3)
         print(f"{minutes:>6.0f} m{'100 ms blocks':>16}{t_str:>9.3f}{x.size / FS / t_str:>13.0f}{t_filt:>11.3f}"
               f"{t_filt / t_str:>7.2f}{'':>7}")
     print("ratio = time of one sosfilt pass / time of the detector (goal >= 0.5)")

@@ -170,7 +170,8 @@ def matched_z_kernel(seg, pre_end, lo, hi, template, order, a_out):  # pragma: n
     """Whitened matched-filter statistic of a candidate in ``seg`` (see :func:`dsp.confirm.matched_z`).
 
     ``seg[:pre_end]`` is ambience: its autocorrelation (lags 0..order) gives, through Levinson-Durbin, the
-    prediction-error (whitening) filter written to ``a_out`` (order + 1,).  The whitened ``seg`` is correlated
+    prediction-error (whitening) filter written to ``a_out`` (order + 1,) and the whitened ambience's mean
+    square (the final prediction error over ``pre_end``).  The whitened ``seg`` is correlated
     with the whitened ``template`` at offsets ``lo`` to ``hi`` (exclusive, clipped to where the filters are
     full); returns the largest |output| over its standard deviation on the ambience, or 0.0 when undefined.
     """
@@ -202,18 +203,8 @@ def matched_z_kernel(seg, pre_end, lo, hi, template, order, a_out):  # pragma: n
         err *= 1.0 - k * k
         if err <= 0.0:
             return 0.0
-    # whitened ambience: its variance
-    var = 0.0
-    cnt = 0
-    for i in range(order, pre_end):
-        w = 0.0
-        for j in range(order + 1):
-            w += a_out[j] * seg[i - j]
-        var += w * w
-        cnt += 1
-    if cnt == 0 or var <= 0.0:
-        return 0.0
-    var /= cnt
+    # whitened ambience: its mean square is Levinson's final prediction error over the samples
+    var = err / pre_end
     # whitened template and its norm
     nt = template.shape[0] + order
     hw = np.zeros(nt)

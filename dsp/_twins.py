@@ -83,7 +83,7 @@ def matched_z_twin(seg: np.ndarray, pre_end: int, lo: int, hi: int, template: np
     r[0] *= 1.0 + 1e-9
     a = np.concatenate([[1.0], -solve_toeplitz(r[:order], r[1 : order + 1])])
     w = signal.lfilter(a, [1.0], seg)
-    var = float(np.mean(w[order:pre_end] ** 2)) if pre_end > order else 0.0
+    var = float(np.dot(a, r)) / pre_end  # prediction error power of the autocorrelation method
     hw = np.convolve(a, template)
     start, stop = max(lo, order), min(hi, seg.size - hw.size + 1)
     if var <= 0 or stop <= start:

@@ -29,9 +29,10 @@ TEMPLATE_T_S = 0.4e-3
 TEMPLATE_S = 2e-3
 #: Corner of the one-pole low-pass that rounds the template's edge as a few hundred metres of air do (Hz).
 TEMPLATE_LP_HZ = 3000.0
-#: The matched filter is evaluated from this long before to this long after the candidate (s) ...
-SEARCH_BEFORE_S = 1.5e-3
-SEARCH_AFTER_S = 4e-3
+#: The matched filter is evaluated from this long before to this long after the candidate (s): the weak
+#: channel's slower average triggers up to ~1.5 ms after a faint blast begins ...
+SEARCH_BEFORE_S = 2e-3
+SEARCH_AFTER_S = 1e-3
 #: ... and the ambience ends this long before the candidate (s).
 GUARD_S = 1.5e-3
 
