@@ -209,7 +209,7 @@ def run_case(name: str, n_nodes: int, spacing_m: float, seconds: float, incident
         "cpu_cores": (cpu1 - cpu0) / duration, "peak_mib": hwm / 1024, "ack_rtt_p99_s": result["ack_rtt_p99_s"],
         "sender_late_p99_s": result["sender_late_p99_s"], "internal_errors": c.get("internal_errors", 0),
         "busy_s": health.get("association_busy_s", {}), "wait_s": health.get("association_wait_s", {}),
-        "batch_s": health.get("association_batch_s", {}),
+        "batch_s": health.get("association_batch_s", {}), "restarts": health.get("association_worker_restarts", 0),
     }
 
 
@@ -253,7 +253,8 @@ def main() -> None:
     for r in rows:
         w, b = r["wait_s"], r["batch_s"]
         print(f"{r['case']}: association wait p50/p95/p99 {w.get('p50')} / {w.get('p95')} / {w.get('p99')} s, "
-              f"batch searches {b.get('p50')} / {b.get('p95')} / {b.get('p99')} s, busy {r['busy_s']}")
+              f"batch searches {b.get('p50')} / {b.get('p95')} / {b.get('p99')} s, busy {r['busy_s']}, "
+              f"worker restarts {r['restarts']}")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"rejected frames: {base['rejected']} / {big['rejected']}; internal errors: {base['internal_errors']} / "
           f"{big['internal_errors']}; sender lateness p99: {base['sender_late_p99_s']:.3f} / "

@@ -633,6 +633,7 @@ class LocatorService:
             "association_busy_s": {k: round(v, 3) for k, v in self.busy_s.items()},
             "association_wait_s": _quantiles(self.queue_wait_s),
             "association_batch_s": _quantiles(self.batch_work_s),
+            "association_worker_restarts": sum(r.restarts for r in {self._runner, self._final_runner} - {None}),
             "counters": dict(sorted(self.ingest.counters.items())),
         }
 

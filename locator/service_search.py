@@ -12,7 +12,9 @@ of one batch (different parts of the city) run side by side.
 Each worker gets the whole sensor table once, when it starts, and compiles the
 associator's kernels before its first real search; a search then ships only the pool's
 detections and the indices of the sensors to weigh.  A worker whose service died
-(SIGKILL) is terminated by the kernel (``PR_SET_PDEATHSIG``), so no orphan keeps running.
+(SIGKILL) notices that its parent changed and exits, so no orphan keeps running (the
+kernel's ``PR_SET_PDEATHSIG`` would not do: it fires when the *thread* that started
+the worker ends, and kills healthy workers of a live service).
 """
 
 from __future__ import annotations
@@ -20,13 +22,18 @@ from __future__ import annotations
 import concurrent.futures
 import concurrent.futures.process
 import multiprocessing
+import logging
 import os
 import signal
+import threading
+import time
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from sensor_node.protocol import Detection
+
+log = logging.getLogger("salvo.locator")
 
 # State of a worker process (set once by _start_worker).
 _IDS: tuple[str, ...] = ()
@@ -110,6 +117,7 @@ class SearchRunner:
 
     def _restart(self) -> None:
         assert self._pool is not None
+        log.warning("an association worker process died; starting %d new one(s)", self.processes)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._pool = self._new_pool()
         self.restarts += 1
@@ -147,18 +155,18 @@ def _start_worker(ids: tuple[str, ...], pos: np.ndarray, cfg, parent_pid: int, n
     """Initializer of a worker process: die with the service, keep the table, compile the kernels."""
     global _IDS, _POS, _CFG
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the service's to handle
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: SIGTERM when the service dies
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent_pid:  # the service died before prctl took effect
-        os._exit(0)
+    threading.Thread(target=_exit_with, args=(parent_pid,), name="watch-parent", daemon=True).start()
     if nice:
         os.nice(nice)
     _IDS, _POS, _CFG = ids, pos, cfg
     _search(ids, pos, cfg, *warm_up_job(ids, pos, cfg))
+
+
+def _exit_with(parent_pid: int, every_s: float = 0.5) -> None:
+    """Exit as soon as the service that started this worker is gone (re-parented orphan)."""
+    while os.getppid() == parent_pid:
+        time.sleep(every_s)
+    os._exit(0)
 
 
 def _ready(_: int) -> bool:

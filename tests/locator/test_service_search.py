@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,9 +45,14 @@ def site():
 @pytest.fixture(scope="module")
 def workers(site):
     ids, pos, _ = site
-    runner = SearchRunner(ids, pos, AssociationConfig(), processes=1)
-    yield runner
-    runner.close()
+    # Started from a thread that then ends, as the service starts its workers from a thread
+    # pool: the workers must outlive it (they must die with the process, not the thread).
+    box = {}
+    t = threading.Thread(target=lambda: box.update(r=SearchRunner(ids, pos, AssociationConfig(), processes=1)))
+    t.start()
+    t.join()
+    yield box["r"]
+    box["r"].close()
 
 
 def _summary(shots):
@@ -57,6 +63,7 @@ def test_workers_find_what_the_thread_finds(site, workers):
     ids, pos, jobs = site
     here = SearchRunner(ids, pos, AssociationConfig(), processes=0)
     got = workers.search(jobs)
+    assert workers.restarts == 0
     want = here.search(jobs)
     assert [len(g) for g in want] == [2, 1, 0]  # the case is not trivial
     assert [_summary(g) for g in got] == [_summary(w) for w in want]
