@@ -394,12 +394,13 @@ class LocatorService:
         return np.abs(t_a[:, None] - t_b[None, :]) <= self._gate_ns[np.ix_(s_a, s_b)]
 
     def _partition(self, new: list[Detection]) -> list[tuple[list[Detection], list[Detection]]]:
-        """Independent searches for the new detections: ``(new detections, pool)`` per group.
+        """Searches for the new detections: ``(new detections, pool)`` per group.
 
-        Two new detections share a search only when some candidate could be an arrival of
-        the same source as both (their gated pools overlap); a burst across the city is
-        then many small searches, each over the few dozen detections and sensors around
-        one place, instead of one search whose cost grows with everything in flight.
+        New detections that could be arrivals of one source (pairwise within the gate,
+        chained) form a group, searched over the recent detections gated with any of them;
+        a burst across the city is then many small searches, each over the few dozen
+        detections and sensors around one place, instead of one search whose cost grows
+        with everything in flight.
         The pool leaves out detections a preliminary shot already claims: a search for a
         later round must not find the earlier ones again (their final solutions will
         settle any wrong claim).  Groups that cannot hold a shot
@@ -409,8 +410,13 @@ class LocatorService:
         cand, ok = self._gated_candidates(new, claimed)
         if len(cand) < self._assoc_cfg.min_sensors:
             return []
-        link = ok.astype(np.int32)
-        share = (link.T @ link) > 0  # new detections whose pools overlap
+        # New detections that could be arrivals of one source search together.  (Linking those
+        # whose pools merely overlap percolates in a busy city: the door slams and shots of a
+        # backlog chain up into one search across town, slower than real time, and the backlog
+        # grows.  Pools of different groups may share detections; a shot found twice is one.)
+        t_n = np.fromiter((d.t_ns for d in new), np.int64, len(new))
+        s_n = np.fromiter((self._index[d.sensor_id] for d in new), np.int64, len(new))
+        share = self._gate(t_n, s_n, t_n, s_n)
         label = np.full(len(new), -1)
         for i in range(len(new)):
             if label[i] >= 0:
