@@ -154,7 +154,7 @@ class AssociationConfig:
         source one of the minimal sets an anchor tries).  Chosen on gunfight seed 101.
     depth : int
         Partners per neighbour sensor of a minimal set: the first ``depth`` active strong
-        detections of its gate (default 3; 0: all, cost quadratic in the gate's detections).
+        detections of its gate (default 2; 0: all, cost quadratic in the gate's detections).
     strength_window_s : float
         How far back ``strength_db`` looks, s (default 0.3: the loud part of a coda).
     strength_decay_db_per_s : float
@@ -187,7 +187,7 @@ class AssociationConfig:
     repeat_tolerance_s: float = 0.002
     repeat_fraction: float = 0.5
     repeat_bonus: float = 4.0
-    depth: int = 3
+    depth: int = 2
     strength_window_s: float = 0.3
     strength_decay_db_per_s: float = 50.0
 
@@ -394,7 +394,8 @@ class _Search:
     """One association search over a fixed list of detections (sorted by time)."""
 
     def __init__(self, dets: Sequence[Detection], table: SensorTable, cfg: AssociationConfig,
-                 context_ns: Sequence[Sequence[tuple[int, float, float, float]]] | None = None):
+                 context_ns: Sequence[Sequence[tuple[int, float, float, float]]] | None = None,
+                 prior: Sequence[Shot] = ()):
         self.dets = dets
         self.table = table
         self.cfg = cfg
@@ -431,6 +432,11 @@ class _Search:
         self.patterns: list[tuple[np.ndarray, np.ndarray, np.ndarray, float, list[float]]] = []
         self.rep_dead = np.zeros(len(dets), dtype=np.bool_)
         self.scales: list[float] = []  # robust residual scale of each accepted shot, s
+        for shot in sorted(prior, key=lambda q: q.t0_ns):  # shots released earlier (online)
+            sens = np.array([table.index[d.sensor_id] for d in shot.detections], dtype=np.int64)
+            t_det = np.array([(d.t_ns - shot.t0_ns) * 1e-9 for d in shot.detections])
+            self._remember(shot.pos_m, sens, t_det, (shot.t0_ns - self.ref_ns) * 1e-9)
+            self.scales.append(_robust_scale(shot.residual_s))
         m = len(dets)
         self.support = np.zeros(m, dtype=np.int64)
         self.score_ = np.zeros(m)
@@ -638,6 +644,22 @@ class _Search:
             solution=sol,
         ), used
 
+    def _remember(self, pos: np.ndarray, sens: np.ndarray, delay_s: np.ndarray, t0: float) -> None:
+        """Add a shot's arrival pattern (its sensors and their arrival - emission times, s) to
+        the repeat patterns.  One pattern per place: a shot within a few metres of an earlier
+        one updates it, keeping the delays of the sensors that missed this round from the
+        rounds they heard."""
+        delay = np.full(len(self.table.ids), np.nan)
+        rounds = [t0]
+        for q in self.patterns:
+            if np.hypot(*(q[0][:2] - pos[:2])) <= REPEAT_SAME_M:
+                delay[q[1]] = q[2]
+                rounds += q[4]
+        self.patterns = [q for q in self.patterns if np.hypot(*(q[0][:2] - pos[:2])) > REPEAT_SAME_M]
+        delay[sens] = delay_s
+        sp = np.flatnonzero(np.isfinite(delay))
+        self.patterns.append((np.asarray(pos, dtype=np.float64).copy(), sp, delay[sp], max(rounds), rounds))
+
     def _accept(self, got: tuple[Shot, np.ndarray], shots: list[Shot]) -> np.ndarray:
         """Keep a shot: retire its detections and their shadows, remember its pattern."""
         shot, used = got
@@ -645,19 +667,8 @@ class _Search:
         self.scales.append(_robust_scale(shot.residual_s))
         self.active[used] = False
         self._retire_shadow(used)
-        t0 = (shot.t0_ns - self.ref_ns) * 1e-9
-        # one pattern per place: a shot within a few metres of an earlier one updates it, keeping
-        # the delays of the sensors that missed this round from the rounds they heard
-        delay = np.full(len(self.table.ids), np.nan)
-        rounds = [t0]
-        for q in self.patterns:
-            if np.hypot(*(q[0][:2] - shot.pos_m[:2])) <= REPEAT_SAME_M:
-                delay[q[1]] = q[2]
-                rounds += q[4]
-        self.patterns = [q for q in self.patterns if np.hypot(*(q[0][:2] - shot.pos_m[:2])) > REPEAT_SAME_M]
-        delay[self.sens[used]] = self.t[used] - t0
-        sp = np.flatnonzero(np.isfinite(delay))
-        self.patterns.append((shot.pos_m.copy(), sp, delay[sp], max(rounds), rounds))
+        self._remember(shot.pos_m, self.sens[used], self.t[used] - (shot.t0_ns - self.ref_ns) * 1e-9,
+                       (shot.t0_ns - self.ref_ns) * 1e-9)
         return used
 
     def repeat(self, cand: np.ndarray) -> tuple[Shot, np.ndarray] | None:
@@ -743,6 +754,7 @@ class _Search:
         shots: list[Shot] = []
         dead = ~self.strong  # anchors whose best hypothesis failed (weak ones never anchor)
         fresh = np.zeros(n, dtype=np.bool_)  # scored against the current active set
+        rep_failed = (-1, -1)  # (shots accepted, end of range) of the last repeat search that failed
         # "best" order: one window over everything, i.e. the globally best hypothesis first
         window = cfg.anchor_window_s if cfg.order == "front" else np.inf
         i0 = 0
@@ -766,8 +778,13 @@ class _Search:
                 # repeats may come from further ahead than the window: the next round of a burst
                 # is found before the leftovers at the front (echoes, noise) are given up on
                 hi_r = int(np.searchsorted(self.t, self.t[i0] + window + REPEAT_AHEAD_S, side="right"))
-                rc = np.arange(i0, hi_r)
-                got = self.repeat(rc[self.active[rc]])
+                # a search that failed fails again until a shot changes the patterns or the
+                # detections, or the range reaches detections it has not seen
+                if (len(shots), hi_r) != rep_failed and not (rep_failed[0] == len(shots) and hi_r <= rep_failed[1]):
+                    rc = np.arange(i0, hi_r)
+                    got = self.repeat(rc[self.active[rc]])
+                    if got is None:
+                        rep_failed = (len(shots), hi_r)
             if got is not None:
                 self._accept(got, shots)
                 fresh[:] = False
@@ -806,19 +823,21 @@ class _Search:
 
 
 def associate_triples(detections: Sequence[Detection], table: SensorTable, cfg: AssociationConfig,
-                      context_ns: Sequence[Sequence[tuple[int, float, float, float]]] | None = None) -> list[Shot]:
+                      context_ns: Sequence[Sequence[tuple[int, float, float, float]]] | None = None,
+                      prior: Sequence[Shot] = ()) -> list[Shot]:
     """The "triples" associator over a time-sorted list of usable detections (see module).
 
-    ``context_ns``: per sensor (table order), ``(t_ns, snr_db, peak_dbfs, p_gunshot)`` of detections already used
-    elsewhere, which still count towards the chance rates.
+    ``context_ns``: per sensor (table order), ``(t_ns, snr_db, peak_dbfs, p_gunshot)`` of detections
+    already used elsewhere, which still count towards the chance rates; ``prior``: shots found
+    earlier (online: released), whose arrival patterns later rounds may repeat.
     """
     if len(detections) < cfg.min_sensors or len(table.ids) < cfg.min_sensors:
         return []
-    return _Search(detections, table, cfg, context_ns).run()
+    return _Search(detections, table, cfg, context_ns, prior).run()
 
 
-#: Associators by name: ``f(detections sorted by time, SensorTable, AssociationConfig, context_ns=None)
-#: -> list[Shot]``.
+#: Associators by name: ``f(detections sorted by time, SensorTable, AssociationConfig, context_ns=None,
+#: prior=()) -> list[Shot]``.
 ASSOCIATORS = {"triples": associate_triples}
 
 
@@ -865,6 +884,7 @@ class OnlineAssociator:
         self._table = SensorTable.from_any(sensors)
         self._buf: list[Detection] = []
         self._released: list[Detection] = []  # in released shots: still count towards chance rates
+        self._recent: list[Shot] = []  # released shots whose patterns later rounds may repeat
         self._now_ns: int | None = None
         self._last_run_ns: int | None = None
         c = self._cfg.c_mps
@@ -912,7 +932,7 @@ class OnlineAssociator:
         context: list[list[tuple[int, float]]] = [[] for _ in self._table.ids]
         for d in self._released:
             context[self._table.index[d.sensor_id]].append((d.t_ns, d.snr_db, d.peak_dbfs, d.p_gunshot))
-        shots = ASSOCIATORS[self._cfg.method](dets, self._table, self._cfg, context)
+        shots = ASSOCIATORS[self._cfg.method](dets, self._table, self._cfg, context, self._recent)
         final = [s for s in shots if now_ns is None or self._final_by(s) <= now_ns]
         used = {id(d) for s in final for d in s.detections}
         keep = [d for d in self._buf if id(d) not in used]
@@ -927,5 +947,8 @@ class OnlineAssociator:
             keep = [d for d in keep if d.t_ns >= horizon]
             self._released = [d for d in self._released if d.t_ns >= horizon - self._span_ns]
             self._released += [d for s in final for d in s.detections]
+            # released shots stay as patterns for the rounds after them (REPEAT_MEMORY_S)
+            keep_ns = now_ns - int(REPEAT_MEMORY_S * NS)
+            self._recent = [s for s in self._recent if s.t0_ns >= keep_ns] + final
         self._buf = keep
         return final
