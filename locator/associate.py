@@ -2,37 +2,48 @@
 
 The method ("triples", the one entry of :data:`ASSOCIATORS`)
 -------------------------------------------------------------
-Every not-yet-used detection is an *anchor*.  With one gated detection at each of two of
-the anchor sensor's ``K`` nearest neighbours (gate: from ``tolerance_s`` before the anchor to
-``d/c + margin`` after it, mlat-server's gate made one-sided) the three arrival times fix a
-source ``(x, y, t0)`` in closed form at the source height, in the frame of the moving air
-when the wind is known.  A minimal set is only as good as its three arrivals, so each
-hypothesis that a loose check keeps is refined on the arrivals it gathers (a few robust
-Gauss-Newton steps at a tightening tolerance: local optimisation, as in LO-RANSAC) and
-scored by Ledeczi's consistency function -- the sensors with a detection within
-``tolerance_s`` of the predicted arrival -- each weighted by how surprising so strong a
-detection is on that sensor (``surprise_weights``).  The best hypothesis is then solved by
-``locator.solve.solve`` (robust; it may leave out a sensor with a bad clock), its arrivals
-re-gathered around the solution, and accepted only when its evidence against chance (a
-log-likelihood ratio from each sensor's own detection rate, ``_Search.evidence``) clears
-``min_evidence``.  Its detections and the few ms after each (ground reflection, the
-sensor's own wall) are retired, and the search goes on.  Echoes and one-sensor confusers
-line up with no source that other sensors agree on, so they stay unused.  ``order``:
-"best" takes the best hypothesis anywhere next (default), "front" the best among the
-anchors near the earliest unresolved detection (several times cheaper).
+Shots are taken from the front of the stream, earliest first, each retiring its arrivals
+(and the few ms after them: ground reflection, the sensor's own wall) before later ones are
+looked for.  Each step tries two kinds of hypothesis:
+
+1. *Repeats* (``_Search.repeat``).  A round fired from where an accepted shot was reaches
+   every sensor with the same delays, sensor-position errors, diffraction and wind included,
+   so it matches that shot's arrival pattern shifted in time to a fraction of a ms
+   (``repeat_tolerance_s``) where a new source can only be checked against the model's
+   ``tolerance_s``.  The earliest repeat within ``REPEAT_AHEAD_S`` of the front is taken
+   first: in automatic fire each round claims its arrivals before the periodic aliases of
+   the burst (sources made of different rounds' arrivals) can.
+2. *New sources* (the numba kernel ``best_hypotheses``).  Every strong detection near the
+   front anchors minimal sets: one gated partner (from ``tolerance_s`` before the anchor to
+   ``d/c + margin`` after it, mlat-server's gate made one-sided) at each of two of its ``K``
+   nearest sensors fixes ``(x, y, t0)`` in closed form at the source height, in the frame of
+   the moving air.  Partners are the first ``depth`` strong detections of a gate and its
+   ``depth`` rarest: front first, the earliest unresolved shot's arrivals are among them.
+   Each minimal set that a loose check keeps is refined on the arrivals it gathers (robust
+   Gauss-Newton at a tightening tolerance, as in LO-RANSAC) and scored by Ledeczi's
+   consistency function weighted by how surprising each detection is (``surprise_weights``).
+
+The best hypothesis is solved by ``locator.solve.solve`` (robust; it may leave out a sensor
+with a bad clock) and accepted when its evidence against chance (``_Search.evidence``: a
+log-likelihood ratio from each sensor's own rate of detections at least as strong) clears
+``min_evidence``.  "Strong" is ``strength_db``: the SNR, capped by how far a detection
+rises above the decaying level of the sensor's previous detections, so echoes and coda
+rank low.  A new source is refused when its residuals are several times looser than the
+shots accepted so far (``ALIAS_RATIO``) or when most of its arrivals ride below an earlier
+blast (median strength < 0): both mark ghosts built from other shots' arrivals.
 
 Why this and not the alternatives: a (x, y, t) grid (REAL) or a consistency-function grid
 needs cells of ~2 m to separate wavefronts 20-45 m apart (automatic fire), i.e. ~10^5-10^6
 cells for a 1-2 km site times every detection, redone after each shot; GaMMA's mixture
-needs the number of events and breaks on 3-round strings (SOURCES.md).  Here the cost is
-``n * C(K,2) * g^2 * S`` for ``n`` detections, ``S`` sensors and ``g`` detections per
-sensor inside a gate, times the refinement of the hypotheses that pass the loose check --
-in one compiled kernel.  Measured figures: benchmarks/bench_associate.py (it does not yet
-meet the 100 ms target for a 600-detection window; see the report).
+needs the number of events and breaks on 3-round strings (SOURCES.md).  Here the cost per
+anchor is bounded: ``C(K,2) (2 depth)^2`` minimal sets, each checked on ``S`` sensors by
+binary search, plus one vectorised pattern match per remembered place.  Measured figures:
+benchmarks/bench_associate.py.
 
 The online form (:class:`OnlineAssociator`) runs the same search over a buffer and
 releases a shot once every sensor that could have heard it has had time to (its emission
-time plus the longest travel time to any sensor, plus the tolerance and margin).
+time plus the longest travel time to any sensor, plus the tolerance and margin); released
+shots stay patterns for later rounds (``REPEAT_MEMORY_S``).
 """
 
 from __future__ import annotations
@@ -122,9 +133,9 @@ class AssociationConfig:
         Anchors within this much of the earliest unresolved detection compete for the next
         shot, s (default 0.5; see ``_Search.run``).
     order : str
-        ``"front"`` (shots taken from the front of the stream, see ``_Search.run``) or
-        ``"best"`` (the best-scoring hypothesis anywhere first; default: it loses fewer shots
-        of interleaved shooters, at several times the cost).
+        ``"front"`` (default: shots taken from the front of the stream, see ``_Search.run``;
+        what the depth-limited partners and the repeats assume) or ``"best"`` (the
+        best-scoring hypothesis anywhere first; use with ``depth=0``, at many times the cost).
     step_s : float
         Online: stream time between two searches of the buffer, s (default 0.25).
     method : str
@@ -841,7 +852,8 @@ def associate_triples(detections: Sequence[Detection], table: SensorTable, cfg: 
 ASSOCIATORS = {"triples": associate_triples}
 
 
-def associate(detections: Iterable[Detection], sensors: Any, config: AssociationConfig | None = None) -> list[Shot]:
+def associate(detections: Iterable[Detection], sensors: Any, config: AssociationConfig | None = None,
+              prior: Sequence[Shot] = ()) -> list[Shot]:
     """Group detections into shots, offline over a whole set.
 
     Parameters
@@ -852,6 +864,9 @@ def associate(detections: Iterable[Detection], sensors: Any, config: Association
     sensors : mapping or sequence
         ``{sensor_id: (x, y, z)}`` in local metres, or objects with ``sensor_id`` and ``pos_m``.
     config : AssociationConfig, optional
+    prior : sequence of Shot
+        Shots already found (earlier windows of a stream): later rounds from their places are
+        found as repeats of their arrival patterns (see module).
 
     Returns
     -------
@@ -861,7 +876,8 @@ def associate(detections: Iterable[Detection], sensors: Any, config: Association
     """
     cfg = config or AssociationConfig()
     table = SensorTable.from_any(sensors)
-    return ASSOCIATORS[cfg.method](_usable(detections, table, cfg), table, cfg)
+    prior = [q for q in prior if all(d.sensor_id in table.index for d in q.detections)]
+    return ASSOCIATORS[cfg.method](_usable(detections, table, cfg), table, cfg, None, prior)
 
 
 class OnlineAssociator:
