@@ -444,8 +444,9 @@ class _Search:
         self.rep_dead = np.zeros(len(dets), dtype=np.bool_)
         self.scales: list[float] = []  # robust residual scale of each accepted shot, s
         for shot in sorted(prior, key=lambda q: q.t0_ns):  # shots released earlier (online)
-            sens = np.array([table.index[d.sensor_id] for d in shot.detections], dtype=np.int64)
-            t_det = np.array([(d.t_ns - shot.t0_ns) * 1e-9 for d in shot.detections])
+            mine = [d for d in shot.detections if d.sensor_id in table.index]  # a pool may hold fewer sensors
+            sens = np.array([table.index[d.sensor_id] for d in mine], dtype=np.int64)
+            t_det = np.array([(d.t_ns - shot.t0_ns) * 1e-9 for d in mine])
             self._remember(shot.pos_m, sens, t_det, (shot.t0_ns - self.ref_ns) * 1e-9)
             self.scales.append(_robust_scale(shot.residual_s))
         m = len(dets)
@@ -876,7 +877,6 @@ def associate(detections: Iterable[Detection], sensors: Any, config: Association
     """
     cfg = config or AssociationConfig()
     table = SensorTable.from_any(sensors)
-    prior = [q for q in prior if all(d.sensor_id in table.index for d in q.detections)]
     return ASSOCIATORS[cfg.method](_usable(detections, table, cfg), table, cfg, None, prior)
 
 
