@@ -257,7 +257,7 @@ def decode_frame(frame: bytes, keys, allowed: tuple[str, ...] = ("det", "hb", "a
         return Decoded(None, "bad_version", f"schema version {version!r}, expected {SCHEMA_VERSION}")
     if not isinstance(sensor_id, str) or not 0 < len(sensor_id) <= MAX_SENSOR_ID_CHARS:
         return Decoded(None, "malformed", "sensor id is not short text")
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:  # a list or map here is not hashable
         return Decoded(None, "unknown_kind", f"kind {str(kind)[:16]!r}", sensor_id)
     if kind not in allowed:
         return Decoded(None, "wrong_direction", f"kind {kind!r} not accepted here", sensor_id)
