@@ -232,6 +232,10 @@ class StreamingDetector:
         fs = self.fs_hz
         cfg = self.config
         first = self._picker(y, trig, fs)
+        if not first.noise_rms > 0.0:
+            # digital silence before it: the audio starting (a file's or stream's head, a
+            # dropout's end), not an impulse, and its SNR has no meaning
+            return []
         out = []
         feats = compute_features(raw, y, first.onset, first.peak_index, first.peak_amp, first.noise_rms, fs,
                                  self._context(w0 + first.onset))

@@ -76,6 +76,17 @@ def test_silent_dc_and_short_inputs_give_no_detections():
     assert det.process([]) == [] and det.flush() == []
 
 
+def test_audio_starting_after_digital_silence_is_not_an_impulse():
+    # released recordings begin with zeros until the sensor's audio starts; the step from
+    # silence to ambience once came out as a detection with SNR 120 dB
+    x = blast_at(FS, [1.5], 2.0, noise_rms=2e-3, seed=5)
+    x[:FS] = 0.0
+    picks = detect(x, FS)
+    assert all(p.snr_db < 100.0 for p in picks)
+    assert not any(abs(p.onset_sample - FS) < 0.002 * FS for p in picks)
+    assert any(abs(p.onset_sample - 1.5 * FS) < 0.002 * FS for p in picks)
+
+
 def test_clipped_blast_is_detected_and_flagged():
     x = np.clip(blast_at(FS, [0.4], 0.8, amp=3.0, seed=5), -1.0, 1.0)
     picks = [p for p in detect(x, FS) if p.kind != "secondary"]
