@@ -6,8 +6,8 @@ process it competes with the event loop (sockets, HMAC, SQLite): every system ca
 loop makes hands the GIL over and must win it back, and under a city's load the loop's
 acks and the searches slow each other down.  With ``processes >= 1`` the searches run in
 worker processes (``spawn``: no lock of the service's threads is copied into them), the
-service's association thread only waits for their answers, and the independent searches
-of one batch (different parts of the city) run side by side.
+service's association thread only waits for their answers, and with two or more workers
+the independent searches of one batch (different parts of the city) run side by side.
 
 Each worker gets the whole sensor table once, when it starts, and compiles the
 associator's kernels before its first real search; a search then ships only the pool's
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import concurrent.futures.process
-import multiprocessing
 import logging
+import multiprocessing
 import os
 import signal
 import threading
