@@ -151,6 +151,10 @@ class AssociationConfig:
         Detections the node's classifier calls gunfire (``p_gunshot >= 0.5``) rank above all
         others in strength (default False): a sensor's chance rate of "as strong" then counts
         only its gunfire-like detections, which street noise and reverberation rarely are.
+    burst_window_s, burst_extra_evidence : float
+        A new source within ``burst_window_s`` (s) of a remembered place's round needs
+        ``burst_extra_evidence`` (nats) more than ``min_evidence`` (defaults 1 s, 8: chosen on
+        gunfight seeds 101-106 between lost rounds and aliases).
     max_strong_rate_hz : float
         ... and only detections whose sensor makes fewer this strong per second (within
         +-``RATE_HALF_S``; default 5: a burst of automatic fire is ~13 rounds/s for 2 s).
@@ -198,6 +202,8 @@ class AssociationConfig:
     repeat_tolerance_s: float = 0.002
     repeat_fraction: float = 0.5
     repeat_bonus: float = 4.0
+    burst_window_s: float = 1.0
+    burst_extra_evidence: float = 8.0
     depth: int = 2
     strength_window_s: float = 0.3
     strength_decay_db_per_s: float = 50.0
@@ -635,6 +641,12 @@ class _Search:
             st = st[np.isfinite(st)]
             if st.size and float(np.median(st)) < cfg.min_strength_db:
                 return None
+            # While a gun is firing (a remembered place fired within ``burst_window_s``), its
+            # rounds are taken as repeats and what is left of its wavefronts lines up into
+            # aliases easily: a new source there must be that much stronger.
+            t0 = float(sol.t0_s)
+            if any(min(abs(t0 - r) for r in q[4]) <= cfg.burst_window_s for q in self.patterns):
+                need += cfg.burst_extra_evidence
             ev = self.evidence(pos, float(sol.t0_s), res, used, sol.wind_mps)
         else:
             need -= cfg.repeat_bonus
