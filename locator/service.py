@@ -224,18 +224,11 @@ class LocatorService:
             return
         log.info("resuming: %d open incidents, %d detections to replay", len(self.incidents.open_ids), len(replay))
         # Re-run association over what was received, a few seconds of it at a time.
-        step = self._prelim_span_ns
-        i = 0
-        while i < len(replay):
-            j = i
-            while j < len(replay) and replay[j].t_ns < replay[i].t_ns + step:
-                j += 1
-            chunk = replay[i:j]
+        for chunk in self._time_slices(replay):
             self._remember(chunk)
             self._final.add(chunk)
             for shots in self._preliminary(chunk):
                 self._apply(shots, replayed=True)
-            i = j
         # Finalising waits for the tick after the restart grace: nodes are resending.
 
     def _allowance_ns(self) -> int:
@@ -310,8 +303,22 @@ class LocatorService:
         dets = [r.detection for r in batch]
         self._remember(dets)
         self._final.add(dets)
-        for shots in self._preliminary(dets):
-            self._apply(shots)
+        # A backlog (nodes resending a spool, a detector that fell behind) is searched a
+        # few seconds of sound at a time, earliest first: each search stays the size of one
+        # wavefront's neighbourhood, and the shots found first explain later arrivals.
+        for chunk in self._time_slices(sorted(dets, key=lambda d: d.t_ns)):
+            for shots in self._preliminary(chunk):
+                self._apply(shots)
+
+    def _time_slices(self, dets: list[Detection]) -> Iterator[list[Detection]]:
+        """Time-sorted detections cut into slices no longer than the widest gate (``prelim_radius_m`` / c)."""
+        i = 0
+        while i < len(dets):
+            j = i
+            while j < len(dets) and dets[j].t_ns < dets[i].t_ns + self._prelim_span_ns:
+                j += 1
+            yield dets[i:j]
+            i = j
 
     def _unexplained(self, new: list[Detection]) -> list[Detection]:
         """The new detections that no preliminary shot already predicts.
