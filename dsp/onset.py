@@ -46,6 +46,9 @@ MODEL_RATES_HZ = (8000, 12000, 16000, 24000, 48000, 96000)
 #: foot extrapolation misses on clean shots, which depends on how the converter's band meets the blast's.
 #: Calibrated on simulator training seeds by ``training/calibrate_onset.py`` (never on benchmark seeds).
 EDGE_MODEL_S = (46.0e-6, 22.0e-6, 12.0e-6, 10.0e-6, 16.0e-6, 10.0e-6)
+#: Largest sigma a pick reports (s): the pickers search a few ms around the trigger, so an error beyond that is
+#: another arrival, not a wider one (and the wire protocol refuses sigmas of seconds).
+MAX_SIGMA_S = 5e-3
 #: Reference of the jitter power law of :func:`pick_smoothed`'s sigma (s).
 JITTER_REF_S = 1e-4
 #: Below this peak SNR (first peak over the noise RMS, dB) the edge picker hands over to :func:`pick_smoothed`.
@@ -181,7 +184,7 @@ def pick_edge(y: np.ndarray, trig: int, fs_hz: float) -> Onset:
     slope = (EDGE_HI - EDGE_LO) * amp / rise * fs_hz if rise > 1e-3 else step * fs_hz
     # the foot comes from two crossings, each jittered by noise / slope
     jitter_s = EDGE_JITTER_GAIN * noise / slope if slope > 0 else 1.0 / fs_hz
-    sigma = math.hypot(jitter_s, model_error_s(fs_hz, EDGE_MODEL_S))
+    sigma = min(math.hypot(jitter_s, model_error_s(fs_hz, EDGE_MODEL_S)), MAX_SIGMA_S)
     return Onset(float(onset), float(sigma), int(p), float(amp), float(noise))
 
 
@@ -245,7 +248,7 @@ def pick_smoothed(y: np.ndarray, trig: int, fs_hz: float) -> Onset:
     onset = max(t50 - SMOOTH_FOOT_S * fs_hz - SMOOTH_FOOT_SAMPLES, 0.0)
     jitter_s = noise_z / (step * fs_hz) if step > 0 else 1e-3
     jitter_s = SMOOTH_JITTER_SCALE * JITTER_REF_S * (jitter_s / JITTER_REF_S) ** SMOOTH_JITTER_POWER
-    sigma = math.hypot(jitter_s, model_error_s(fs_hz, SMOOTH_MODEL_S))
+    sigma = min(math.hypot(jitter_s, model_error_s(fs_hz, SMOOTH_MODEL_S)), MAX_SIGMA_S)
     return Onset(float(onset), float(sigma), int(p), float(amp), float(_noise_rms(y, int(onset), fs_hz)))
 
 
@@ -272,7 +275,7 @@ def pick_aic(y: np.ndarray, trig: int, fs_hz: float) -> Onset:
     noise = _noise_rms(y, onset, fs_hz)
     slope = amp / max(p - onset + 1, 1) * fs_hz
     sigma = math.sqrt((noise / slope) ** 2 + (0.5 / fs_hz) ** 2) if slope > 0 else 1.0 / fs_hz
-    return Onset(float(onset), float(sigma), int(p), float(amp), float(noise))
+    return Onset(float(onset), float(min(sigma, MAX_SIGMA_S)), int(p), float(amp), float(noise))
 
 
 #: Registry of onset pickers: name -> function(y, trig, fs_hz) -> Onset.

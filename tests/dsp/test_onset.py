@@ -43,6 +43,22 @@ def test_sigma_grows_with_noise():
     assert noisy.snr_db < quiet.snr_db - 20
 
 
+def test_sigma_stays_within_the_picking_window_in_heavy_noise():
+    # the faint picker's sigma grows as the cube of its jitter; in noise as loud as the blast it
+    # once reached tens of seconds, which the wire protocol refuses (the node resent it forever)
+    from dsp.onset import MAX_SIGMA_S
+
+    fs = 16_000
+    rng = np.random.default_rng(4)
+    for seed in range(6):
+        x = blast_at(fs, [0.3, 0.7], 1.0, amp=0.02, noise_rms=2e-2, seed=seed) + 0.01 * rng.standard_normal(fs)
+        for p in detect(x, fs):
+            assert 0 < p.sigma_s <= MAX_SIGMA_S
+    for name, picker in PICKERS.items():
+        y = rng.standard_normal(800)
+        assert 0 < picker(y, 400, fs).sigma_s <= MAX_SIGMA_S, name
+
+
 def test_pickers_registry_and_windows_at_the_edges():
     fs = 16_000
     assert set(PICKERS) == {"edge", "aic"}
