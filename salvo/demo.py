@@ -112,8 +112,6 @@ def run_demo(out, speed: float = 2.0, seed: int = 1, preset: str = "small-city",
         f'store = "salvo.db"\nsensors = "recording/sensors.csv"\nkeys = "keys.txt"\n'
         # Stream-time allowances scale with the speed-up: 0.5 s of real transport is 0.5*speed of audio time.
         f"transport_allowance_s = {0.5 * speed}\nrestart_grace_s = 0.0\n"
-        # Sixteen nodes and the locator share two cores here: fewer, larger association batches.
-        "batch_s = 0.2\n"
         f"clock_speed = {speed}\nclock_epoch_utc = \"{epoch_utc}\"\n"
         + (f"ground_z_m = {ground_z}\n" if not math.isnan(ground_z) else "")
         + f"[association]\nc_mps = {c_mps:.3f}\n"
