@@ -48,3 +48,17 @@ def test_command_line():
     demo.register(p.add_subparsers())
     args = p.parse_args(["demo", "--out", "x", "--speed", "3"])
     assert args.out == "x" and args.speed == 3.0 and args.seed == 1 and args.func is demo._run
+
+
+def test_associator_warm_up_locates_its_made_up_shot(monkeypatch):
+    import numpy as np
+
+    import locator.associate as assoc
+
+    found = []
+    real = assoc.associate
+    monkeypatch.setattr(assoc, "associate", lambda *a, **k: found.extend(real(*a, **k)) or found)
+    ids = [f"S{i:02d}" for i in range(9)]
+    pos = np.array([(300.0 * (i % 3), 300.0 * (i // 3), 5.0) for i in range(9)])
+    demo._warm_up_associator(ids, pos)
+    assert len(found) == 1  # the kernels ran end to end: one shot, as made up
