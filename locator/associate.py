@@ -464,8 +464,8 @@ class _Search:
         # detections, plus any the caller already used (online, shots released earlier), and
         # each one's strength (``strength_db``, over the merged stream so that the context's
         # blasts still cast their shadow on the echoes after them).
-        self.snr = np.full(m, np.nan)
-        self.rate_t, self.rate_snr = [], []
+        self.strength = np.full(m, np.nan)
+        self.rate_t, self.rate_strength = [], []
         for s in range(n_sens):
             own = self.order[self.ptr[s] : self.ptr[s + 1]]
             rows = [(self.t[i], dets[i].peak_dbfs, dets[i].snr_db, dets[i].p_gunshot, i) for i in own]
@@ -481,14 +481,14 @@ class _Search:
             if cfg.gunfire_first:
                 # what the node's classifier calls gunfire outranks anything it does not
                 st = st + np.where(arr[:, 3] >= 0.5, GUNFIRE_DB, 0.0)
-            self.snr[idx[idx >= 0]] = st[idx >= 0]
+            self.strength[idx[idx >= 0]] = st[idx >= 0]
             self.rate_t.append(arr[:, 0])
-            self.rate_snr.append(st)
-        rate = as_strong_rate_hz(self.t, self.snr, self.sens, n_sens)
+            self.rate_strength.append(st)
+        rate = as_strong_rate_hz(self.t, self.strength, self.sens, n_sens)
         self.wgt = surprise_weights(rate, 2.0 * cfg.tolerance_s)
         # anchors and partners: detections that stand out (NaN, unknown, counts as standing out)
         # and are among the few strongest of their sensor's recent ones
-        self.strong = ~(self.snr < cfg.min_strength_db) & (rate <= cfg.max_strong_rate_hz)
+        self.strong = ~(self.strength < cfg.min_strength_db) & (rate <= cfg.max_strong_rate_hz)
 
     def score(self, anchors: np.ndarray) -> None:
         from locator._associate_kernels import best_hypotheses
@@ -544,15 +544,17 @@ class _Search:
         """Log-likelihood ratio of "a source here" against "detections falling at random".
 
         ``members``: the shot's detections (indices), ``res`` their residuals, s.
-        The window a chance detection would have to fall in is what the residuals fill
-        (3 robust sigmas, inflated by sqrt(n/dof) for what the fit absorbed; a third of the
-        tolerance to the tolerance).  For a sensor that fits, ``P_s`` is the chance of a detection *at least as
-        strong* (SNR) as the one it has falling in that window, from that sensor's own rate
-        within +-0.5 s; it adds ``log(p / P_s)``, with ``p`` the probability that a sensor
-        hears a real shot (``detection_probability``).  A sensor that does not fit adds
-        ``log((1 - p) / (1 - P_s))`` with the rate of all its detections.  Three arrivals fix a
-        2D source exactly, whatever they are: of the three largest gains the largest is taken
-        off and the other two count with the span of a wavefront across the array as window.
+        The window a chance detection would have to fall in is ``w_fixed`` or else what the
+        residuals fill (3 robust sigmas, inflated by sqrt(n/dof) for what the fit absorbed;
+        a third of the tolerance to the tolerance).  For a sensor that fits, ``P_s`` is the
+        chance of a detection *at least as strong* (``strength_db``) as the one it has
+        falling in that window, from that sensor's own rate within +-``RATE_HALF_S``; it adds
+        ``log(p / P_s)``, with ``p`` the probability that a sensor hears a real shot
+        (``detection_probability``).  A sensor that does not fit adds ``log((1 - p) / (1 -
+        P_s))`` with the rate of all its detections.  Three arrivals fix a 2D source exactly,
+        whatever they are: of the three largest gains the largest is taken off and the other
+        two count with the span of a wavefront across the array as window (a repeat, placed
+        by its pattern, loses only the largest).
         Strong wavefronts across many sensors win; weak echo coincidences in a dense
         stream, and "sources" that most sensors in hearing range contradict, lose.
         """
@@ -564,11 +566,11 @@ class _Search:
             w = float(np.clip(3.0 * _robust_scale(res), tol / 3.0, tol))
         else:
             w = w_fixed
-        fit_snr = np.full(len(self.table.ids), np.nan)
+        fit_strength = np.full(len(self.table.ids), np.nan)
         fits = np.zeros(len(self.table.ids), dtype=bool)
         ok = np.abs(res) <= w
         fits[self.sens[members[ok]]] = True
-        fit_snr[self.sens[members[ok]]] = self.snr[members[ok]]
+        fit_strength[self.sens[members[ok]]] = self.strength[members[ok]]
         dist = np.linalg.norm(self.table.pos_m - pos, axis=1)
         pred = t0 + travel_s(pos, self.table.pos_m, cfg.c_mps, wind)
         half = RATE_HALF_S
@@ -583,8 +585,8 @@ class _Search:
             seg = self.rate_t[s]
             lo, hi = np.searchsorted(seg, pred[s] - half), np.searchsorted(seg, pred[s] + half)
             if fits[s]:
-                snr = self.rate_snr[s][lo:hi]
-                n_as = int(np.sum(snr >= fit_snr[s])) if math.isfinite(fit_snr[s]) else hi - lo
+                strength = self.rate_strength[s][lo:hi]
+                n_as = int(np.sum(strength >= fit_strength[s])) if math.isfinite(fit_strength[s]) else hi - lo
                 # at least one a window: silence is no proof that nothing else happened
                 rate = max(n_as - 1, 1) / (2 * half)
                 gains.append((math.log(p / (1.0 - math.exp(-rate * 2.0 * w))),
@@ -637,7 +639,7 @@ class _Search:
                 return None
             # Echoes ride below the decaying level of the blast before them at each sensor
             # (``strength_db`` < 0); a new source made mostly of such is a ghost of a shot.
-            st = self.snr[used]
+            st = self.strength[used]
             st = st[np.isfinite(st)]
             if st.size and float(np.median(st)) < cfg.min_strength_db:
                 return None
