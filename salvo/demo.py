@@ -254,6 +254,13 @@ def _warm_up_detector(fs_hz: float) -> None:
     pipe = NodePipeline("warm-up", fs_hz)
     pipe.process(x, nominal_clock(0, fs_hz))
     pipe.flush(nominal_clock(0, fs_hz))
+    # the weak channel's confirmation kernel runs only on a faint candidate, which the signal
+    # above need not have: sixteen nodes compiling it at their first one starve the cores
+    from dsp import DetectorConfig
+    from dsp.confirm import matched_z
+
+    y = rng.normal(0, 1e-3, int(0.3 * fs_hz))
+    matched_z(y, y.size // 2, fs_hz, DetectorConfig().highpass_hz)
 
 
 def _warm_up_associator(ids, pos_m) -> None:
