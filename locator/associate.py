@@ -67,8 +67,6 @@ REPEAT_SAME_M = 5.0
 MIN_ROUND_S = 0.05
 #: How far past the anchor window repeats are looked for, s.
 REPEAT_AHEAD_S = 2.0
-#: Strength added to detections classified gunfire (``gunfire_first``), dB: more than any SNR.
-GUNFIRE_DB = 200.0
 #: A new source whose residuals are this many times looser than the median accepted shot's is
 #: taken for an alias (``_Search.refine``).
 ALIAS_RATIO = 3.0
@@ -147,10 +145,6 @@ class AssociationConfig:
     min_strength_db : float
         Only detections at least this strong (``strength``; unknown counts as strong) anchor
         or partner a minimal set, dB (default 0); any detection can join a shot found.
-    gunfire_first : bool
-        Detections the node's classifier calls gunfire (``p_gunshot >= 0.5``) rank above all
-        others in strength (default False): a sensor's chance rate of "as strong" then counts
-        only its gunfire-like detections, which street noise and reverberation rarely are.
     burst_window_s, burst_extra_evidence : float
         A new source within ``burst_window_s`` (s) of a remembered place's round needs
         ``burst_extra_evidence`` (nats) more than ``min_evidence`` (defaults 1 s, 8: chosen on
@@ -197,7 +191,6 @@ class AssociationConfig:
     method: str = "triples"
     strength: str = "prominence"
     min_strength_db: float = 0.0
-    gunfire_first: bool = False
     max_strong_rate_hz: float = 5.0
     repeat_tolerance_s: float = 0.002
     repeat_fraction: float = 0.5
@@ -411,7 +404,7 @@ class _Search:
     """One association search over a fixed list of detections (sorted by time)."""
 
     def __init__(self, dets: Sequence[Detection], table: SensorTable, cfg: AssociationConfig,
-                 context_ns: Sequence[Sequence[tuple[int, float, float, float]]] | None = None,
+                 context_ns: Sequence[Sequence[tuple[int, float, float]]] | None = None,
                  prior: Sequence[Shot] = ()):
         self.dets = dets
         self.table = table
@@ -468,19 +461,16 @@ class _Search:
         self.rate_t, self.rate_strength = [], []
         for s in range(n_sens):
             own = self.order[self.ptr[s] : self.ptr[s + 1]]
-            rows = [(self.t[i], dets[i].peak_dbfs, dets[i].snr_db, dets[i].p_gunshot, i) for i in own]
+            rows = [(self.t[i], dets[i].peak_dbfs, dets[i].snr_db, i) for i in own]
             if context_ns is not None:
-                rows += [((c[0] - self.ref_ns) * 1e-9, c[2], c[1], c[3], -1) for c in context_ns[s]]
+                rows += [((c[0] - self.ref_ns) * 1e-9, c[2], c[1], -1) for c in context_ns[s]]
             rows.sort(key=lambda r: r[0])
-            arr = np.array([r[:4] for r in rows], dtype=np.float64).reshape(-1, 4)
-            idx = np.array([r[4] for r in rows], dtype=np.int64)
+            arr = np.array([r[:3] for r in rows], dtype=np.float64).reshape(-1, 3)
+            idx = np.array([r[3] for r in rows], dtype=np.int64)
             if cfg.strength == "prominence":
                 st = strength_db(arr[:, 0], arr[:, 1], arr[:, 2], cfg.strength_window_s, cfg.strength_decay_db_per_s)
             else:
                 st = arr[:, 2].copy()
-            if cfg.gunfire_first:
-                # what the node's classifier calls gunfire outranks anything it does not
-                st = st + np.where(arr[:, 3] >= 0.5, GUNFIRE_DB, 0.0)
             self.strength[idx[idx >= 0]] = st[idx >= 0]
             self.rate_t.append(arr[:, 0])
             self.rate_strength.append(st)
@@ -849,11 +839,11 @@ class _Search:
 
 
 def associate_triples(detections: Sequence[Detection], table: SensorTable, cfg: AssociationConfig,
-                      context_ns: Sequence[Sequence[tuple[int, float, float, float]]] | None = None,
+                      context_ns: Sequence[Sequence[tuple[int, float, float]]] | None = None,
                       prior: Sequence[Shot] = ()) -> list[Shot]:
     """The "triples" associator over a time-sorted list of usable detections (see module).
 
-    ``context_ns``: per sensor (table order), ``(t_ns, snr_db, peak_dbfs, p_gunshot)`` of detections
+    ``context_ns``: per sensor (table order), ``(t_ns, snr_db, peak_dbfs)`` of detections
     already used elsewhere, which still count towards the chance rates; ``prior``: shots found
     earlier (online: released), whose arrival patterns later rounds may repeat.
     """
@@ -961,7 +951,7 @@ class OnlineAssociator:
         dets = _usable(self._buf, self._table, self._cfg)
         context: list[list[tuple[int, float]]] = [[] for _ in self._table.ids]
         for d in self._released:
-            context[self._table.index[d.sensor_id]].append((d.t_ns, d.snr_db, d.peak_dbfs, d.p_gunshot))
+            context[self._table.index[d.sensor_id]].append((d.t_ns, d.snr_db, d.peak_dbfs))
         shots = ASSOCIATORS[self._cfg.method](dets, self._table, self._cfg, context, self._recent)
         final = [s for s in shots if now_ns is None or self._final_by(s) <= now_ns]
         used = {id(d) for s in final for d in s.detections}
