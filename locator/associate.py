@@ -796,7 +796,7 @@ class _Search:
                 hi_r = int(np.searchsorted(self.t, self.t[i0] + window + REPEAT_AHEAD_S, side="right"))
                 # a search that failed fails again until a shot changes the patterns or the
                 # detections, or the range reaches detections it has not seen
-                if (len(shots), hi_r) != rep_failed and not (rep_failed[0] == len(shots) and hi_r <= rep_failed[1]):
+                if not (rep_failed[0] == len(shots) and hi_r <= rep_failed[1]):
                     rc = np.arange(i0, hi_r)
                     got = self.repeat(rc[self.active[rc]])
                     if got is None:
