@@ -99,6 +99,16 @@ def summary(errs: list[float], counts: list[bool] | None, n_rounds: int) -> str:
     return f"{found.sum():3d}/{n_rounds:<3d} {100 * found.sum() / n_rounds:5.1f}%  {med} {p90}  {w15}  {cnt}"
 
 
+def _value(text):
+    """A ``--set`` value: an int, a float, or else the text itself (``order=best``)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def run_audio(args, rs, dets, test, t_refs):
     """Row (b): association and incidents on the detector's output for one test."""
     over = {}
@@ -108,7 +118,7 @@ def run_audio(args, rs, dets, test, t_refs):
         over["min_evidence"] = args.min_evidence
     for kv in args.set or ():
         k, v = kv.split("=", 1)
-        over[k] = float(v) if "." in v else int(v)
+        over[k] = _value(v)
     cfg_b = AnalyzeConfig()
     if over:
         assoc, _ = site_configs(rs.sensor_set, cfg_b)

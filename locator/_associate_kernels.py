@@ -88,6 +88,13 @@ def _gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy, tl, cand
     return n
 
 
+def gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy, tl, cand, need):
+    """Per sensor the active detection nearest the arrival predicted from a source at
+    ``(sx, sy, z0)`` m emitting at ``t0`` s, within ``tl`` s: written to ``cand`` (S,) (-1 for
+    none); returns how many (fewer than ``need`` once ``need`` cannot be reached)."""
+    return _gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy, tl, cand, need)
+
+
 @njit(cache=True)
 def _gauss_newton(t, spos, cand, sx, sy, z0, t0, c, wx, wy, scale):
     # two Gauss-Newton steps on (x, y, t0) over the gathered arrivals, Cauchy-weighted so a
@@ -496,6 +503,26 @@ def repeat_matches(t, active, st, order, ptr, pat_sens, pat_delay, t0s, tol, out
         for k in range(pat_sens.shape[0]):
             s = pat_sens[k]
             out_mem[ai, k] = _nearest_active(st, order, active, ptr[s], ptr[s + 1], t0s[ai] + pat_delay[k], tol)
+
+
+def gather_numpy(t, active, sens, spos, sx, sy, z0, t0, c, wx, wy, tl):
+    """Plain-numpy twin of :func:`gather`; returns ``cand`` (S,).  Ties go to the earlier
+    detection, as in the kernel."""
+    d = spos - np.array([sx, sy, z0])
+    aw = c * c - wx * wx - wy * wy
+    bw = d[:, 0] * wx + d[:, 1] * wy
+    pred = t0 + (np.sqrt(bw * bw + aw * (d * d).sum(axis=1)) - bw) / aw
+    out = np.full(spos.shape[0], -1, np.int64)
+    for s in range(spos.shape[0]):
+        ix = np.flatnonzero((sens == s) & active)
+        if ix.size == 0:
+            continue
+        ix = ix[np.argsort(t[ix], kind="stable")]
+        dt = np.abs(t[ix] - pred[s])
+        j = int(np.argmin(dt))
+        if dt[j] <= tl:
+            out[s] = ix[j]
+    return out
 
 
 def repeat_matches_numpy(t, active, sens, pat_sens, pat_delay, t0s, tol):

@@ -48,6 +48,7 @@ shots stay patterns for later rounds (``REPEAT_MEMORY_S``).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -75,6 +76,8 @@ REPEAT_MEMORY_S = 60.0
 #: Narrowest window a repeat's evidence counts chance detections in, s: a few samples of
 #: picker error (rounds differ a little in waveform).
 REPEAT_FLOOR_S = 0.0003
+#: Most candidate repeats scored by ``_Search.pattern_support`` (a 3-round string has 2).
+SUPPORT_TRIES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +167,14 @@ class AssociationConfig:
     depth : int
         Partners per neighbour sensor of a minimal set: the first ``depth`` active strong
         detections of its gate (default 2; 0: all, cost quadratic in the gate's detections).
+    support_max_sensors : int
+        Where at most this many sensors are in hearing range of a new source short of
+        ``min_evidence``, it may count the evidence of rounds within ``REPEAT_AHEAD_S`` that
+        repeat its arrival pattern (``_Search.pattern_support``; default 6, 0: never).  With
+        4-6 sensors a round has one to three redundant arrivals and cannot stand out of a noisy
+        street on its own (chosen on the Pittsburgh FP1+FP2 audio); with more, a real shot
+        has the evidence alone, while the aliases of a regular burst (built from neighbouring
+        rounds' arrivals) repeat as faithfully as its rounds do and would gain from it.
     strength_window_s : float
         How far back ``strength_db`` looks, s (default 0.3: the loud part of a coda).
     strength_decay_db_per_s : float
@@ -198,6 +209,7 @@ class AssociationConfig:
     burst_window_s: float = 1.0
     burst_extra_evidence: float = 8.0
     depth: int = 2
+    support_max_sensors: int = 6
     strength_window_s: float = 0.3
     strength_decay_db_per_s: float = 50.0
 
@@ -215,6 +227,9 @@ class AssociationConfig:
             raise ConfigError(f"association: strength {self.strength!r} is not 'prominence' or 'snr'")
         if self.method not in ASSOCIATORS:
             raise ConfigError(f"association: method {self.method!r} is not one of {sorted(ASSOCIATORS)}")
+        for name in ("depth", "support_max_sensors"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"association: {name} must be >= 0, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,10 +317,25 @@ class Shot:
         return min(d.t_ns for d in self.detections)
 
 
+@functools.lru_cache(maxsize=64)
+def _windows(floor_s: float, tol_s: float) -> np.ndarray:
+    """The windows a repeat's evidence scans, s: 4 steps of 2x from ``floor_s`` to ``tol_s``."""
+    ws = np.geomspace(floor_s, tol_s, 4) if tol_s > floor_s else np.array([tol_s])
+    ws.setflags(write=False)
+    return ws
+
+
+def _median(a) -> float:
+    """Median of a short array (``np.median``'s overhead is 20x the sort of 16 numbers)."""
+    a = np.sort(np.asarray(a, dtype=np.float64), axis=None)
+    n = a.size
+    return float(a[n // 2]) if n % 2 else float(0.5 * (a[n // 2 - 1] + a[n // 2]))
+
+
 def _robust_scale(res: np.ndarray) -> float:
     """Robust standard deviation of a shot's residuals, s (MAD, inflated for the 3 fitted unknowns)."""
     n = res.size
-    return 1.4826 * float(np.median(np.abs(res))) * math.sqrt(n / max(n - 3, 1))
+    return 1.4826 * _median(np.abs(res)) * math.sqrt(n / max(n - 3, 1))
 
 
 def _usable(detections: Iterable[Detection], table: SensorTable, cfg: AssociationConfig) -> list[Detection]:
@@ -474,6 +504,17 @@ class _Search:
             self.strength[idx[idx >= 0]] = st[idx >= 0]
             self.rate_t.append(arr[:, 0])
             self.rate_strength.append(st)
+        # The same, concatenated with sensor s's times offset by s * span, so that one
+        # searchsorted finds every sensor's window (``_evidence_terms``).
+        # (1e4 s of margin: no predicted arrival falls that far outside the data)
+        known = [r for r in self.rate_t if r.size]
+        t_lo = min((float(r[0]) for r in known), default=0.0)
+        t_hi = max((float(r[-1]) for r in known), default=0.0)
+        span = t_hi - t_lo + 2.0 * RATE_HALF_S + 1e4
+        self._rate_base = np.arange(n_sens) * span - t_lo
+        self._rate_key = np.concatenate([r + b for r, b in zip(self.rate_t, self._rate_base)] or [np.zeros(0)])
+        self._rate_str = np.concatenate(self.rate_strength or [np.zeros(0)])
+        self._gate_s = 2.0 * table.diameter_m / cfg.c_mps  # widest span of one wavefront's arrivals, s
         rate = as_strong_rate_hz(self.t, self.strength, self.sens, n_sens)
         self.wgt = surprise_weights(rate, 2.0 * cfg.tolerance_s)
         # anchors and partners: detections that stand out (NaN, unknown, counts as standing out)
@@ -505,36 +546,19 @@ class _Search:
 
     def _gather(self, pos: np.ndarray, t0: float, wind: np.ndarray) -> np.ndarray:
         """Per sensor the active detection nearest the arrival predicted from (pos, t0), within tolerance."""
-        pred = t0 + travel_s(pos, self.table.pos_m, self.cfg.c_mps, wind)
-        out = []
-        for s in range(len(self.table.ids)):
-            ix = self.order[self.ptr[s] : self.ptr[s + 1]]
-            ix = ix[self.active[ix]]
-            if ix.size == 0:
-                continue
-            d = np.abs(self.t[ix] - pred[s])
-            j = int(np.argmin(d))
-            if d[j] <= self.cfg.tolerance_s:
-                out.append(ix[j])
-        return np.array(out, dtype=np.int64)
+        from locator._associate_kernels import gather
+
+        out = np.empty(len(self.table.ids), dtype=np.int64)
+        gather(self.t, self.st, self.order, self.active, self.ptr, self.table.pos_m, float(pos[0]), float(pos[1]),
+               float(pos[2]), float(t0), self.cfg.c_mps, float(wind[0]), float(wind[1]), self.cfg.tolerance_s, out, 0)
+        return out[out >= 0]
 
     def evidence(self, pos: np.ndarray, t0: float, res: np.ndarray, members: np.ndarray,
                  wind: np.ndarray, tol_s: float | None = None, floor_s: float | None = None) -> float:
-        if floor_s is None:
-            return self._evidence(pos, t0, res, members, wind, None)
-        # A repeat's residuals are a few hundredths of a ms where the picker took the same
-        # feature and up to a few samples or a cycle where it did not: the window is scanned
-        # from ``floor_s`` to ``tol_s`` (4 steps of 2x) and the best kept, less log 4 for the choice.
-        tol = self.cfg.tolerance_s if tol_s is None else tol_s
-        ws = np.geomspace(floor_s, tol, 4) if tol > floor_s else np.array([tol])
-        return max(self._evidence(pos, t0, res, members, wind, float(w)) for w in ws) - math.log(ws.size)
-
-    def _evidence(self, pos: np.ndarray, t0: float, res: np.ndarray, members: np.ndarray,
-                  wind: np.ndarray, w_fixed: float | None) -> float:
         """Log-likelihood ratio of "a source here" against "detections falling at random".
 
-        ``members``: the shot's detections (indices), ``res`` their residuals, s.
-        The window a chance detection would have to fall in is ``w_fixed`` or else what the
+        ``members``: the shot's detections (indices, at most one per sensor), ``res`` their
+        residuals, s.  The window a chance detection would have to fall in is what the
         residuals fill (3 robust sigmas, inflated by sqrt(n/dof) for what the fit absorbed;
         a third of the tolerance to the tolerance).  For a sensor that fits, ``P_s`` is the
         chance of a detection *at least as strong* (``strength_db``) as the one it has
@@ -543,54 +567,84 @@ class _Search:
         (``detection_probability``).  A sensor that does not fit adds ``log((1 - p) / (1 -
         P_s))`` with the rate of all its detections.  Three arrivals fix a 2D source exactly,
         whatever they are: of the three largest gains the largest is taken off and the other
-        two count with the span of a wavefront across the array as window (a repeat, placed
-        by its pattern, loses only the largest).
+        two count with the span of a wavefront across the array as window.
         Strong wavefronts across many sensors win; weak echo coincidences in a dense
         stream, and "sources" that most sensors in hearing range contradict, lose.
+
+        A repeat (``floor_s`` given) is placed by the earlier shot's pattern, so only the
+        anchor's gain goes.  Its residuals are a few hundredths of a ms where the picker took
+        the same feature and up to a few samples or a cycle where it did not: the window is
+        scanned from ``floor_s`` to ``tol_s`` (4 steps of 2x) and the best kept, less log 4
+        for the choice.
         """
-        cfg = self.cfg
-        tol = cfg.tolerance_s
-        if w_fixed is None:
+        terms = self._evidence_terms(pos, t0, members, wind)
+        res = np.abs(np.asarray(res, dtype=np.float64))
+        if floor_s is None:
+            tol = self.cfg.tolerance_s
             # A fit tighter than the model can be (a third of the tolerance, which encodes picker,
             # clock and sensor-position error) is luck with few redundant sensors, not evidence.
             w = float(np.clip(3.0 * _robust_scale(res), tol / 3.0, tol))
-        else:
-            w = w_fixed
-        fit_strength = np.full(len(self.table.ids), np.nan)
-        fits = np.zeros(len(self.table.ids), dtype=bool)
-        ok = np.abs(res) <= w
-        fits[self.sens[members[ok]]] = True
-        fit_strength[self.sens[members[ok]]] = self.strength[members[ok]]
+            return float(self._evidence_at(terms, res, w, free=3)[0])
+        tol = self.cfg.tolerance_s if tol_s is None else tol_s
+        ws = _windows(floor_s, tol)
+        return float(self._evidence_at(terms, res, ws, free=1).max()) - math.log(ws.size)
+
+    def _in_range(self, pos: np.ndarray) -> int:
+        """How many sensors are in hearing range (``hear_range_m``) of a source at ``pos``."""
+        if self.cfg.hear_range_m is None:
+            return len(self.table.ids)
+        return int(np.count_nonzero(np.linalg.norm(self.table.pos_m - pos, axis=1) <= self.cfg.hear_range_m))
+
+    def _evidence_terms(self, pos: np.ndarray, t0: float, members: np.ndarray, wind: np.ndarray):
+        """What ``evidence`` needs whatever the window: per sensor in hearing range the count of
+        its detections within +-``RATE_HALF_S`` of the predicted arrival, and per member the
+        count of those at least as strong as it (unknown strength: all)."""
+        cfg = self.cfg
         dist = np.linalg.norm(self.table.pos_m - pos, axis=1)
         pred = t0 + travel_s(pos, self.table.pos_m, cfg.c_mps, wind)
-        half = RATE_HALF_S
+        key = self._rate_base + pred  # into the sensors' concatenated, offset times
+        lo = np.searchsorted(self._rate_key, key - RATE_HALF_S)
+        hi = np.searchsorted(self._rate_key, key + RATE_HALF_S)
         in_range = dist <= (cfg.hear_range_m if cfg.hear_range_m is not None else np.inf)
-        p = cfg.detection_probability
-        gate = 2.0 * self.table.diameter_m / cfg.c_mps  # widest span of one wavefront's arrivals, s
-        gains = []  # (gain in a window of w, gain in the gate)
-        total = 0.0
-        for s in range(len(self.table.ids)):
-            if not in_range[s]:
-                continue
-            seg = self.rate_t[s]
-            lo, hi = np.searchsorted(seg, pred[s] - half), np.searchsorted(seg, pred[s] + half)
-            if fits[s]:
-                strength = self.rate_strength[s][lo:hi]
-                n_as = int(np.sum(strength >= fit_strength[s])) if math.isfinite(fit_strength[s]) else hi - lo
-                # at least one a window: silence is no proof that nothing else happened
-                rate = max(n_as - 1, 1) / (2 * half)
-                gains.append((math.log(p / (1.0 - math.exp(-rate * 2.0 * w))),
-                              math.log(p / (1.0 - math.exp(-rate * gate)))))
-            else:
-                p_s = 1.0 - math.exp(-max(hi - lo, 1) / (2 * half) * 2.0 * w)
-                total += math.log((1.0 - p) / max(1.0 - p_s, 1e-9))
-        gains.sort()
+        ms = self.sens[members]
+        n_as = np.empty(members.size)
+        for k, (q, s) in enumerate(zip(members.tolist(), ms.tolist())):
+            f = self.strength[q]
+            seg = self._rate_str[lo[s] : hi[s]]
+            n_as[k] = np.count_nonzero(seg >= f) if math.isfinite(f) else seg.size
+        return in_range, (hi - lo).astype(np.float64), ms, n_as
+
+    def _evidence_at(self, terms, res: np.ndarray, w, free: int) -> np.ndarray:
+        """``evidence`` for each window of ``w`` (W,), s; ``free``: the best gains that fit by
+        construction.  Returns (W,)."""
+        in_range, n_all, ms, n_as = terms
+        w = np.atleast_1d(np.asarray(w, dtype=np.float64))[:, None]  # (W, 1)
+        p = self.cfg.detection_probability
+        two_half = 2.0 * RATE_HALF_S
+        ok = (res[None, :] <= w) & in_range[ms][None, :]  # (W, m); one member per sensor
+        # a sensor that does not fit: log((1 - p) / (1 - P_s)), P_s from all its detections
+        p_all = -np.expm1(-np.maximum(n_all[in_range], 1.0)[None, :] / two_half * 2.0 * w)
+        miss_all = np.log((1.0 - p) / np.maximum(1.0 - p_all, 1e-9))
+        p_mem = -np.expm1(-np.maximum(n_all[ms], 1.0)[None, :] / two_half * 2.0 * w)
+        miss_mem = np.log((1.0 - p) / np.maximum(1.0 - p_mem, 1e-9))
+        total = miss_all.sum(axis=1) - np.where(ok, miss_mem, 0.0).sum(axis=1)
+        # a sensor that fits: log(p / P_s), P_s from those at least as strong as its member
+        # (at least one a window: silence is no proof that nothing else happened)
+        rate = np.maximum(n_as - 1.0, 1.0)[None, :] / two_half
+        g_w = np.where(ok, np.log(p / -np.expm1(-rate * 2.0 * w)), np.inf)
+        g_gate = np.log(p / -np.expm1(-rate * self._gate_s))  # (1, m)
         # Three arrivals fix a 2D source whatever they are, so the three that fit best prove
         # nothing by fitting: the best (the anchor) adds nothing, the next two only that
-        # detections so strong fell within one wavefront's span of it.  A repeat (``tol_s``
-        # given) is placed by the earlier shot's pattern: only the anchor's gain goes.
-        free = 1 if w_fixed is not None else 3
-        return total + float(sum(g for g, _ in gains[:-free]) + sum(g for _, g in gains[-free:-1]))
+        # detections so strong fell within one wavefront's span of it.  Both gains fall with
+        # the rate, so one order serves both.
+        order = np.argsort(g_w, axis=1, kind="stable")  # those that fit first, ascending
+        g_w = np.take_along_axis(g_w, order, axis=1)
+        g_gate = np.take_along_axis(np.broadcast_to(g_gate, g_w.shape), order, axis=1)
+        k = ok.sum(axis=1)[:, None]
+        col = np.arange(g_w.shape[1])[None, :]
+        start = np.maximum(k - free, 0)
+        return (total + np.where(col < start, g_w, 0.0).sum(axis=1)
+                + np.where((col >= start) & (col < k - 1), g_gate, 0.0).sum(axis=1))
 
     def _solve(self, idx: np.ndarray):
         from locator.solve import solve
@@ -625,13 +679,13 @@ class _Search:
             # every true shot; a fit several times looser than the shots accepted so far is a
             # periodic alias of a burst, made of arrivals of different rounds and their echoes.
             scale = _robust_scale(res)
-            if len(self.scales) >= 3 and scale > ALIAS_RATIO * float(np.median(self.scales)):
+            if len(self.scales) >= 3 and scale > ALIAS_RATIO * _median(self.scales):
                 return None
             # Echoes ride below the decaying level of the blast before them at each sensor
             # (``strength_db`` < 0); a new source made mostly of such is a ghost of a shot.
             st = self.strength[used]
             st = st[np.isfinite(st)]
-            if st.size and float(np.median(st)) < cfg.min_strength_db:
+            if st.size and _median(st) < cfg.min_strength_db:
                 return None
             # While a gun is firing (a remembered place fired within ``burst_window_s``), its
             # rounds are taken as repeats and what is left of its wavefronts lines up into
@@ -640,6 +694,10 @@ class _Search:
             if any(min(abs(t0 - r) for r in q[4]) <= cfg.burst_window_s for q in self.patterns):
                 need += cfg.burst_extra_evidence
             ev = self.evidence(pos, float(sol.t0_s), res, used, sol.wind_mps)
+            if ev < need and self._in_range(pos) <= cfg.support_max_sensors:
+                # a sparse array's fit has few redundant arrivals: let the other rounds of a
+                # string from this place speak for it
+                ev += self.pattern_support(pos, used, t0, sol.wind_mps)
         else:
             need -= cfg.repeat_bonus
             ev = self.evidence(pos, float(sol.t0_s), pattern_res[keep], used, sol.wind_mps,
@@ -712,38 +770,55 @@ class _Search:
             self.rep_dead[best[3]] = True
             self.rep_dead[best[1]] = True
 
-    def _best_repeat(self, cand: np.ndarray):
+    def _match_pattern(self, sp: np.ndarray, off: np.ndarray, rounds: Sequence[float], anc: np.ndarray):
+        """Where the pattern (sensors ``sp``, arrival - emission ``off``, s) repeats, one
+        candidate per anchor of ``anc`` (detections at pattern sensors).
+
+        Returns ``(shift, mem, res, n_fit)``: the candidate emission times (m,), s, the matching
+        detection per pattern sensor (m, k) (-1: none), the residuals (m, k), s (inf: none) and
+        the matches per candidate (m,), 0 within ``MIN_ROUND_S`` of a round in ``rounds``.
+        """
         from locator._associate_kernels import repeat_matches
 
-        cfg = self.cfg
-        tol = cfg.repeat_tolerance_s
+        tol = self.cfg.repeat_tolerance_s
+        slot = np.full(len(self.table.ids), -1)
+        slot[sp] = np.arange(sp.size)
+        shift = self.t[anc] - off[slot[self.sens[anc]]]  # candidate emission times, s
+        mem = np.empty((anc.size, sp.size), dtype=np.int64)
+        # The anchor's own pick error shifts the whole pattern: match loosely, centre the
+        # shift on the median of the matches, then match at the tolerance.
+        for tl in (2.0 * tol, tol):
+            repeat_matches(self.t, self.active, self.st, self.order, self.ptr, sp, off, shift, tl, mem)
+            res = np.where(mem >= 0, self.t[np.maximum(mem, 0)] - (shift[:, None] + off[None, :]), np.inf)
+            if tl > tol:
+                n_ok = (mem >= 0).sum(axis=1)
+                srt = np.sort(res, axis=1)  # the misses (inf) sort last
+                mid = np.take_along_axis(srt, np.maximum(n_ok - 1, 0)[:, None] // 2, axis=1)[:, 0]
+                shift = shift + np.where(n_ok > 0, mid, 0.0)
+        n_fit = (mem >= 0).sum(axis=1)
+        # no gun cycles faster than MIN_ROUND_S: a copy of the pattern closer than that to its
+        # shot is the blast reflected off a wall beside the shooter (an image source a few
+        # metres away, heard everywhere with nearly the same delays)
+        if len(rounds):
+            n_fit[np.min(np.abs(shift[:, None] - np.asarray(rounds)[None, :]), axis=1) < MIN_ROUND_S] = 0
+        return shift, mem, res, n_fit
+
+    def _enough(self, n_fit: np.ndarray, k: int) -> np.ndarray:
+        """Candidates matching enough of a ``k``-sensor pattern to be a repeat."""
+        return n_fit >= max(self.cfg.min_sensors, int(math.ceil(self.cfg.repeat_fraction * k)))
+
+    def _best_repeat(self, cand: np.ndarray):
         best = None
         for pos, sp, off, _, rounds in self.patterns:
-            if sp.size < cfg.min_sensors:
+            if sp.size < self.cfg.min_sensors:
                 continue
             slot = np.full(len(self.table.ids), -1)
             slot[sp] = np.arange(sp.size)
             anc = cand[(slot[self.sens[cand]] >= 0) & ~self.rep_dead[cand]]
             if anc.size == 0:
                 continue
-            shift = self.t[anc] - off[slot[self.sens[anc]]]  # candidate emission times, s
-            mem = np.empty((anc.size, sp.size), dtype=np.int64)
-            # The anchor's own pick error shifts the whole pattern: match loosely, centre the
-            # shift on the median of the matches, then match at the tolerance.
-            for tl in (2.0 * tol, tol):
-                repeat_matches(self.t, self.active, self.st, self.order, self.ptr, sp, off, shift, tl, mem)
-                res = np.where(mem >= 0, self.t[np.maximum(mem, 0)] - (shift[:, None] + off[None, :]), np.inf)
-                if tl > tol:
-                    n_ok = (mem >= 0).sum(axis=1)
-                    srt = np.sort(res, axis=1)  # the misses (inf) sort last
-                    mid = np.take_along_axis(srt, np.maximum(n_ok - 1, 0)[:, None] // 2, axis=1)[:, 0]
-                    shift = shift + np.where(n_ok > 0, mid, 0.0)
-            n_fit = (mem >= 0).sum(axis=1)
-            # no gun cycles faster than MIN_ROUND_S: a copy of the pattern closer than that to its
-            # shot is the blast reflected off a wall beside the shooter (an image source a few
-            # metres away, heard everywhere with nearly the same delays)
-            n_fit[np.min(np.abs(shift[:, None] - np.array(rounds)[None, :]), axis=1) < MIN_ROUND_S] = 0
-            good = np.flatnonzero(n_fit >= max(cfg.min_sensors, int(math.ceil(cfg.repeat_fraction * sp.size))))
+            shift, mem, res, n_fit = self._match_pattern(sp, off, rounds, anc)
+            good = np.flatnonzero(self._enough(n_fit, sp.size))
             if good.size == 0:
                 continue
             k = good[np.argmin(shift[good])]
@@ -751,6 +826,52 @@ class _Search:
                 sel = mem[k] >= 0
                 best = (shift[k], mem[k][sel], res[k][sel], anc[k])
         return best
+
+    def pattern_support(self, pos: np.ndarray, used: np.ndarray, t0: float, wind: np.ndarray) -> float:
+        """Evidence, nats, that a candidate source's arrival pattern recurs nearby in time.
+
+        A gun fires more than once from one place, and each round reaches every sensor with
+        the first's delays to a fraction of a ms, sensor-position errors included
+        (``repeat``); an alias made of different rounds' arrivals, or a chance line-up of
+        noise, recurs only by chance.  Other rounds within ``REPEAT_AHEAD_S`` either side are
+        matched to the pattern of ``used`` at ``repeat_tolerance_s`` (at most one per
+        ``MIN_ROUND_S``, none sharing a detection) and each adds its repeat evidence less the
+        log of the emission times tried (the look-elsewhere cost of the shift search).
+        """
+        cfg = self.cfg
+        sp = self.sens[used]
+        off = self.t[used] - t0
+        lo = int(np.searchsorted(self.t, t0 - REPEAT_AHEAD_S))
+        hi = int(np.searchsorted(self.t, t0 + REPEAT_AHEAD_S + float(off.max()), side="right"))
+        anc = np.arange(lo, hi)
+        anc = anc[self.active[anc] & self.strong[anc] & np.isin(self.sens[anc], sp)]
+        anc = anc[~np.isin(anc, used)]
+        if anc.size == 0:
+            return 0.0
+        shift, mem, res, n_fit = self._match_pattern(sp, off, [t0], anc)
+        good = np.flatnonzero(self._enough(n_fit, sp.size))
+        if good.size == 0:
+            return 0.0
+        cost = math.log(anc.size)
+        # the candidates that match most sensors, most tightly, are the only ones that can add
+        # much: at most SUPPORT_TRIES of them are scored
+        tight = np.sum(np.where(np.isfinite(res), np.abs(res), 0.0), axis=1)
+        good = good[np.lexsort((tight[good], -n_fit[good]))][:SUPPORT_TRIES]
+        scored = []
+        for k in good:
+            sel = mem[k] >= 0
+            ev = self.evidence(pos, float(shift[k]), res[k][sel], mem[k][sel], wind,
+                               tol_s=cfg.repeat_tolerance_s, floor_s=REPEAT_FLOOR_S) - cost
+            if ev > 0:
+                scored.append((ev, float(shift[k]), set(mem[k][sel].tolist())))
+        total, taken, seen = 0.0, [t0], set(used.tolist())
+        for ev, t_r, members in sorted(scored, key=lambda r: -r[0]):
+            if min(abs(t_r - x) for x in taken) < MIN_ROUND_S or members & seen:
+                continue
+            total += ev
+            taken.append(t_r)
+            seen |= members
+        return total
 
     def _retire_shadow(self, used: np.ndarray) -> None:
         """Retire, at each sensor of a new shot, the detections just after the one it used: the
