@@ -73,6 +73,10 @@ REPEAT_AHEAD_S = 2.0
 ALIAS_RATIO = 3.0
 #: How long a pattern is remembered after its latest shot, s (a shooter's string or a gunfight).
 REPEAT_MEMORY_S = 60.0
+#: A source this close to a round of an accepted shot, and within ``MIN_ROUND_S`` of it, is that
+#: shot's image in a wall beside the shooter (mirrored twice the wall's distance away, heard
+#: directly at some sensors and via the wall at others), not a second gun, m.
+GHOST_M = 20.0
 #: Narrowest window a repeat's evidence counts chance detections in, s: a few samples of
 #: picker error (rounds differ a little in waveform).
 REPEAT_FLOOR_S = 0.0003
@@ -681,6 +685,8 @@ class _Search:
             scale = _robust_scale(res)
             if len(self.scales) >= 3 and scale > ALIAS_RATIO * _median(self.scales):
                 return None
+            if self._near_round(pos, float(sol.t0_s)):
+                return None
             # Echoes ride below the decaying level of the blast before them at each sensor
             # (``strength_db`` < 0); a new source made mostly of such is a ghost of a shot.
             st = self.strength[used]
@@ -717,6 +723,15 @@ class _Search:
             n_candidates=int(idx.size),
             solution=sol,
         ), used
+
+    def _rounds_near(self, pos: np.ndarray) -> list[float]:
+        """Emission times, s, of the accepted rounds fired within ``GHOST_M`` of ``pos``."""
+        return [r for q in self.patterns if np.hypot(*(q[0][:2] - pos[:2])) <= GHOST_M for r in q[4]]
+
+    def _near_round(self, pos: np.ndarray, t0: float) -> bool:
+        """Whether a source at ``pos`` emitting at ``t0`` is within ``MIN_ROUND_S`` and ``GHOST_M``
+        of an accepted round (no gun cycles that fast: it is that round's image in a wall)."""
+        return any(abs(t0 - r) < MIN_ROUND_S for r in self._rounds_near(pos))
 
     def _remember(self, pos: np.ndarray, sens: np.ndarray, delay_s: np.ndarray, t0: float) -> None:
         """Add a shot's arrival pattern (its sensors and their arrival - emission times, s) to
@@ -809,7 +824,7 @@ class _Search:
 
     def _best_repeat(self, cand: np.ndarray):
         best = None
-        for pos, sp, off, _, rounds in self.patterns:
+        for pos, sp, off, _, _ in self.patterns:
             if sp.size < self.cfg.min_sensors:
                 continue
             slot = np.full(len(self.table.ids), -1)
@@ -817,7 +832,7 @@ class _Search:
             anc = cand[(slot[self.sens[cand]] >= 0) & ~self.rep_dead[cand]]
             if anc.size == 0:
                 continue
-            shift, mem, res, n_fit = self._match_pattern(sp, off, rounds, anc)
+            shift, mem, res, n_fit = self._match_pattern(sp, off, self._rounds_near(pos), anc)
             good = np.flatnonzero(self._enough(n_fit, sp.size))
             if good.size == 0:
                 continue

@@ -16,6 +16,13 @@
   classifier (mean ``p_gunshot`` below ``min_p_gunshot``) is ``"impulse"``; the rest is
   ``"gunfire"``.  An incident has the kind of its shots.  Nothing is dropped: tools filter
   on ``class``.
+* Echo places: a reflector a few tens of metres from a gun makes the sensors hear every round
+  twice, and the second arrivals can line up into a "source" of their own, a place that fires
+  each time the gun does, a fixed lag later (the extra path over c).  A second shooter's rounds
+  follow the first's at lags that wander by tens of ms; an echo's by a few (its solution's
+  jitter).  A place whose rounds, three or more, mostly (``ECHO_SHARE``) follow rounds of
+  another, earlier place by one lag within ``ECHO_JITTER_S`` is kind ``"echo"``: class
+  ``"echo"``, not a shot or a shooter of the gunfire incident.
 """
 
 from __future__ import annotations
@@ -34,6 +41,15 @@ from salvo.utc import NS_PER_S as NS  # ns per s
 #: Shots this close are taken as fired from one spot (one gun) for the classifier vote, m:
 #: several times the 1-sigma error of a shot located by four or more sensors.
 SAME_PLACE_M = 10.0
+#: An echo place's rounds follow its gun's at one lag to within this, s (the jitter of two
+#: solutions' emission times, a few ms each for ghosts made of reflections).
+ECHO_JITTER_S = 0.012
+#: Longest lag of an echo behind its gun, s (a reflector 85 m off adds 170 m of path).
+ECHO_MAX_LAG_S = 0.5
+#: Share of an echo place's rounds that must follow a round of its gun at the lag.
+ECHO_SHARE = 0.75
+#: Fewest rounds that tell an echo place from a second gun.
+ECHO_MIN_ROUNDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +259,87 @@ def _same_place(ordered: Sequence, heights: list[float], cfg: IncidentConfig) ->
     return out
 
 
+def _places(ordered: Sequence) -> np.ndarray:
+    """Per shot (time order) a place number: shots within ``SAME_PLACE_M`` of a place's first
+    shot share it."""
+    first: list[np.ndarray] = []
+    out = np.empty(len(ordered), dtype=np.int64)
+    for k, shot in enumerate(ordered):
+        p = np.asarray(shot.pos_m[:2], dtype=np.float64)
+        near = [j for j, c in enumerate(first) if float(np.linalg.norm(p - c)) <= SAME_PLACE_M]
+        if near:
+            out[k] = near[0]
+        else:
+            out[k] = len(first)
+            first.append(p)
+    return out
+
+
+def echo_lag_s(follower_s: np.ndarray, leader_s: np.ndarray, apart_s: float = math.inf) -> float | None:
+    """The lag, s, at which most rounds of one place follow rounds of another, or None.
+
+    ``follower_s``, ``leader_s``: emission times of each place's rounds, s; ``apart_s``: the
+    places' distance over the speed of sound, s.  A lag qualifies when at least
+    ``ECHO_SHARE`` of the follower's rounds (and ``ECHO_MIN_ROUNDS``) have a leader round that
+    lag earlier to within ``ECHO_JITTER_S``; every lag between a follower round and a leader
+    round up to ``ECHO_MAX_LAG_S`` and ``apart_s`` (plus the jitter) before it is tried.  The
+    second bound is the triangle inequality: a reflection off something ``d`` from the gun
+    reaches no sensor more than ``d / c`` after the direct sound, and a ghost built of such
+    reflections lies near the reflector's image; a second gun 30 m away firing 250 ms after
+    the first is no echo of it, however regular.
+    """
+    f = np.asarray(follower_s, dtype=np.float64)
+    a = np.asarray(leader_s, dtype=np.float64)
+    if f.size < ECHO_MIN_ROUNDS or a.size == 0:
+        return None
+    lag = f[:, None] - a[None, :]  # (follower, leader)
+    longest = min(ECHO_MAX_LAG_S, apart_s + ECHO_JITTER_S)
+    cand = np.unique(lag[(lag > 0.0) & (lag <= longest)])
+    need = max(ECHO_MIN_ROUNDS, math.ceil(ECHO_SHARE * f.size))
+    best, best_n = None, 0
+    for L in cand:
+        n = int(np.sum(np.any(np.abs(lag - L) <= ECHO_JITTER_S, axis=1)))
+        if n > best_n:
+            best, best_n = float(L), n
+    if best_n < need:
+        return None
+    # the lag: the median of the lags that match it (each follower round's nearest)
+    near = np.where(np.abs(lag - best) <= ECHO_JITTER_S, lag, np.nan)
+    pick = np.nanargmin(np.abs(np.where(np.isnan(near), np.inf, near - best)), axis=1)
+    got = lag[np.arange(f.size), pick]
+    return float(np.median(got[np.abs(got - best) <= ECHO_JITTER_S]))
+
+
+def _echo_shots(ordered: Sequence, kinds: list[str], cfg: IncidentConfig) -> dict[int, str]:
+    """Shots (index in ``ordered``) of echo places, each with the reason."""
+    ground = [k for k in range(len(ordered)) if kinds[k] != "fireworks"]
+    if len(ground) < 2 * ECHO_MIN_ROUNDS:
+        return {}
+    sub = [ordered[k] for k in ground]
+    place = _places(sub)
+    t = np.array([s.t0_ns for s in sub], dtype=np.int64)
+    members = {q: np.flatnonzero(place == q) for q in np.unique(place)}
+    centre = {q: np.mean([sub[j].pos_m[:2] for j in ix], axis=0) for q, ix in members.items()}
+    echo: dict[int, str] = {}
+    echoes: set[int] = set()
+    # earliest place first: the first to fire is a gun, and an echo is no echo's leader
+    for q in sorted(members, key=lambda q: t[members[q][0]]):
+        for lead in sorted(members, key=lambda q: t[members[q][0]]):
+            if lead == q or lead in echoes or t[members[lead][0]] >= t[members[q][0]]:
+                continue
+            d = float(np.linalg.norm(centre[q] - centre[lead]))
+            if d > cfg.radius_m:
+                continue
+            lag = echo_lag_s((t[members[q]] - t[0]) / NS, (t[members[lead]] - t[0]) / NS, d / cfg.c_mps)
+            if lag is not None:
+                echoes.add(q)
+                x, y = centre[lead]
+                for j in members[q]:
+                    echo[ground[j]] = f"follows the rounds fired at ({x:.0f}, {y:.0f}) m by {1e3 * lag:.0f} ms"
+                break
+    return echo
+
+
 def _classify(kind: str, shots: Sequence, heights: list[float], cfg: IncidentConfig) -> tuple[float, str]:
     """Confidence and reason of a group of shots of one kind."""
     p = _mean_p(shots)
@@ -278,6 +375,9 @@ def build_incidents(shots: Sequence, config: IncidentConfig | None = None) -> li
     heights = [_height_above_ground(s, cfg) for s in ordered]
     places = _same_place(ordered, heights, cfg)
     kinds = [_shot_kind(s, h, cfg, pl) for s, h, pl in zip(ordered, heights, places)]
+    echo = _echo_shots(ordered, kinds, cfg)
+    for k in echo:
+        kinds[k] = "echo"
     # group shots of one kind that are close in time and space (an aerial burst over a
     # gunfight is its own incident, not a vote inside it)
     groups: list[list[int]] = []
@@ -296,7 +396,10 @@ def build_incidents(shots: Sequence, config: IncidentConfig | None = None) -> li
         gs = [ordered[k] for k in g]
         gh = [heights[k] for k in g]
         klass = kinds[g[0]]
-        conf, reason = _classify(klass, gs, gh, cfg)
+        if klass == "echo":
+            conf, reason = 0.9, echo[g[0]]
+        else:
+            conf, reason = _classify(klass, gs, gh, cfg)
         # an "impulse" incident is still counted by source: the classifier may doubt a real gun
         shooters = assign_shooters(gs, cfg) if klass in ("gunfire", "impulse") else (0,) * len(gs)
         start = gs[0].t0_ns

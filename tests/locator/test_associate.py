@@ -231,6 +231,24 @@ def test_a_string_of_rounds_confirms_a_sparse_arrays_weak_fit():
     assert found_alone <= 3  # what the support adds: without it the rounds are lost
 
 
+def test_a_source_beside_a_round_and_as_early_is_its_image(rng):
+    """No gun cycles within MIN_ROUND_S: a "source" a few metres from an accepted round and
+    within that of it is the round's image in a wall (heard via the wall at some sensors), while
+    a second gun 30 m away, or the next round 100 ms later, is not."""
+    from locator.associate import GHOST_M, MIN_ROUND_S
+
+    sensors = _array(rng, n=9)
+    p = np.array([120.0, 150.0, 1.5])
+    dets = _stream(rng, sensors, [(1.0, p)], miss=0.0, echoes=0)
+    table = SensorTable.from_any(sensors)
+    s = _Search(_usable(dets, table, AssociationConfig()), table, AssociationConfig())
+    (shot,) = s.run()
+    t0 = (shot.t0_ns - s.ref_ns) * 1e-9
+    assert s._near_round(p + [8.0, 0.0, 0.0], t0 + 0.02)
+    assert not s._near_round(p + [30.0, 0.0, 0.0], t0 + 0.02) and GHOST_M < 30.0  # two shooters 30 m apart
+    assert not s._near_round(p + [8.0, 0.0, 0.0], t0 + 2 * MIN_ROUND_S)
+
+
 def test_strength_ranks_echoes_below_the_next_round():
     t = np.array([0.0, 0.030, 0.070, 0.100])  # blast, its echo, next round, its echo
     level = np.array([-10.0, -18.0, -10.5, -19.0])

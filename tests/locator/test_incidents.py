@@ -73,3 +73,31 @@ def test_aerial_burst_is_fireworks_ground_shot_is_gunfire(rng):
     incs = build_incidents(shots, IncidentConfig(ground_z_m=0.0, c_mps=C))
     assert [i.klass for i in incs] == ["fireworks", "gunfire"]
     assert incs[0].height_m[0] > 40.0 and incs[1].height_m[0] < 15.0
+
+
+def test_a_place_that_follows_every_round_at_one_lag_is_an_echo(rng):
+    """A reflector 40 m off the gun: its ghost "fires" 88 ms after each round (jitter of a few ms);
+    a real second shooter 30 m away fires at lags that wander.  The ghost is class "echo"."""
+    gun = [0.0, 0.37, 0.61, 0.90, 1.29, 1.71]
+    shots = [_shot(t, np.array([100.0, 100.0]) + rng.normal(0, 0.5, 2)) for t in gun]
+    shots += [_shot(t + 0.088 + rng.normal(0, 0.003), np.array([110.0, 140.0]) + rng.normal(0, 0.5, 2), level=-30.0)
+              for t in gun[1:]]  # the ghost of the first round was not found
+    second = [0.2, 0.52, 1.05, 1.5]
+    shots += [_shot(t, np.array([130.0, 100.0]) + rng.normal(0, 0.5, 2), level=-25.0) for t in second]
+    incs = build_incidents(shots)
+    gun_inc = [i for i in incs if i.klass == "gunfire"]
+    echo = [i for i in incs if i.klass == "echo"]
+    assert len(gun_inc) == 1 and gun_inc[0].n_shots == 10 and gun_inc[0].n_shooters == 2
+    assert len(echo) == 1 and echo[0].n_shots == 5
+    lag_ms = float(echo[0].reason.split(" by ")[1].split()[0])
+    assert abs(lag_ms - 88) <= 4, echo[0].reason
+
+
+def test_echo_lag_needs_most_rounds_at_one_lag_within_the_places_distance():
+    from locator.incidents import echo_lag_s
+
+    lead = np.array([0.0, 0.5, 0.9, 1.4, 2.0])
+    assert abs(echo_lag_s(lead + 0.1 + np.array([0.004, -0.003, 0.0, 0.002, -0.001]), lead) - 0.1) < 1e-9
+    assert echo_lag_s(lead + 0.1, lead, apart_s=0.05) is None  # 17 m apart: no echo lags 100 ms
+    assert echo_lag_s(lead[:2] + 0.1, lead) is None  # two rounds tell nothing
+    assert echo_lag_s(lead + np.array([0.1, 0.16, 0.04, 0.12, 0.2]), lead) is None  # a wandering lag
