@@ -12,7 +12,9 @@ looked for.  Each step tries two kinds of hypothesis:
    (``repeat_tolerance_s``) where a new source can only be checked against the model's
    ``tolerance_s``.  The earliest repeat within ``REPEAT_AHEAD_S`` of the front is taken
    first: in automatic fire each round claims its arrivals before the periodic aliases of
-   the burst (sources made of different rounds' arrivals) can.
+   the burst (sources made of different rounds' arrivals) can.  A repeat's evidence counts
+   only the sensors that heard that place before, and a source within ``GHOST_M`` and
+   ``MIN_ROUND_S`` of a round is that round's image in a wall, never a round of its own.
 2. *New sources* (the numba kernel ``best_hypotheses``).  Every strong detection near the
    front anchors minimal sets: one gated partner (from ``tolerance_s`` before the anchor to
    ``d/c + margin`` after it, mlat-server's gate made one-sided) at each of two of its ``K``
@@ -22,6 +24,10 @@ looked for.  Each step tries two kinds of hypothesis:
    Each minimal set that a loose check keeps is refined on the arrivals it gathers (robust
    Gauss-Newton at a tightening tolerance, as in LO-RANSAC) and scored by Ledeczi's
    consistency function weighted by how surprising each detection is (``surprise_weights``).
+
+With 4-6 sensors (``support_max_sensors``) a new source may also count the rounds that repeat
+its arrival pattern (``_Search.pattern_support``): one round has too few redundant arrivals to
+stand out of a noisy street, a string of them does.
 
 The best hypothesis is solved by ``locator.solve.solve`` (robust; it may leave out a sensor
 with a bad clock) and accepted when its evidence against chance (``_Search.evidence``: a
@@ -558,7 +564,8 @@ class _Search:
         return out[out >= 0]
 
     def evidence(self, pos: np.ndarray, t0: float, res: np.ndarray, members: np.ndarray,
-                 wind: np.ndarray, tol_s: float | None = None, floor_s: float | None = None) -> float:
+                 wind: np.ndarray, tol_s: float | None = None, floor_s: float | None = None,
+                 hears: np.ndarray | None = None) -> float:
         """Log-likelihood ratio of "a source here" against "detections falling at random".
 
         ``members``: the shot's detections (indices, at most one per sensor), ``res`` their
@@ -576,12 +583,14 @@ class _Search:
         stream, and "sources" that most sensors in hearing range contradict, lose.
 
         A repeat (``floor_s`` given) is placed by the earlier shot's pattern, so only the
-        anchor's gain goes.  Its residuals are a few hundredths of a ms where the picker took
+        anchor's gain goes, and only the sensors that heard that place before (``hears``, (S,)
+        bool) are expected to hear it again: a sensor the place's rounds never reached (too
+        far, behind a building) tells nothing by missing one more.  Its residuals are a few hundredths of a ms where the picker took
         the same feature and up to a few samples or a cycle where it did not: the window is
         scanned from ``floor_s`` to ``tol_s`` (4 steps of 2x) and the best kept, less log 4
         for the choice.
         """
-        terms = self._evidence_terms(pos, t0, members, wind)
+        terms = self._evidence_terms(pos, t0, members, wind, hears)
         res = np.abs(np.asarray(res, dtype=np.float64))
         if floor_s is None:
             tol = self.cfg.tolerance_s
@@ -599,7 +608,8 @@ class _Search:
             return len(self.table.ids)
         return int(np.count_nonzero(np.linalg.norm(self.table.pos_m - pos, axis=1) <= self.cfg.hear_range_m))
 
-    def _evidence_terms(self, pos: np.ndarray, t0: float, members: np.ndarray, wind: np.ndarray):
+    def _evidence_terms(self, pos: np.ndarray, t0: float, members: np.ndarray, wind: np.ndarray,
+                        hears: np.ndarray | None = None):
         """What ``evidence`` needs whatever the window: per sensor in hearing range the count of
         its detections within +-``RATE_HALF_S`` of the predicted arrival, and per member the
         count of those at least as strong as it (unknown strength: all)."""
@@ -610,6 +620,8 @@ class _Search:
         lo = np.searchsorted(self._rate_key, key - RATE_HALF_S)
         hi = np.searchsorted(self._rate_key, key + RATE_HALF_S)
         in_range = dist <= (cfg.hear_range_m if cfg.hear_range_m is not None else np.inf)
+        if hears is not None:
+            in_range &= hears
         ms = self.sens[members]
         n_as = np.empty(members.size)
         for k, (q, s) in enumerate(zip(members.tolist(), ms.tolist())):
@@ -658,7 +670,8 @@ class _Search:
         return solve(pos, self.t[idx], self.sigma[idx], mode="2d", z_m=self.z0, c_mps=self.cfg.c_mps,
                      fit_wind=fit_wind, wind_mps=self.wind)
 
-    def refine(self, idx: np.ndarray, pattern_res: np.ndarray | None = None) -> tuple[Shot, np.ndarray] | None:
+    def refine(self, idx: np.ndarray, pattern_res: np.ndarray | None = None,
+               hears: np.ndarray | None = None) -> tuple[Shot, np.ndarray] | None:
         cfg = self.cfg
         sol = self._solve(idx)
         if not sol.ok:
@@ -707,7 +720,7 @@ class _Search:
         else:
             need -= cfg.repeat_bonus
             ev = self.evidence(pos, float(sol.t0_s), pattern_res[keep], used, sol.wind_mps,
-                               tol_s=cfg.repeat_tolerance_s, floor_s=REPEAT_FLOOR_S)
+                               tol_s=cfg.repeat_tolerance_s, floor_s=REPEAT_FLOOR_S, hears=hears)
         if ev < need:
             return None
         order = np.argsort(self.t[used], kind="stable")
@@ -777,7 +790,7 @@ class _Search:
             best = self._best_repeat(cand)
             if best is None:
                 return None
-            got = self.refine(best[1], pattern_res=best[2])
+            got = self.refine(best[1], pattern_res=best[2], hears=best[4])
             if got is not None:
                 return got
             # these detections repeat no pattern well enough (every anchor among them would
@@ -818,6 +831,12 @@ class _Search:
             n_fit[np.min(np.abs(shift[:, None] - np.asarray(rounds)[None, :]), axis=1) < MIN_ROUND_S] = 0
         return shift, mem, res, n_fit
 
+    def _hears(self, sp: np.ndarray) -> np.ndarray:
+        """(S,) bool: the sensors of a pattern."""
+        out = np.zeros(len(self.table.ids), dtype=bool)
+        out[sp] = True
+        return out
+
     def _enough(self, n_fit: np.ndarray, k: int) -> np.ndarray:
         """Candidates matching enough of a ``k``-sensor pattern to be a repeat."""
         return n_fit >= max(self.cfg.min_sensors, int(math.ceil(self.cfg.repeat_fraction * k)))
@@ -839,7 +858,7 @@ class _Search:
             k = good[np.argmin(shift[good])]
             if best is None or shift[k] < best[0]:
                 sel = mem[k] >= 0
-                best = (shift[k], mem[k][sel], res[k][sel], anc[k])
+                best = (shift[k], mem[k][sel], res[k][sel], anc[k], self._hears(sp))
         return best
 
     def pattern_support(self, pos: np.ndarray, used: np.ndarray, t0: float, wind: np.ndarray) -> float:
@@ -876,7 +895,7 @@ class _Search:
         for k in good:
             sel = mem[k] >= 0
             ev = self.evidence(pos, float(shift[k]), res[k][sel], mem[k][sel], wind,
-                               tol_s=cfg.repeat_tolerance_s, floor_s=REPEAT_FLOOR_S) - cost
+                               tol_s=cfg.repeat_tolerance_s, floor_s=REPEAT_FLOOR_S, hears=self._hears(sp)) - cost
             if ev > 0:
                 scored.append((ev, float(shift[k]), set(mem[k][sel].tolist())))
         total, taken, seen = 0.0, [t0], set(used.tolist())

@@ -124,8 +124,9 @@ def test_gather_kernel_matches_numpy_twin(rng):
     assert hits > 100  # sources near the true ones catch detections
 
 
-def _evidence_loop(s, pos, t0, res, members, wind, w, free):
-    """The evidence's defining formula, one sensor at a time (the twin of ``_Search._evidence_at``)."""
+def _evidence_loop(s, pos, t0, res, members, wind, w, free, hears=None):
+    """The evidence's defining formula, one sensor at a time (the twin of ``_Search._evidence_at``);
+    ``hears``: the sensors expected to hear the source (None: all)."""
     from locator.associate import RATE_HALF_S, travel_s
 
     p = s.cfg.detection_probability
@@ -134,6 +135,8 @@ def _evidence_loop(s, pos, t0, res, members, wind, w, free):
     gains, total = [], 0.0
     fit = {int(s.sens[q]): q for q, r in zip(members, res) if abs(r) <= w}
     for k in range(len(s.table.ids)):
+        if hears is not None and not hears[k]:
+            continue
         near = np.abs(s.rate_t[k] - pred[k]) <= RATE_HALF_S
         if k in fit:
             f = s.strength[fit[k]]
@@ -159,12 +162,16 @@ def test_evidence_matches_its_per_sensor_formula(rng):
         res = rng.normal(0, 0.004, members.size)
         pos = np.array([rng.uniform(-100, 500), rng.uniform(-100, 500), 1.5])
         t0, wind = rng.uniform(0.5, 2.0), np.array([1.0, -0.5])
-        terms = s._evidence_terms(pos, t0, members, wind)
-        for free in (1, 3):
-            ws = np.array([0.0003, 0.002, 0.008])
-            got = s._evidence_at(terms, np.abs(res), ws, free)
-            want = [_evidence_loop(s, pos, t0, res, members, wind, w, free) for w in ws]
-            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+        # a repeat counts only the sensors that heard its place before (members among them)
+        hears = rng.random(9) < 0.6
+        hears[s.sens[members]] = True
+        for mask in (None, hears):
+            terms = s._evidence_terms(pos, t0, members, wind, mask)
+            for free in (1, 3):
+                ws = np.array([0.0003, 0.002, 0.008])
+                got = s._evidence_at(terms, np.abs(res), ws, free)
+                want = [_evidence_loop(s, pos, t0, res, members, wind, w, free, mask) for w in ws]
+                np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
 def test_burst_with_echoes_and_misses(rng):
