@@ -108,7 +108,7 @@ class Incident:
     start_ns, end_ns : int
         Emission times of the first and last shot, UTC ns.
     klass : str
-        ``"gunfire"``, ``"fireworks"`` or ``"impulse"`` (``class`` in the results file).
+        ``"gunfire"``, ``"fireworks"``, ``"impulse"`` or ``"echo"`` (``class`` in the results file).
     confidence : float
         0..1, how sure the class is.
     shots : tuple of Shot

@@ -38,7 +38,7 @@ def plot_map(path: str | Path, analysis, title: str | None = None) -> Path:
         ax.annotate(s.sensor_id, (s.pos_m[0], s.pos_m[1]), fontsize=6, color="0.35",
                     xytext=(3, 3), textcoords="offset points")
     cmap = plt.get_cmap("tab10")
-    markers = {"gunfire": "o", "fireworks": "*", "impulse": "x"}
+    markers = {"gunfire": "o", "fireworks": "*", "impulse": "x", "echo": "."}
     labelled = set()
     for inc in analysis.incidents:
         for shot, k in zip(inc.shots, inc.shooters):

@@ -387,7 +387,7 @@ def _draw_map(path, truth: dict, results: dict, sensors, rec) -> None:
     cf = xy(truth.get("confusers", []))
     if len(cf):
         ax.scatter(cf[:, 0], cf[:, 1], marker="*", c="tab:orange", s=80, label="true confusers")
-    colours = {"gunfire": "tab:blue", "fireworks": "tab:green", "impulse": "tab:gray"}
+    colours = {"gunfire": "tab:blue", "fireworks": "tab:green", "impulse": "tab:gray", "echo": "tab:purple"}
     for cls, colour in colours.items():
         pts = xy([s for i in results["incidents"] if i["class"] == cls for s in i["shots"]])
         if len(pts):
