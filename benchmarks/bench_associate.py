@@ -103,13 +103,16 @@ def main() -> int:
     cfg, _ = site_configs(sset_t, AnalyzeConfig())
     table = SensorTable.from_any(sset_t.positions)
 
-    def best_of(f, n=3):
-        out = []
+    def best_of(f, n=5):
+        # process CPU time: this machine is a VM whose wall time swings 1.5x with its neighbours
+        # (steal); the wall-clock best is printed beside it
+        cpu, wall = [], []
         for _ in range(n):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             f()
-            out.append(time.perf_counter() - t)
-        return min(out)
+            wall.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+        return min(cpu), min(wall)
 
     associate(window[:50], table, cfg)  # compile / load the cached kernels
     t_best = best_of(lambda: associate(window, table, cfg))
@@ -121,13 +124,13 @@ def main() -> int:
     t_twin = best_of(lambda: best_hypotheses_numpy(
         s.t, s.sens, s.wgt, float(s.wgt.max()), s.active, s.strong, cfg.depth, table.pos_m, s.nbr, s.dist, sub, s.z0, cfg.c_mps,
         float(s.wind[0]), float(s.wind[1]), cfg.tolerance_s, cfg.gate_margin_s, s.max_range, cfg.min_sensors), 1)
-    t_twin_all = t_twin * len(anchors) / len(sub)
-    print(f"\n600-detection window ({span:.2f} s of the 30-round burst), one core, best of 3")
-    print(f"{'what':44s} {'ms':>9s} {'x kernel':>9s}")
+    t_twin_all = (t_twin[0] * len(anchors) / len(sub), t_twin[1] * len(anchors) / len(sub))
+    print(f"\n600-detection window ({span:.2f} s of the 30-round burst), one core, best of 5 (twin: 1)")
+    print(f"{'what':44s} {'CPU ms':>9s} {'wall ms':>9s} {'x kernel':>9s}")
     for name, v in (("associate(), default", t_best), ("associate(), every partner, no repeats", t_front),
                     ("hypothesis kernel, all anchors (numba)", t_kernel),
                     ("numpy twin of the kernel (extrapolated)", t_twin_all)):
-        print(f"{name:44s} {1e3 * v:9.1f} {v / t_kernel:9.1f}")
+        print(f"{name:44s} {1e3 * v[0]:9.1f} {1e3 * v[1]:9.1f} {v[0] / t_kernel[0]:9.1f}")
     return 0
 
 

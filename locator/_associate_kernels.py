@@ -195,7 +195,10 @@ def best_hypotheses(
     ``z0``; each hypothesis is scored by how many sensors have an active detection within
     ``tol`` of its predicted arrival, weighted ``1 - (r/tol)^2`` so that a near miss counts
     less than an exact fit (a dense burst puts some detection within ``tol`` of almost any
-    prediction; only a true source puts them near zero).
+    prediction; only a true source puts them near zero).  A minimal set whose closed-form
+    source lies within ``c tol / 4`` (x, y) and ``tol / 4`` (t0) of one already refined for this
+    anchor is skipped: the minimal sets of one source start there and refine to the same
+    hypothesis (this halves the cost in a burst).
 
     Parameters
     ----------
@@ -229,9 +232,12 @@ def best_hypotheses(
     pn = np.zeros(k_nbr, np.int64)
     tmp_w = np.empty(max(depth, 1))
     tmp_p = np.empty(max(depth, 1), np.int64)
+    seen = np.empty((256, 3))
+    dup_m = 0.25 * c * tol
     for ai in range(anchors.shape[0]):
         i = anchors[ai]
         a = sens[i]
+        n_seen = 0
         out_support[ai] = 0
         out_score[ai] = 0.0
         best_score = 0.0
@@ -318,6 +324,21 @@ def best_hypotheses(
                             t0 = ti + tau0
                             sx = x + xa
                             sy = y + ya
+                            # minimal sets of one source (its other arrivals as partners) start
+                            # from nearly the same point and refine to the same hypothesis: once is enough
+                            dup = False
+                            for u in range(n_seen):
+                                if (abs(seen[u, 0] - sx) <= dup_m and abs(seen[u, 1] - sy) <= dup_m
+                                        and abs(seen[u, 2] - t0) <= 0.25 * tol):
+                                    dup = True
+                                    break
+                            if dup:
+                                continue
+                            if n_seen < seen.shape[0]:
+                                seen[n_seen, 0] = sx
+                                seen[n_seen, 1] = sy
+                                seen[n_seen, 2] = t0
+                                n_seen += 1
                             # a minimal set's source is only as good as three arrivals: check that
                             # enough sensors lie near it at a loose tolerance, then refine it on
                             # the arrivals it gathers (local optimisation), tightening the tolerance
@@ -368,9 +389,11 @@ def best_hypotheses_numpy(t, sens, wgt, wmax, active, strong, depth, spos, nbr, 
     members = np.full((m, n_sens), -1, np.int64)
     idx_by_sensor = [np.flatnonzero((sens == s) & active) for s in range(n_sens)]
     idx_by_sensor = [ix[np.argsort(t[ix], kind="stable")] for ix in idx_by_sensor]
+    dup_m = 0.25 * c * tol
     for ai, i in enumerate(anchors):
         if not active[i]:
             continue
+        seen = []  # starts refined for this anchor (the kernel's dedup)
         a = sens[i]
         sa = spos[a]
         zr = z0 - sa[2]
@@ -413,13 +436,23 @@ def best_hypotheses_numpy(t, sens, wgt, wmax, active, strong, depth, spos, nbr, 
                 disc = qb * qb - 4.0 * qa * qc
                 ok = (disc >= 0) & (qa != 0) & good_m
                 sq = np.sqrt(np.where(ok, disc, 0.0))
+                roots = []
                 for sign in (1.0, -1.0):
                     with np.errstate(divide="ignore", invalid="ignore"):
                         tau0 = (-qb + sign * sq) / (2.0 * qa)
                     xy = p_xy + q_xy * tau0 + np.array([[wx], [wy]]) * tau0
-                    good = ok & (tau0 <= 1e-9) & ((xy**2).sum(0) <= max_range**2)
-                    for h in np.flatnonzero(good):
+                    roots.append((tau0, xy, ok & (tau0 <= 1e-9) & ((xy**2).sum(0) <= max_range**2)))
+                # the kernel's order: partner pair by partner pair, both roots of each
+                for h in range(gj.size):
+                    for tau0, xy, good in roots:
+                        if not good[h]:
+                            continue
                         sx, sy, t0 = xy[0, h] + sa[0], xy[1, h] + sa[1], t[i] + tau0[h]
+                        if any(abs(a - sx) <= dup_m and abs(b - sy) <= dup_m and abs(u - t0) <= 0.25 * tol
+                               for a, b, u in seen):
+                            continue  # a start this close was refined already
+                        if len(seen) < 256:
+                            seen.append((sx, sy, t0))
                         mem = _gather_numpy(t, idx_by_sensor, spos, sx, sy, z0, t0, c, wx, wy, LOOSE * tol)
                         if (mem >= 0).sum() < min_sensors:
                             continue
