@@ -88,6 +88,83 @@ def _gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy, tl, cand
     return n
 
 
+@njit(cache=True)
+def evidence_windows(pred, in_range, rate_key, rate_base, rate_str, msens, mstr, res, ws, p, half, gate, free, out):
+    """Log-likelihood ratio of a source against chance, for each window (``_Search.evidence``).
+
+    Parameters
+    ----------
+    pred : (S,) float64, predicted arrival per sensor, s.  in_range : (S,) bool, sensors
+        expected to hear the source.  rate_key : (N,) float64, every sensor's detection times
+        offset by ``rate_base[s]`` and concatenated (sorted).  rate_base : (S,) float64.
+    rate_str : (N,) float64, their strengths, dB (NaN: unknown).
+    msens : (m,) int64, the members' sensors (one member per sensor).  mstr : (m,) float64,
+        the members' strengths (NaN: unknown, then every detection counts as strong).
+    res : (m,) float64, |residual| of each member, s.  ws : (W,) float64, windows, s.
+    p : float, detection probability.  half : float, half-width of the rate window, s.
+    gate : float, span of one wavefront's arrivals, s.  free : int, best gains not counted.
+    out : (W,) float64.
+    """
+    n_sens = pred.shape[0]
+    m = msens.shape[0]
+    n_key = rate_key.shape[0]
+    lo = np.empty(n_sens, np.int64)
+    hi = np.empty(n_sens, np.int64)
+    n_all = np.empty(n_sens)
+    for s in range(n_sens):
+        x = rate_base[s] + pred[s]
+        lo[s] = _lower_bound(rate_key, 0, n_key, x - half)
+        hi[s] = _lower_bound(rate_key, 0, n_key, x + half)
+        n_all[s] = max(hi[s] - lo[s], 1)
+    n_as = np.empty(m)
+    for k in range(m):
+        s = msens[k]
+        f = mstr[k]
+        if f == f:
+            c = 0
+            for j in range(lo[s], hi[s]):
+                if rate_str[j] >= f:
+                    c += 1
+            n_as[k] = c
+        else:
+            n_as[k] = hi[s] - lo[s]
+    two_half = 2.0 * half
+    gw = np.empty(m)
+    gg = np.empty(m)
+    for wi in range(ws.shape[0]):
+        w = ws[wi]
+        total = 0.0
+        # every sensor in range as if it missed: log((1 - p) / (1 - P_s)) ...
+        for s in range(n_sens):
+            if in_range[s]:
+                ps = -np.expm1(-n_all[s] / two_half * 2.0 * w)
+                total += np.log((1.0 - p) / max(1.0 - ps, 1e-9))
+        # ... then the ones that fit: that term back out, log(p / P_s) in (as-strong rate)
+        nk = 0
+        for k in range(m):
+            s = msens[k]
+            if res[k] <= w and in_range[s]:
+                ps = -np.expm1(-n_all[s] / two_half * 2.0 * w)
+                total -= np.log((1.0 - p) / max(1.0 - ps, 1e-9))
+                rate = max(n_as[k] - 1.0, 1.0) / two_half
+                g1 = np.log(p / -np.expm1(-rate * 2.0 * w))
+                g2 = np.log(p / -np.expm1(-rate * gate))
+                i = nk  # insertion, ascending, stable
+                while i > 0 and gw[i - 1] > g1:
+                    gw[i] = gw[i - 1]
+                    gg[i] = gg[i - 1]
+                    i -= 1
+                gw[i] = g1
+                gg[i] = g2
+                nk += 1
+        start = max(nk - free, 0)
+        for j in range(start):
+            total += gw[j]
+        for j in range(start, nk - 1):
+            total += gg[j]
+        out[wi] = total
+
+
 def gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy, tl, cand, need):
     """Per sensor the active detection nearest the arrival predicted from a source at
     ``(sx, sy, z0)`` m emitting at ``t0`` s, within ``tl`` s: written to ``cand`` (S,) (-1 for

@@ -590,17 +590,33 @@ class _Search:
         scanned from ``floor_s`` to ``tol_s`` (4 steps of 2x) and the best kept, less log 4
         for the choice.
         """
-        terms = self._evidence_terms(pos, t0, members, wind, hears)
+        from locator._associate_kernels import evidence_windows
+
+        cfg = self.cfg
         res = np.abs(np.asarray(res, dtype=np.float64))
         if floor_s is None:
-            tol = self.cfg.tolerance_s
+            tol = cfg.tolerance_s
             # A fit tighter than the model can be (a third of the tolerance, which encodes picker,
             # clock and sensor-position error) is luck with few redundant sensors, not evidence.
-            w = float(np.clip(3.0 * _robust_scale(res), tol / 3.0, tol))
-            return float(self._evidence_at(terms, res, w, free=3)[0])
-        tol = self.cfg.tolerance_s if tol_s is None else tol_s
-        ws = _windows(floor_s, tol)
-        return float(self._evidence_at(terms, res, ws, free=1).max()) - math.log(ws.size)
+            ws = np.array([float(np.clip(3.0 * _robust_scale(res), tol / 3.0, tol))])
+            free = 3
+        else:
+            ws = _windows(floor_s, cfg.tolerance_s if tol_s is None else tol_s)
+            free = 1
+        pred = t0 + travel_s(pos, self.table.pos_m, cfg.c_mps, wind)
+        in_range = self._hearing(pos, hears)
+        members = np.asarray(members, dtype=np.int64)
+        out = np.empty(ws.size)
+        evidence_windows(pred, in_range, self._rate_key, self._rate_base, self._rate_str, self.sens[members],
+                         self.strength[members], res, ws, cfg.detection_probability, RATE_HALF_S, self._gate_s,
+                         free, out)
+        return float(out[0]) if floor_s is None else float(out.max()) - math.log(ws.size)
+
+    def _hearing(self, pos: np.ndarray, hears: np.ndarray | None) -> np.ndarray:
+        """(S,) bool: the sensors expected to hear a source at ``pos`` (``hear_range_m``, and ``hears``)."""
+        in_range = np.linalg.norm(self.table.pos_m - pos, axis=1) <= (
+            self.cfg.hear_range_m if self.cfg.hear_range_m is not None else np.inf)
+        return in_range & hears if hears is not None else in_range
 
     def _in_range(self, pos: np.ndarray) -> int:
         """How many sensors are in hearing range (``hear_range_m``) of a source at ``pos``."""
@@ -612,16 +628,13 @@ class _Search:
                         hears: np.ndarray | None = None):
         """What ``evidence`` needs whatever the window: per sensor in hearing range the count of
         its detections within +-``RATE_HALF_S`` of the predicted arrival, and per member the
-        count of those at least as strong as it (unknown strength: all)."""
-        cfg = self.cfg
-        dist = np.linalg.norm(self.table.pos_m - pos, axis=1)
-        pred = t0 + travel_s(pos, self.table.pos_m, cfg.c_mps, wind)
+        count of those at least as strong as it (unknown strength: all).  With
+        ``_evidence_at``, the plain-numpy twin of the kernel ``evidence_windows``."""
+        pred = t0 + travel_s(pos, self.table.pos_m, self.cfg.c_mps, wind)
         key = self._rate_base + pred  # into the sensors' concatenated, offset times
         lo = np.searchsorted(self._rate_key, key - RATE_HALF_S)
         hi = np.searchsorted(self._rate_key, key + RATE_HALF_S)
-        in_range = dist <= (cfg.hear_range_m if cfg.hear_range_m is not None else np.inf)
-        if hears is not None:
-            in_range &= hears
+        in_range = self._hearing(pos, hears)
         ms = self.sens[members]
         n_as = np.empty(members.size)
         for k, (q, s) in enumerate(zip(members.tolist(), ms.tolist())):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from locator._associate_kernels import (best_hypotheses, best_hypotheses_numpy, gather, gather_numpy, repeat_matches,
-                                        repeat_matches_numpy)
-from locator.associate import (AssociationConfig, OnlineAssociator, SensorTable, _Search, _usable, associate,
-                               strength_db)
+from locator._associate_kernels import (best_hypotheses, best_hypotheses_numpy, evidence_windows, gather, gather_numpy,
+                                        repeat_matches, repeat_matches_numpy)
+from locator.associate import (RATE_HALF_S, AssociationConfig, OnlineAssociator, SensorTable, _Search, _usable,
+                               associate, strength_db, travel_s)
 from salvo.errors import ConfigError
 from sensor_node.protocol import Detection
 
@@ -127,8 +127,6 @@ def test_gather_kernel_matches_numpy_twin(rng):
 def _evidence_loop(s, pos, t0, res, members, wind, w, free, hears=None):
     """The evidence's defining formula, one sensor at a time (the twin of ``_Search._evidence_at``);
     ``hears``: the sensors expected to hear the source (None: all)."""
-    from locator.associate import RATE_HALF_S, travel_s
-
     p = s.cfg.detection_probability
     pred = t0 + travel_s(pos, s.table.pos_m, s.cfg.c_mps, wind)
     gate = 2.0 * s.table.diameter_m / s.cfg.c_mps
@@ -167,11 +165,17 @@ def test_evidence_matches_its_per_sensor_formula(rng):
         hears[s.sens[members]] = True
         for mask in (None, hears):
             terms = s._evidence_terms(pos, t0, members, wind, mask)
+            pred = t0 + travel_s(pos, table.pos_m, cfg.c_mps, wind)
             for free in (1, 3):
                 ws = np.array([0.0003, 0.002, 0.008])
                 got = s._evidence_at(terms, np.abs(res), ws, free)
                 want = [_evidence_loop(s, pos, t0, res, members, wind, w, free, mask) for w in ws]
                 np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+                kernel = np.empty(ws.size)
+                evidence_windows(pred, s._hearing(pos, mask), s._rate_key, s._rate_base, s._rate_str,
+                                 s.sens[members], s.strength[members], np.abs(res), ws, cfg.detection_probability,
+                                 RATE_HALF_S, s._gate_s, free, kernel)
+                np.testing.assert_allclose(kernel, want, rtol=1e-9, atol=1e-9)
 
 
 def test_burst_with_echoes_and_misses(rng):
