@@ -238,7 +238,9 @@ def test_a_string_of_rounds_confirms_a_sparse_arrays_weak_fit():
         found, wrong = found + ok, wrong + len(shots) - ok
         alone = associate(dets, sensors, AssociationConfig(tolerance_s=0.025, support_max_sensors=0))
         found_alone += sum(e is not None and e < 15 for e in _match(alone, truth))
-    assert found >= 14 and wrong <= 3, (found, wrong)
+    # (a round right after the last one's echoes stands out less, and only strong arrivals may be
+    # vouched for: support_min_strength_db)
+    assert found >= 12 and wrong <= 3, (found, wrong)
     assert found_alone <= 3  # what the support adds: without it the rounds are lost
 
 
