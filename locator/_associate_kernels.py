@@ -423,6 +423,15 @@ def best_hypotheses(
                                             LOOSE * tol, cand, min_sensors)
                             if n_pre < min_sensors:
                                 continue
+                            # the refined source keeps (at most) the arrivals the loose check saw,
+                            # each scoring at most its weight: a set that cannot beat the best
+                            # hypothesis so far is not refined
+                            bound = 0.0
+                            for s in range(n_sens):
+                                if cand[s] >= 0:
+                                    bound += wgt[cand[s]]
+                            if bound <= best_score:
+                                continue
                             for it in range(3):
                                 tl = tol * (LOOSE if it == 0 else (2.0 if it == 1 else 1.0))
                                 if it > 0:
@@ -533,6 +542,8 @@ def best_hypotheses_numpy(t, sens, wgt, wmax, active, strong, depth, spos, nbr, 
                         mem = _gather_numpy(t, idx_by_sensor, spos, sx, sy, z0, t0, c, wx, wy, LOOSE * tol)
                         if (mem >= 0).sum() < min_sensors:
                             continue
+                        if wgt[mem[mem >= 0]].sum() <= score[ai]:
+                            continue  # cannot beat the best so far (the kernel's bound)
                         for it, mult in enumerate((LOOSE, 2.0, 1.0)):
                             if it > 0:
                                 mem = _gather_numpy(t, idx_by_sensor, spos, sx, sy, z0, t0, c, wx, wy, mult * tol)
