@@ -100,7 +100,9 @@ def summary(errs: list[float], counts: list[bool] | None, n_rounds: int) -> str:
 
 
 def _value(text):
-    """A ``--set`` value: an int, a float, or else the text itself (``order=best``)."""
+    """A ``--set`` value: true/false, an int, a float, or else the text itself (``order=best``)."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
     for kind in (int, float):
         try:
             return kind(text)

@@ -120,7 +120,7 @@ def evidence_windows(pred, in_range, rate_key, rate_base, rate_str, msens, mstr,
     for k in range(m):
         s = msens[k]
         f = mstr[k]
-        if f == f:
+        if np.isfinite(f):
             c = 0
             for j in range(lo[s], hi[s]):
                 if rate_str[j] >= f:
@@ -272,16 +272,18 @@ def best_hypotheses(
     ``z0``; each hypothesis is scored by how many sensors have an active detection within
     ``tol`` of its predicted arrival, weighted ``1 - (r/tol)^2`` so that a near miss counts
     less than an exact fit (a dense burst puts some detection within ``tol`` of almost any
-    prediction; only a true source puts them near zero).  A minimal set whose closed-form
-    source lies within ``c tol / 4`` (x, y) and ``tol / 4`` (t0) of one already refined for this
-    anchor is skipped: the minimal sets of one source start there and refine to the same
-    hypothesis (this halves the cost in a burst).
+    prediction; only a true source puts them near zero).  Two shortcuts, both heuristics (the
+    gunfight and Pittsburgh benchmarks gave the same results with and without them): a minimal
+    set whose closed-form source lies within ``c tol / 4`` (x, y) and ``tol / 4`` (t0) of one
+    already tried for this anchor is skipped (the minimal sets of one source start there and
+    refine to the same hypothesis), and so is one whose loosely gathered arrivals weigh no
+    more than the best score so far (the refined source keeps, as a rule, a subset of them).
 
     Parameters
     ----------
     t : (n,) float64, detection times, s.  sens : (n,) int64, sensor index.
     wgt : (n,) float64 > 0, weight of each detection (how unlikely a chance detection this
-        strong is).  wmax : float, the largest weight (for the pruning bound).
+        strong is).  wmax : float, the largest weight (not used; kept for the callers).
     active : (n,) bool.  strong : (n,) bool, detections that may be a partner of a minimal set.
     depth : int, partners per neighbour sensor (``_select_partners``): the first ``depth``
         active strong detections of its gate and the ``depth`` rarest (largest ``wgt``) of the
@@ -423,9 +425,9 @@ def best_hypotheses(
                                             LOOSE * tol, cand, min_sensors)
                             if n_pre < min_sensors:
                                 continue
-                            # the refined source keeps (at most) the arrivals the loose check saw,
-                            # each scoring at most its weight: a set that cannot beat the best
-                            # hypothesis so far is not refined
+                            # the refined source keeps, as a rule, a subset of the arrivals the
+                            # loose check saw, each scoring at most its weight: a set that could
+                            # not then beat the best hypothesis so far is not refined
                             bound = 0.0
                             for s in range(n_sens):
                                 if cand[s] >= 0:

@@ -190,7 +190,8 @@ class AssociationConfig:
         (default 20).  Street noise repeats too (a rattle, footsteps): strings of weak impulses
         vouched for one another and turned 19 gunfire shots into 263 on the Pittsburgh audio.
         Chosen on FP1+FP2 for the best balance (F1) of rounds within 15 m against gunfire
-        shots reported: 10 dB found 24 / reported 70, 15 dB 22 / 47, 20 dB 21 / 35, 25 dB 19 / 31.
+        shots reported: 10 dB 24 / 77, 15 dB 24 / 56, 20 dB 21 / 35, 25 dB 19 / 31.  Arrivals of
+        unknown strength count as strong.
     strength_window_s : float
         How far back ``strength_db`` looks, s (default 0.3: the loud part of a coda).
     strength_decay_db_per_s : float
@@ -244,9 +245,11 @@ class AssociationConfig:
             raise ConfigError(f"association: strength {self.strength!r} is not 'prominence' or 'snr'")
         if self.method not in ASSOCIATORS:
             raise ConfigError(f"association: method {self.method!r} is not one of {sorted(ASSOCIATORS)}")
-        for name in ("depth", "support_max_sensors"):
-            if getattr(self, name) < 0:
+        for name in ("depth", "support_max_sensors", "repeat_tolerance_s"):
+            if not getattr(self, name) >= 0:
                 raise ConfigError(f"association: {name} must be >= 0, got {getattr(self, name)!r}")
+        if not 0.0 < self.detection_probability < 1.0:
+            raise ConfigError(f"association: detection_probability must be in (0, 1), got {self.detection_probability!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,14 +339,15 @@ class Shot:
 
 @functools.lru_cache(maxsize=64)
 def _windows(floor_s: float, tol_s: float) -> np.ndarray:
-    """The windows a repeat's evidence scans, s: 4 steps of 2x from ``floor_s`` to ``tol_s``."""
+    """The windows a repeat's evidence scans, s: 4, geometrically spaced from ``floor_s`` to ``tol_s``."""
     ws = np.geomspace(floor_s, tol_s, 4) if tol_s > floor_s else np.array([tol_s])
     ws.setflags(write=False)
     return ws
 
 
 def _median(a) -> float:
-    """Median of a short array (``np.median``'s overhead is 20x the sort of 16 numbers)."""
+    """Median of a short, non-empty array without NaN (``np.median``'s overhead is 20x the
+    sort of 16 numbers)."""
     a = np.sort(np.asarray(a, dtype=np.float64), axis=None)
     n = a.size
     return float(a[n // 2]) if n % 2 else float(0.5 * (a[n // 2 - 1] + a[n // 2]))
@@ -594,8 +598,8 @@ class _Search:
         bool) are expected to hear it again: a sensor the place's rounds never reached (too
         far, behind a building) tells nothing by missing one more.  Its residuals are a few hundredths of a ms where the picker took
         the same feature and up to a few samples or a cycle where it did not: the window is
-        scanned from ``floor_s`` to ``tol_s`` (4 steps of 2x) and the best kept, less log 4
-        for the choice.
+        scanned from ``floor_s`` to ``tol_s`` (4 windows, geometrically spaced) and the best
+        kept, less log 4 for the choice.
         """
         from locator._associate_kernels import evidence_windows
 
@@ -900,6 +904,8 @@ class _Search:
         log of the emission times tried (the look-elsewhere cost of the shift search).
         """
         cfg = self.cfg
+        if cfg.repeat_tolerance_s <= 0:  # repeats off
+            return 0.0
         sp = self.sens[used]
         off = self.t[used] - t0
         lo = int(np.searchsorted(self.t, t0 - REPEAT_AHEAD_S))
@@ -913,11 +919,19 @@ class _Search:
         good = np.flatnonzero(self._enough(n_fit, sp.size))
         if good.size == 0:
             return 0.0
-        cost = math.log(anc.size)
+        # Each round is proposed once per arrival of it (every one an anchor), and centring
+        # makes the copies identical: the emission times tried are the distinct shifts.
+        cost = math.log(np.unique(np.round(shift / REPEAT_FLOOR_S)).size)
         # the candidates that match most sensors, most tightly, are the only ones that can add
-        # much: at most SUPPORT_TRIES of them are scored
+        # much: at most SUPPORT_TRIES rounds (one candidate per MIN_ROUND_S) are scored
         tight = np.sum(np.where(np.isfinite(res), np.abs(res), 0.0), axis=1)
-        good = good[np.lexsort((tight[good], -n_fit[good]))][:SUPPORT_TRIES]
+        picked: list[int] = []
+        for k in good[np.lexsort((tight[good], -n_fit[good]))]:
+            if all(abs(shift[k] - shift[j]) >= MIN_ROUND_S for j in picked):
+                picked.append(int(k))
+                if len(picked) == SUPPORT_TRIES:
+                    break
+        good = np.array(picked, dtype=np.int64)
         scored = []
         for k in good:
             sel = mem[k] >= 0

@@ -21,8 +21,9 @@
   each time the gun does, a fixed lag later (the extra path over c).  A second shooter's rounds
   follow the first's at lags that wander by tens of ms; an echo's by a few (its solution's
   jitter).  A place whose rounds, three or more, mostly (``ECHO_SHARE``) follow rounds of
-  another, earlier place by one lag within ``ECHO_JITTER_S`` is kind ``"echo"``: class
-  ``"echo"``, not a shot or a shooter of the gunfire incident.
+  another, earlier gunfire place one to one by one lag within ``ECHO_JITTER_S``, better than
+  chance would pair them (``ECHO_CHANCE``), is kind ``"echo"``: class ``"echo"``, not a
+  shot or a shooter of the gunfire incident.
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ ECHO_JITTER_S = 0.012
 ECHO_MAX_LAG_S = 0.5
 #: Share of an echo place's rounds that must follow a round of its gun at the lag.
 ECHO_SHARE = 0.75
-#: Fewest rounds that tell an echo place from a second gun.
+#: Fewest rounds that tell an echo place from a second gun (each place).
 ECHO_MIN_ROUNDS = 3
+#: Largest chance (binomial tail times lags tried) of a second gun's rounds pairing as well.
+ECHO_CHANCE = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,43 +278,69 @@ def _places(ordered: Sequence) -> np.ndarray:
     return out
 
 
+def _matched(f: np.ndarray, a: np.ndarray, lag_s: float) -> list[tuple[int, int]]:
+    """Follower and leader rounds paired one to one (each leader round explains at most one
+    follower round) where a follower round lies ``lag_s`` after a leader round within
+    ``ECHO_JITTER_S``, nearest first."""
+    err = np.abs(f[:, None] - a[None, :] - lag_s)
+    pairs, used_f, used_a = [], set(), set()
+    for i, j in zip(*np.unravel_index(np.argsort(err, axis=None, kind="stable"), err.shape)):
+        if err[i, j] > ECHO_JITTER_S:
+            break
+        if i not in used_f and j not in used_a:
+            pairs.append((int(i), int(j)))
+            used_f.add(i)
+            used_a.add(j)
+    return pairs
+
+
 def echo_lag_s(follower_s: np.ndarray, leader_s: np.ndarray, apart_s: float = math.inf) -> float | None:
-    """The lag, s, at which most rounds of one place follow rounds of another, or None.
+    """The lag, s, at which the rounds of one place follow those of another, or None.
 
     ``follower_s``, ``leader_s``: emission times of each place's rounds, s; ``apart_s``: the
-    places' distance over the speed of sound, s.  A lag qualifies when at least
-    ``ECHO_SHARE`` of the follower's rounds (and ``ECHO_MIN_ROUNDS``) have a leader round that
-    lag earlier to within ``ECHO_JITTER_S``; every lag between a follower round and a leader
-    round up to ``ECHO_MAX_LAG_S`` and ``apart_s`` (plus the jitter) before it is tried.  The
-    second bound is the triangle inequality: a reflection off something ``d`` from the gun
-    reaches no sensor more than ``d / c`` after the direct sound, and a ghost built of such
-    reflections lies near the reflector's image; a second gun 30 m away firing 250 ms after
-    the first is no echo of it, however regular.
+    places' distance over the speed of sound, s.  Every lag from a leader round to a later
+    follower round, up to ``ECHO_MAX_LAG_S`` and ``apart_s`` plus the jitter, is tried; the
+    follower and leader rounds are paired one to one at that lag within ``ECHO_JITTER_S``.
+    A lag qualifies when at least ``ECHO_SHARE`` of the follower's rounds pair (and
+    ``ECHO_MIN_ROUNDS``, with as many leader rounds) and chance would not do as well: a
+    round at a random time pairs with probability ``2 jitter x`` the leader's rate, and the
+    binomial tail of the pairs found, times the lags tried, must stay under ``ECHO_CHANCE``
+    (a second automatic gun at a similar cycle, or a few rounds against a dense burst, line
+    up at some lag now and then; a reflection does at every round).
+
+    The bound ``apart_s``: a ghost made of a reflector's arrivals lies near the reflector's
+    image, and its apparent lag behind the gun has stayed below their distance over c in
+    every case seen (0.7-0.85 of it); a second gun 30 m away firing 250 ms after the
+    first is no echo of it, however regular.
     """
     f = np.asarray(follower_s, dtype=np.float64)
     a = np.asarray(leader_s, dtype=np.float64)
-    if f.size < ECHO_MIN_ROUNDS or a.size == 0:
+    if f.size < ECHO_MIN_ROUNDS or a.size < ECHO_MIN_ROUNDS:
         return None
     lag = f[:, None] - a[None, :]  # (follower, leader)
     longest = min(ECHO_MAX_LAG_S, apart_s + ECHO_JITTER_S)
     cand = np.unique(lag[(lag > 0.0) & (lag <= longest)])
     need = max(ECHO_MIN_ROUNDS, math.ceil(ECHO_SHARE * f.size))
-    best, best_n = None, 0
+    best, best_pairs = None, []
     for L in cand:
-        n = int(np.sum(np.any(np.abs(lag - L) <= ECHO_JITTER_S, axis=1)))
-        if n > best_n:
-            best, best_n = float(L), n
-    if best_n < need:
+        pairs = _matched(f, a, float(L))
+        if len(pairs) > len(best_pairs):
+            best, best_pairs = float(L), pairs
+    if len(best_pairs) < need:
         return None
-    # the lag: the median of the lags that match it (each follower round's nearest)
-    near = np.where(np.abs(lag - best) <= ECHO_JITTER_S, lag, np.nan)
-    pick = np.nanargmin(np.abs(np.where(np.isnan(near), np.inf, near - best)), axis=1)
-    got = lag[np.arange(f.size), pick]
-    return float(np.median(got[np.abs(got - best) <= ECHO_JITTER_S]))
+    # chance: the leader's rate over its span (plus the longest lag), one window per follower round
+    rate = a.size / (float(a.max() - a.min()) + longest)
+    p = min(1.0, 2.0 * ECHO_JITTER_S * rate)
+    k, n = len(best_pairs), f.size
+    tail = sum(math.comb(n, i) * p**i * (1.0 - p) ** (n - i) for i in range(k, n + 1))
+    if tail * cand.size >= ECHO_CHANCE:
+        return None
+    return float(np.median([f[i] - a[j] for i, j in best_pairs]))
 
 
 def _echo_shots(ordered: Sequence, kinds: list[str], cfg: IncidentConfig) -> dict[int, str]:
-    """Shots (index in ``ordered``) of echo places, each with the reason."""
+    """Shots (index in ``ordered``) of echo places, each with the reason.  Only a gunfire place
+    (by the classifier's vote) leads, and only places within ``radius_m`` of each other."""
     ground = [k for k in range(len(ordered)) if kinds[k] != "fireworks"]
     if len(ground) < 2 * ECHO_MIN_ROUNDS:
         return {}
@@ -320,15 +349,16 @@ def _echo_shots(ordered: Sequence, kinds: list[str], cfg: IncidentConfig) -> dic
     t = np.array([s.t0_ns for s in sub], dtype=np.int64)
     members = {q: np.flatnonzero(place == q) for q in np.unique(place)}
     centre = {q: np.mean([sub[j].pos_m[:2] for j in ix], axis=0) for q, ix in members.items()}
+    gun = {q: sum(kinds[ground[j]] == "gunfire" for j in ix) * 2 > ix.size for q, ix in members.items()}
     echo: dict[int, str] = {}
     echoes: set[int] = set()
     # earliest place first: the first to fire is a gun, and an echo is no echo's leader
     for q in sorted(members, key=lambda q: t[members[q][0]]):
         for lead in sorted(members, key=lambda q: t[members[q][0]]):
-            if lead == q or lead in echoes or t[members[lead][0]] >= t[members[q][0]]:
+            if lead == q or lead in echoes or not gun[lead] or t[members[lead][0]] >= t[members[q][0]]:
                 continue
             d = float(np.linalg.norm(centre[q] - centre[lead]))
-            if d > cfg.radius_m:
+            if not d <= cfg.radius_m:  # NaN: no position, no echo
                 continue
             lag = echo_lag_s((t[members[q]] - t[0]) / NS, (t[members[lead]] - t[0]) / NS, d / cfg.c_mps)
             if lag is not None:

@@ -347,3 +347,9 @@ def test_bad_config_is_a_config_error():
         AssociationConfig(min_sensors=2)
     with pytest.raises(ConfigError, match="method"):
         AssociationConfig(method="nope")
+    with pytest.raises(ConfigError, match="detection_probability"):
+        AssociationConfig(detection_probability=1.0)
+    with pytest.raises(ConfigError, match="repeat_tolerance_s"):
+        AssociationConfig(repeat_tolerance_s=-0.001)
+    with pytest.raises(ConfigError, match="support_max_sensors"):
+        AssociationConfig(support_max_sensors=-1)

@@ -101,3 +101,18 @@ def test_echo_lag_needs_most_rounds_at_one_lag_within_the_places_distance():
     assert echo_lag_s(lead + 0.1, lead, apart_s=0.05) is None  # 17 m apart: no echo lags 100 ms
     assert echo_lag_s(lead[:2] + 0.1, lead) is None  # two rounds tell nothing
     assert echo_lag_s(lead + np.array([0.1, 0.16, 0.04, 0.12, 0.2]), lead) is None  # a wandering lag
+
+
+def test_a_second_gun_against_a_dense_burst_is_not_an_echo(rng):
+    """Chance pairings: four rounds at random times 60 m from a 10 rounds/s burst, or a second
+    automatic gun 40 m away at a similar cycle (105 ms against 100 ms), line up at some lag now
+    and then; they must (almost) never be called echoes.  A real echo of the same burst is."""
+    from locator.incidents import echo_lag_s
+
+    burst = 0.1 * np.arange(20) + rng.normal(0, 0.002, 20)
+    random_hits = sum(echo_lag_s(np.sort(rng.uniform(0.0, 2.0, 4)), burst, 60.0 / C) is not None for _ in range(40))
+    cadence_hits = sum(echo_lag_s(rng.uniform(0, 0.1) + 0.105 * np.arange(18) + rng.normal(0, 0.002, 18), burst,
+                                  40.0 / C) is not None for _ in range(40))
+    assert random_hits <= 2 and cadence_hits <= 2, (random_hits, cadence_hits)
+    echo = burst[2:] + 0.09 + rng.normal(0, 0.003, 18)  # a reflector's ghost, 40 m off
+    assert echo_lag_s(echo, burst, 40.0 / C) is not None
