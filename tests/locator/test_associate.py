@@ -83,13 +83,19 @@ def test_kernel_matches_numpy_twin(rng, depth):
     np.testing.assert_array_equal(mem, mem2)
 
 
-def test_repeat_kernel_matches_numpy_twin(rng):
+def _burst_search(rng, inactive_every):
+    """A search over six rounds from one place on nine sensors, some detections retired."""
     sensors = _array(rng, n=9)
     truth = [(1.0 + 0.07 * k, np.array([120.0, 150.0, 1.5])) for k in range(6)]
     dets = _stream(rng, sensors, truth, miss=0.1)
     table = SensorTable.from_any(sensors)
     s = _Search(_usable(dets, table, AssociationConfig()), table, AssociationConfig())
-    s.active[::6] = False
+    s.active[::inactive_every] = False
+    return s, table, truth
+
+
+def test_repeat_kernel_matches_numpy_twin(rng):
+    s, table, _ = _burst_search(rng, 6)
     sp = np.array([0, 2, 3, 5, 8], dtype=np.int64)
     delay = rng.uniform(0.0, 1.0, sp.size)
     anchors = np.flatnonzero(np.isin(s.sens, sp))
@@ -103,12 +109,7 @@ def test_repeat_kernel_matches_numpy_twin(rng):
 
 
 def test_gather_kernel_matches_numpy_twin(rng):
-    sensors = _array(rng, n=9)
-    truth = [(1.0 + 0.07 * k, np.array([120.0, 150.0, 1.5])) for k in range(6)]
-    dets = _stream(rng, sensors, truth, miss=0.1)
-    table = SensorTable.from_any(sensors)
-    s = _Search(_usable(dets, table, AssociationConfig()), table, AssociationConfig())
-    s.active[::5] = False
+    s, table, truth = _burst_search(rng, 5)
     hits = 0
     for _ in range(50):
         t0, p = truth[rng.integers(len(truth))]  # near a true shot, or anywhere
