@@ -635,12 +635,6 @@ class _Search:
         st = st[np.isfinite(st)]
         return _median(st) if st.size else math.inf
 
-    def _in_range(self, pos: np.ndarray) -> int:
-        """How many sensors are in hearing range (``hear_range_m``) of a source at ``pos``."""
-        if self.cfg.hear_range_m is None:
-            return len(self.table.ids)
-        return int(np.count_nonzero(np.linalg.norm(self.table.pos_m - pos, axis=1) <= self.cfg.hear_range_m))
-
     def _evidence_terms(self, pos: np.ndarray, t0: float, members: np.ndarray, wind: np.ndarray,
                         hears: np.ndarray | None = None):
         """What ``evidence`` needs whatever the window: per sensor in hearing range the count of
@@ -732,9 +726,8 @@ class _Search:
                 return None
             # Echoes ride below the decaying level of the blast before them at each sensor
             # (``strength_db`` < 0); a new source made mostly of such is a ghost of a shot.
-            st = self.strength[used]
-            st = st[np.isfinite(st)]
-            if st.size and _median(st) < cfg.min_strength_db:
+            strength = self._median_strength(used)
+            if strength < cfg.min_strength_db:
                 return None
             # While a gun is firing (a remembered place fired within ``burst_window_s``), its
             # rounds are taken as repeats and what is left of its wavefronts lines up into
@@ -743,8 +736,8 @@ class _Search:
             if any(min(abs(t0 - r) for r in q[4]) <= cfg.burst_window_s for q in self.patterns):
                 need += cfg.burst_extra_evidence
             ev = self.evidence(pos, float(sol.t0_s), res, used, sol.wind_mps)
-            if (ev < need and self._in_range(pos) <= cfg.support_max_sensors
-                    and self._median_strength(used) >= cfg.support_min_strength_db):
+            if (ev < need and np.count_nonzero(self._hearing(pos, None)) <= cfg.support_max_sensors
+                    and strength >= cfg.support_min_strength_db):
                 # a sparse array's fit has few redundant arrivals: let the other rounds of a
                 # string from this place speak for it
                 ev += self.pattern_support(pos, used, t0, sol.wind_mps)
@@ -933,10 +926,11 @@ class _Search:
                     break
         good = np.array(picked, dtype=np.int64)
         scored = []
+        hears = self._hears(sp)
         for k in good:
             sel = mem[k] >= 0
             ev = self.evidence(pos, float(shift[k]), res[k][sel], mem[k][sel], wind,
-                               tol_s=cfg.repeat_tolerance_s, floor_s=REPEAT_FLOOR_S, hears=self._hears(sp)) - cost
+                               tol_s=cfg.repeat_tolerance_s, floor_s=REPEAT_FLOOR_S, hears=hears) - cost
             if ev > 0:
                 scored.append((ev, float(shift[k]), set(mem[k][sel].tolist())))
         total, taken, seen = 0.0, [t0], set(used.tolist())
