@@ -89,19 +89,19 @@ def _gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy, tl, cand
 
 
 @njit(cache=True)
-def evidence_windows(pred, in_range, rate_key, rate_base, rate_str, msens, mstr, res, ws, p, half, gate, free, out):
+def evidence_windows(pred, p_hear, rate_key, rate_base, rate_str, msens, mstr, res, ws, half, gate, free, out):
     """Log-likelihood ratio of a source against chance, for each window (``_Search.evidence``).
 
     Parameters
     ----------
-    pred : (S,) float64, predicted arrival per sensor, s.  in_range : (S,) bool, sensors
-        expected to hear the source.  rate_key : (N,) float64, every sensor's detection times
+    pred : (S,) float64, predicted arrival per sensor, s.  p_hear : (S,) float64, probability
+        that each sensor detects the source (0: not expected to hear it).  rate_key : (N,) float64, every sensor's detection times
         offset by ``rate_base[s]`` and concatenated (sorted).  rate_base : (S,) float64.
     rate_str : (N,) float64, their strengths, dB (NaN: unknown).
     msens : (m,) int64, the members' sensors (one member per sensor).  mstr : (m,) float64,
         the members' strengths (NaN: unknown, then every detection counts as strong).
     res : (m,) float64, |residual| of each member, s.  ws : (W,) float64, windows, s.
-    p : float, detection probability.  half : float, half-width of the rate window, s.
+    half : float, half-width of the rate window, s.
     gate : float, span of one wavefront's arrivals, s.  free : int, best gains not counted.
     out : (W,) float64.
     """
@@ -136,14 +136,15 @@ def evidence_windows(pred, in_range, rate_key, rate_base, rate_str, msens, mstr,
         total = 0.0
         # every sensor in range as if it missed: log((1 - p) / (1 - P_s)) ...
         for s in range(n_sens):
-            if in_range[s]:
+            if p_hear[s] > 0.0:
                 ps = -np.expm1(-n_all[s] / two_half * 2.0 * w)
-                total += np.log((1.0 - p) / max(1.0 - ps, 1e-9))
+                total += np.log((1.0 - p_hear[s]) / max(1.0 - ps, 1e-9))
         # ... then the ones that fit: that term back out, log(p / P_s) in (as-strong rate)
         nk = 0
         for k in range(m):
             s = msens[k]
-            if res[k] <= w and in_range[s]:
+            if res[k] <= w and p_hear[s] > 0.0:
+                p = p_hear[s]
                 ps = -np.expm1(-n_all[s] / two_half * 2.0 * w)
                 total -= np.log((1.0 - p) / max(1.0 - ps, 1e-9))
                 rate = max(n_as[k] - 1.0, 1.0) / two_half

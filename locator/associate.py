@@ -58,7 +58,7 @@ import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -86,6 +86,17 @@ GHOST_M = 20.0
 #: Narrowest window a repeat's evidence counts chance detections in, s: a few samples of
 #: picker error (rounds differ a little in waveform).
 REPEAT_FLOOR_S = 0.0003
+#: How many times a new source's arrivals may be claimed by a better one (``_Search._challenge``).
+CHALLENGES = 2
+#: ... anchored at the strong detections this close to one of its arrivals, s (the round
+#: before or after in the fastest automatic fire, plus the wall echo it took instead).
+RIVAL_S = 0.1
+#: A sensor outside a repeat's pattern joins it when its detection fits within this share of
+#: ``tolerance_s`` (``_Search._widen``).
+WIDEN_FRACTION = 0.5
+#: How many rounds' worth of ``detection_probability`` a place's record of which sensors heard
+#: its rounds starts from (``_Search._p_hear``).
+PRIOR_ROUNDS = 2
 #: Most candidate repeats scored by ``_Search.pattern_support`` (a 3-round string has 2).
 SUPPORT_TRIES = 4
 
@@ -345,6 +356,33 @@ def _windows(floor_s: float, tol_s: float) -> np.ndarray:
     return ws
 
 
+class _Place(NamedTuple):
+    """Where accepted shots were fired, for repeats: the arrival pattern of its rounds.
+
+    Attributes
+    ----------
+    pos : (3,) position, m.  sp : (k,) the sensors that heard it.  delay : (k,) their
+    arrival - emission times, s.  latest : emission time of its latest round, s.
+    rounds : emission times of its rounds, s.  hits : (k,) how many rounds each sensor heard.
+    """
+
+    pos: np.ndarray
+    sp: np.ndarray
+    delay: np.ndarray
+    latest: float
+    rounds: list[float]
+    hits: np.ndarray
+
+
+class _Found(NamedTuple):
+    """A hypothesis that cleared ``min_evidence``: the shot, its detections (indices) and its
+    evidence, nats."""
+
+    shot: Shot
+    used: np.ndarray
+    evidence: float
+
+
 def _median(a) -> float:
     """Median of a short, non-empty array without NaN (``np.median``'s overhead is 20x the
     sort of 16 numbers)."""
@@ -490,7 +528,7 @@ class _Search:
         self.max_range = cfg.max_range_m if cfg.max_range_m is not None else table.diameter_m + 300.0
         # accepted shots' patterns, for ``repeat``
         # (position (3,), sensors (k,), arrival - t0 (k,) s, latest t0 s, every t0 s)
-        self.patterns: list[tuple[np.ndarray, np.ndarray, np.ndarray, float, list[float]]] = []
+        self.patterns: list[_Place] = []
         self.rep_dead = np.zeros(len(dets), dtype=np.bool_)
         self.scales: list[float] = []  # robust residual scale of each accepted shot, s
         for shot in sorted(prior, key=lambda q: q.t0_ns):  # shots released earlier (online)
@@ -565,18 +603,20 @@ class _Search:
         self.xyt[anchors] = xyt
         self.members[anchors] = mem
 
-    def _gather(self, pos: np.ndarray, t0: float, wind: np.ndarray) -> np.ndarray:
-        """Per sensor the active detection nearest the arrival predicted from (pos, t0), within tolerance."""
+    def _gather(self, pos: np.ndarray, t0: float, wind: np.ndarray, tol_s: float | None = None) -> np.ndarray:
+        """Per sensor the active detection nearest the arrival predicted from (pos, t0), within
+        ``tol_s`` (None: the tolerance); indices, at most one per sensor."""
         from locator._associate_kernels import gather
 
         out = np.empty(len(self.table.ids), dtype=np.int64)
         gather(self.t, self.st, self.order, self.active, self.ptr, self.table.pos_m, float(pos[0]), float(pos[1]),
-               float(pos[2]), float(t0), self.cfg.c_mps, float(wind[0]), float(wind[1]), self.cfg.tolerance_s, out, 0)
+               float(pos[2]), float(t0), self.cfg.c_mps, float(wind[0]), float(wind[1]),
+               self.cfg.tolerance_s if tol_s is None else tol_s, out, 0)
         return out[out >= 0]
 
     def evidence(self, pos: np.ndarray, t0: float, res: np.ndarray, members: np.ndarray,
                  wind: np.ndarray, tol_s: float | None = None, floor_s: float | None = None,
-                 hears: np.ndarray | None = None) -> float:
+                 p_hear: np.ndarray | None = None) -> float:
         """Log-likelihood ratio of "a source here" against "detections falling at random".
 
         ``members``: the shot's detections (indices, at most one per sensor), ``res`` their
@@ -594,9 +634,11 @@ class _Search:
         stream, and "sources" that most sensors in hearing range contradict, lose.
 
         A repeat (``floor_s`` given) is placed by the earlier shot's pattern, so only the
-        anchor's gain goes, and only the sensors that heard that place before (``hears``, (S,)
-        bool) are expected to hear it again: a sensor the place's rounds never reached (too
-        far, behind a building) tells nothing by missing one more.  Its residuals are a few hundredths of a ms where the picker took
+        anchor's gain goes, and each sensor is expected to hear it as often as it heard that
+        place's rounds before (``p_hear``, (S,), 0 for the sensors that never did; see
+        ``_p_hear``): a sensor the place's rounds never reached (too far, behind a building)
+        tells nothing by missing one more, and one that hears only the loudest tells little.
+        Its residuals are a few hundredths of a ms where the picker took
         the same feature and up to a few samples or a cycle where it did not: the window is
         scanned from ``floor_s`` to ``tol_s`` (4 windows, geometrically spaced) and the best
         kept, less log 4 for the choice.
@@ -615,19 +657,18 @@ class _Search:
             ws = _windows(floor_s, cfg.tolerance_s if tol_s is None else tol_s)
             free = 1
         pred = t0 + travel_s(pos, self.table.pos_m, cfg.c_mps, wind)
-        in_range = self._hearing(pos, hears)
         members = np.asarray(members, dtype=np.int64)
         out = np.empty(ws.size)
-        evidence_windows(pred, in_range, self._rate_key, self._rate_base, self._rate_str, self.sens[members],
-                         self.strength[members], res, ws, cfg.detection_probability, RATE_HALF_S, self._gate_s,
-                         free, out)
+        evidence_windows(pred, self._hearing(pos, p_hear), self._rate_key, self._rate_base, self._rate_str,
+                         self.sens[members], self.strength[members], res, ws, RATE_HALF_S, self._gate_s, free, out)
         return float(out[0]) if floor_s is None else float(out.max()) - math.log(ws.size)
 
-    def _hearing(self, pos: np.ndarray, hears: np.ndarray | None) -> np.ndarray:
-        """(S,) bool: the sensors expected to hear a source at ``pos`` (``hear_range_m``, and ``hears``)."""
+    def _hearing(self, pos: np.ndarray, p_hear: np.ndarray | None) -> np.ndarray:
+        """(S,) float: the probability that each sensor detects a source at ``pos``: ``p_hear``
+        (None: ``detection_probability``), 0 beyond ``hear_range_m``."""
         in_range = np.linalg.norm(self.table.pos_m - pos, axis=1) <= (
             self.cfg.hear_range_m if self.cfg.hear_range_m is not None else np.inf)
-        return in_range & hears if hears is not None else in_range
+        return np.where(in_range, self.cfg.detection_probability if p_hear is None else p_hear, 0.0)
 
     def _median_strength(self, idx: np.ndarray) -> float:
         """Median ``strength_db`` of detections (those of unknown strength left out; none: inf)."""
@@ -636,7 +677,7 @@ class _Search:
         return _median(st) if st.size else math.inf
 
     def _evidence_terms(self, pos: np.ndarray, t0: float, members: np.ndarray, wind: np.ndarray,
-                        hears: np.ndarray | None = None):
+                        p_hear: np.ndarray | None = None):
         """What ``evidence`` needs whatever the window: per sensor in hearing range the count of
         its detections within +-``RATE_HALF_S`` of the predicted arrival, and per member the
         count of those at least as strong as it (unknown strength: all).  With
@@ -645,38 +686,41 @@ class _Search:
         key = self._rate_base + pred  # into the sensors' concatenated, offset times
         lo = np.searchsorted(self._rate_key, key - RATE_HALF_S)
         hi = np.searchsorted(self._rate_key, key + RATE_HALF_S)
-        in_range = self._hearing(pos, hears)
+        p_s = self._hearing(pos, p_hear)
         ms = self.sens[members]
         n_as = np.empty(members.size)
         for k, (q, s) in enumerate(zip(members.tolist(), ms.tolist())):
             f = self.strength[q]
             seg = self._rate_str[lo[s] : hi[s]]
             n_as[k] = np.count_nonzero(seg >= f) if math.isfinite(f) else seg.size
-        return in_range, (hi - lo).astype(np.float64), ms, n_as
+        return p_s, (hi - lo).astype(np.float64), ms, n_as
 
     def _evidence_at(self, terms, res: np.ndarray, w, free: int) -> np.ndarray:
         """``evidence`` for each window of ``w`` (W,), s; ``free``: the best gains that fit by
         construction.  Returns (W,)."""
-        in_range, n_all, ms, n_as = terms
+        p_s, n_all, ms, n_as = terms
         w = np.atleast_1d(np.asarray(w, dtype=np.float64))[:, None]  # (W, 1)
-        p = self.cfg.detection_probability
         two_half = 2.0 * RATE_HALF_S
-        ok = (res[None, :] <= w) & in_range[ms][None, :]  # (W, m); one member per sensor
+        hear = p_s > 0.0
+        ok = (res[None, :] <= w) & hear[ms][None, :]  # (W, m); one member per sensor
         # a sensor that does not fit: log((1 - p) / (1 - P_s)), P_s from all its detections
-        p_all = -np.expm1(-np.maximum(n_all[in_range], 1.0)[None, :] / two_half * 2.0 * w)
-        miss_all = np.log((1.0 - p) / np.maximum(1.0 - p_all, 1e-9))
+        p_all = -np.expm1(-np.maximum(n_all[hear], 1.0)[None, :] / two_half * 2.0 * w)
+        miss_all = np.log((1.0 - p_s[hear])[None, :] / np.maximum(1.0 - p_all, 1e-9))
         p_mem = -np.expm1(-np.maximum(n_all[ms], 1.0)[None, :] / two_half * 2.0 * w)
-        miss_mem = np.log((1.0 - p) / np.maximum(1.0 - p_mem, 1e-9))
+        p = p_s[ms][None, :]
+        with np.errstate(divide="ignore"):  # members out of hearing (p 0) never count
+            miss_mem = np.log((1.0 - p) / np.maximum(1.0 - p_mem, 1e-9))
         total = miss_all.sum(axis=1) - np.where(ok, miss_mem, 0.0).sum(axis=1)
         # a sensor that fits: log(p / P_s), P_s from those at least as strong as its member
         # (at least one a window: silence is no proof that nothing else happened)
         rate = np.maximum(n_as - 1.0, 1.0)[None, :] / two_half
-        g_w = np.where(ok, np.log(p / -np.expm1(-rate * 2.0 * w)), np.inf)
-        g_gate = np.log(p / -np.expm1(-rate * self._gate_s))  # (1, m)
+        with np.errstate(divide="ignore"):
+            g_w = np.where(ok, np.log(p / -np.expm1(-rate * 2.0 * w)), np.inf)
+            g_gate = np.log(p / -np.expm1(-rate * self._gate_s))  # (1, m)
         # Three arrivals fix a 2D source whatever they are, so the three that fit best prove
         # nothing by fitting: the best (the anchor) adds nothing, the next two only that
-        # detections so strong fell within one wavefront's span of it.  Both gains fall with
-        # the rate, so one order serves both.
+        # detections so strong fell within one wavefront's span of it ("best" by the
+        # window's gain, for both gains).
         order = np.argsort(g_w, axis=1, kind="stable")  # those that fit first, ascending
         g_w = np.take_along_axis(g_w, order, axis=1)
         g_gate = np.take_along_axis(np.broadcast_to(g_gate, g_w.shape), order, axis=1)
@@ -695,7 +739,7 @@ class _Search:
                      fit_wind=fit_wind, wind_mps=self.wind)
 
     def refine(self, idx: np.ndarray, pattern_res: np.ndarray | None = None,
-               hears: np.ndarray | None = None) -> tuple[Shot, np.ndarray] | None:
+               p_hear: np.ndarray | None = None) -> _Found | None:
         cfg = self.cfg
         sol = self._solve(idx)
         if not sol.ok:
@@ -733,7 +777,7 @@ class _Search:
             # rounds are taken as repeats and what is left of its wavefronts lines up into
             # aliases easily: a new source there must be that much stronger.
             t0 = float(sol.t0_s)
-            if any(min(abs(t0 - r) for r in q[4]) <= cfg.burst_window_s for q in self.patterns):
+            if any(min(abs(t0 - r) for r in q.rounds) <= cfg.burst_window_s for q in self.patterns):
                 need += cfg.burst_extra_evidence
             ev = self.evidence(pos, float(sol.t0_s), res, used, sol.wind_mps)
             if (ev < need and np.count_nonzero(self._hearing(pos, None)) <= cfg.support_max_sensors
@@ -744,26 +788,54 @@ class _Search:
         else:
             need -= cfg.repeat_bonus
             ev = self.evidence(pos, float(sol.t0_s), pattern_res[keep], used, sol.wind_mps,
-                               tol_s=cfg.repeat_tolerance_s, floor_s=REPEAT_FLOOR_S, hears=hears)
+                               tol_s=cfg.repeat_tolerance_s, floor_s=REPEAT_FLOOR_S, p_hear=p_hear)
         if ev < need:
             return None
+        if pattern_res is not None:
+            used, sol, keep_res = self._widen(used, sol)
+        else:
+            keep_res = np.asarray(sol.residual_s, dtype=np.float64)[keep]
         order = np.argsort(self.t[used], kind="stable")
         used = used[order]
-        return Shot(
+        return _Found(Shot(
             t0_ns=self.ref_ns + int(round(float(sol.t0_s) * 1e9)),
             pos_m=np.asarray(sol.pos_m, dtype=np.float64).copy(),
             err_m=float(sol.err_m),
             cov_m2=np.asarray(sol.cov_m2, dtype=np.float64).copy(),
             detections=tuple(self.dets[i] for i in used),
             sensor_pos_m=self.table.pos_m[self.sens[used]].copy(),
-            residual_s=np.asarray(sol.residual_s, dtype=np.float64)[keep][order].copy(),
-            n_candidates=int(idx.size),
+            residual_s=keep_res[order].copy(),
+            n_candidates=int(max(idx.size, used.size)),
             solution=sol,
-        ), used
+        ), used, ev)
+
+    def _widen(self, used: np.ndarray, sol) -> tuple[np.ndarray, Any, np.ndarray]:
+        """A repeat's detections plus those of sensors outside its pattern that fit its
+        solution within ``WIDEN_FRACTION`` of the tolerance, re-solved; and the residuals, s.
+
+        A pattern holds the sensors that heard the place's first rounds; a sensor that missed
+        them (10% of detections are missed) would otherwise stay out of it for the whole
+        string, and the rounds that sensors behind a building miss (a weak diffracted arrival
+        in the last round's coda) leave too few pattern sensors to match.
+        """
+        near = self._gather(np.asarray(sol.pos_m, dtype=np.float64), float(sol.t0_s), sol.wind_mps,
+                            WIDEN_FRACTION * self.cfg.tolerance_s)
+        extra = near[~np.isin(self.sens[near], self.sens[used])]
+        res = np.asarray(sol.residual_s, dtype=np.float64)[np.asarray(sol.used, dtype=bool)]
+        if extra.size == 0:
+            return used, sol, res
+        wide = np.concatenate([used, extra])
+        sol2 = self._solve(wide)
+        if not sol2.ok:
+            return used, sol, res
+        keep = np.asarray(sol2.used, dtype=bool)
+        if keep.sum() < used.size:
+            return used, sol, res
+        return wide[keep], sol2, np.asarray(sol2.residual_s, dtype=np.float64)[keep]
 
     def _rounds_near(self, pos: np.ndarray) -> list[float]:
         """Emission times, s, of the accepted rounds fired within ``GHOST_M`` of ``pos``."""
-        return [r for q in self.patterns if np.hypot(*(q[0][:2] - pos[:2])) <= GHOST_M for r in q[4]]
+        return [r for q in self.patterns if np.hypot(*(q.pos[:2] - pos[:2])) <= GHOST_M for r in q.rounds]
 
     def _near_round(self, pos: np.ndarray, t0: float) -> bool:
         """Whether a source at ``pos`` emitting at ``t0`` is within ``MIN_ROUND_S`` and ``GHOST_M``
@@ -774,21 +846,25 @@ class _Search:
         """Add a shot's arrival pattern (its sensors and their arrival - emission times, s) to
         the repeat patterns.  One pattern per place: a shot within a few metres of an earlier
         one updates it, keeping the delays of the sensors that missed this round from the
-        rounds they heard."""
+        rounds they heard, and how many of the place's rounds each sensor heard."""
         delay = np.full(len(self.table.ids), np.nan)
+        hits = np.zeros(len(self.table.ids), dtype=np.int64)
         rounds = [t0]
         for q in self.patterns:
-            if np.hypot(*(q[0][:2] - pos[:2])) <= REPEAT_SAME_M:
-                delay[q[1]] = q[2]
-                rounds += q[4]
-        self.patterns = [q for q in self.patterns if np.hypot(*(q[0][:2] - pos[:2])) > REPEAT_SAME_M]
+            if np.hypot(*(q.pos[:2] - pos[:2])) <= REPEAT_SAME_M:
+                delay[q.sp] = q.delay
+                hits[q.sp] += q.hits
+                rounds += q.rounds
+        self.patterns = [q for q in self.patterns if np.hypot(*(q.pos[:2] - pos[:2])) > REPEAT_SAME_M]
         delay[sens] = delay_s
+        hits[sens] += 1
         sp = np.flatnonzero(np.isfinite(delay))
-        self.patterns.append((np.asarray(pos, dtype=np.float64).copy(), sp, delay[sp], max(rounds), rounds))
+        self.patterns.append(_Place(np.asarray(pos, dtype=np.float64).copy(), sp, delay[sp], max(rounds), rounds,
+                                    hits[sp]))
 
-    def _accept(self, got: tuple[Shot, np.ndarray], shots: list[Shot]) -> np.ndarray:
+    def _accept(self, got: _Found, shots: list[Shot]) -> np.ndarray:
         """Keep a shot: retire its detections and their shadows, remember its pattern."""
-        shot, used = got
+        shot, used = got.shot, got.used
         shots.append(shot)
         self.scales.append(_robust_scale(shot.residual_s))
         self.active[used] = False
@@ -797,7 +873,7 @@ class _Search:
                        (shot.t0_ns - self.ref_ns) * 1e-9)
         return used
 
-    def repeat(self, cand: np.ndarray) -> tuple[Shot, np.ndarray] | None:
+    def repeat(self, cand: np.ndarray) -> _Found | None:
         """The earliest shot among the anchors ``cand`` that repeats an accepted shot's pattern.
 
         A second round from the same place reaches every sensor with the same delays as the
@@ -809,12 +885,12 @@ class _Search:
         the burst (sources made of different rounds' arrivals) can.
         """
         front = float(self.t[cand].min()) if cand.size else 0.0
-        self.patterns = [q for q in self.patterns if q[3] >= front - REPEAT_MEMORY_S]
+        self.patterns = [q for q in self.patterns if q.latest >= front - REPEAT_MEMORY_S]
         while True:
             best = self._best_repeat(cand)
             if best is None:
                 return None
-            got = self.refine(best[1], pattern_res=best[2], hears=best[4])
+            got = self.refine(best[1], pattern_res=best[2], p_hear=best[4])
             if got is not None:
                 return got
             # these detections repeat no pattern well enough (every anchor among them would
@@ -855,19 +931,32 @@ class _Search:
             n_fit[np.min(np.abs(shift[:, None] - np.asarray(rounds)[None, :]), axis=1) < MIN_ROUND_S] = 0
         return shift, mem, res, n_fit
 
-    def _hears(self, sp: np.ndarray) -> np.ndarray:
-        """(S,) bool: the sensors of a pattern."""
-        out = np.zeros(len(self.table.ids), dtype=bool)
-        out[sp] = True
+    def _p_hear(self, sp: np.ndarray, hits: np.ndarray | None = None, rounds: int = 0) -> np.ndarray:
+        """(S,) the probability that each sensor hears the next round from a place: 0 off its
+        pattern ``sp``; on it, the share of the place's ``rounds`` the sensor heard (``hits``),
+        drawn towards ``detection_probability`` as if by ``PRIOR_ROUNDS`` more rounds.
+
+        Sensors behind a building hear a gun's first round (loud, after quiet) and miss the
+        rest (a weak diffracted arrival in the last round's coda): each miss is no surprise.
+        """
+        p0 = self.cfg.detection_probability
+        out = np.zeros(len(self.table.ids))
+        out[sp] = p0 if hits is None else (hits + PRIOR_ROUNDS * p0) / (rounds + PRIOR_ROUNDS)
         return out
 
-    def _enough(self, n_fit: np.ndarray, k: int) -> np.ndarray:
-        """Candidates matching enough of a ``k``-sensor pattern to be a repeat."""
-        return n_fit >= max(self.cfg.min_sensors, int(math.ceil(self.cfg.repeat_fraction * k)))
+    def _enough(self, n_fit: np.ndarray, expected: float) -> np.ndarray:
+        """Candidates matching enough of a pattern to be a repeat: ``repeat_fraction`` of the
+        ``expected`` sensors (see ``_expected``)."""
+        return n_fit >= max(self.cfg.min_sensors, int(math.ceil(self.cfg.repeat_fraction * expected - 1e-9)))
+
+    def _expected(self, p_hear: np.ndarray) -> float:
+        """How many sensors ``p_hear`` expects to hear a round, counted in sensors as reliable
+        as ``detection_probability`` (a more reliable one counts as one)."""
+        return float(np.minimum(p_hear / self.cfg.detection_probability, 1.0).sum())
 
     def _best_repeat(self, cand: np.ndarray):
         best = None
-        for pos, sp, off, _, _ in self.patterns:
+        for pos, sp, off, _, rounds, hits in self.patterns:
             if sp.size < self.cfg.min_sensors:
                 continue
             slot = np.full(len(self.table.ids), -1)
@@ -876,13 +965,14 @@ class _Search:
             if anc.size == 0:
                 continue
             shift, mem, res, n_fit = self._match_pattern(sp, off, self._rounds_near(pos), anc)
-            good = np.flatnonzero(self._enough(n_fit, sp.size))
+            p_hear = self._p_hear(sp, hits, len(rounds))
+            good = np.flatnonzero(self._enough(n_fit, self._expected(p_hear)))
             if good.size == 0:
                 continue
             k = good[np.argmin(shift[good])]
             if best is None or shift[k] < best[0]:
                 sel = mem[k] >= 0
-                best = (shift[k], mem[k][sel], res[k][sel], anc[k], self._hears(sp))
+                best = (shift[k], mem[k][sel], res[k][sel], anc[k], p_hear)
         return best
 
     def pattern_support(self, pos: np.ndarray, used: np.ndarray, t0: float, wind: np.ndarray) -> float:
@@ -926,11 +1016,11 @@ class _Search:
                     break
         good = np.array(picked, dtype=np.int64)
         scored = []
-        hears = self._hears(sp)
+        p_hear = self._p_hear(sp)
         for k in good:
             sel = mem[k] >= 0
             ev = self.evidence(pos, float(shift[k]), res[k][sel], mem[k][sel], wind,
-                               tol_s=cfg.repeat_tolerance_s, floor_s=REPEAT_FLOOR_S, hears=hears) - cost
+                               tol_s=cfg.repeat_tolerance_s, floor_s=REPEAT_FLOOR_S, p_hear=p_hear) - cost
             if ev > 0:
                 scored.append((ev, float(shift[k]), set(mem[k][sel].tolist())))
         total, taken, seen = 0.0, [t0], set(used.tolist())
@@ -953,6 +1043,43 @@ class _Search:
             lo = self.ptr[s] + np.searchsorted(seg, self.t[q], side="right")
             hi = self.ptr[s] + np.searchsorted(seg, self.t[q] + shadow, side="right")
             self.active[self.order[lo:hi]] = False
+
+    def _challenge(self, got: _Found, window: np.ndarray, dead: np.ndarray) -> _Found:
+        """``got``, the best new source of the anchors in ``window``, or a better one that
+        wants its arrivals.
+
+        When the sensors nearest a gun miss a round, the next round reaches them before this
+        one reaches the far sensors, and the front of the stream offers a mix of the two: an
+        alias of the burst (near sensors one round, far sensors the other), the best hypothesis
+        its anchors can make.  The round whose arrivals it took starts beyond the window; it is
+        found by anchoring at the alias's own arrivals, and the one with more evidence wins.
+        Once accepted, an alias would have been the pattern every later round repeats.
+        """
+        for _ in range(CHALLENGES):
+            # the strong detections around each of its arrivals, at its sensors
+            t, near = self.t[got.used], np.zeros(self.t.size, dtype=np.bool_)
+            for s, lo, hi in zip(self.sens[got.used].tolist(), np.searchsorted(self.t, t - RIVAL_S).tolist(),
+                                 np.searchsorted(self.t, t + RIVAL_S, side="right").tolist()):
+                near[lo:hi] |= self.sens[lo:hi] == s
+            near[window] = False
+            rivals = np.flatnonzero(near & self.active & ~dead)
+            if rivals.size == 0:
+                break
+            window = np.union1d(window, rivals)
+            self.score(rivals)
+            ok = rivals[self.support[rivals] >= self.cfg.min_sensors]
+            if ok.size == 0:
+                break
+            mem = self.members[ok[np.argmax(self.score_[ok])]]
+            mem = mem[mem >= 0]
+            if np.isin(mem, got.used).all():
+                break
+            other = self.refine(mem)
+            if (other is None or other.evidence <= got.evidence or not np.isin(other.used, got.used).any()
+                    or abs(other.shot.t0_ns - got.shot.t0_ns) > RIVAL_S * NS):
+                break
+            got = other
+        return got
 
     def run(self) -> list[Shot]:
         cfg = self.cfg
@@ -1013,7 +1140,7 @@ class _Search:
             if got is None:
                 dead[best] = True
                 continue
-            used = self._accept(got, shots)
+            used = self._accept(self._challenge(got, cand, dead), shots)
             if cfg.depth > 0:
                 # a gate's first strong detections changed: every hypothesis may have
                 fresh[:] = False

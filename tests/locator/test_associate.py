@@ -23,15 +23,18 @@ def _array(rng, n=16, spacing=150.0):
     return {f"S{i:02d}": p for i, p in enumerate(pos)}
 
 
-def _stream(rng, sensors, shots, miss=0.1, echoes=1, sigma=0.0005, clock_fault=None, bias=None, image_s=None):
+def _stream(rng, sensors, shots, miss=0.1, echoes=1, sigma=0.0005, clock_fault=None, bias=None, image_s=None,
+            first_only=(), miss_first=()):
     """Detections of ``shots`` ((t0 s, position) pairs): ``bias`` {sensor: s} is added to every
     arrival at a sensor (a surveyed position a metre or two off, a path bent round a building);
     ``image_s`` adds a copy of every arrival that much later (the blast off a wall beside the
-    shooter: an image source heard everywhere with nearly the same delays)."""
+    shooter: an image source heard everywhere with nearly the same delays).  The sensors of
+    ``first_only`` hear only the first shot (behind a building: the weak diffracted arrivals
+    of later rounds drown in the coda); those of ``miss_first`` miss the first shot."""
     dets = []
-    for t0, p in shots:
+    for k, (t0, p) in enumerate(shots):
         for sid, s in sensors.items():
-            if rng.random() < miss:
+            if rng.random() < miss or (k > 0 and sid in first_only) or (k == 0 and sid in miss_first):
                 continue
             ta = t0 + np.linalg.norm(s - p) / C + rng.normal(0, sigma) + (bias or {}).get(sid, 0.0)
             if sid == clock_fault:
@@ -125,16 +128,17 @@ def test_gather_kernel_matches_numpy_twin(rng):
     assert hits > 100  # sources near the true ones catch detections
 
 
-def _evidence_loop(s, pos, t0, res, members, wind, w, free, hears=None):
+def _evidence_loop(s, pos, t0, res, members, wind, w, free, p_hear=None):
     """The evidence's defining formula, one sensor at a time (the twin of ``_Search._evidence_at``);
-    ``hears``: the sensors expected to hear the source (None: all)."""
-    p = s.cfg.detection_probability
+    ``p_hear``: each sensor's probability of hearing the source, 0 for those not expected to
+    (None: ``detection_probability`` for all)."""
     pred = t0 + travel_s(pos, s.table.pos_m, s.cfg.c_mps, wind)
     gate = 2.0 * s.table.diameter_m / s.cfg.c_mps
     gains, total = [], 0.0
     fit = {int(s.sens[q]): q for q, r in zip(members, res) if abs(r) <= w}
     for k in range(len(s.table.ids)):
-        if hears is not None and not hears[k]:
+        p = s.cfg.detection_probability if p_hear is None else p_hear[k]
+        if p == 0:
             continue
         near = np.abs(s.rate_t[k] - pred[k]) <= RATE_HALF_S
         if k in fit:
@@ -161,10 +165,11 @@ def test_evidence_matches_its_per_sensor_formula(rng):
         res = rng.normal(0, 0.004, members.size)
         pos = np.array([rng.uniform(-100, 500), rng.uniform(-100, 500), 1.5])
         t0, wind = rng.uniform(0.5, 2.0), np.array([1.0, -0.5])
-        # a repeat counts only the sensors that heard its place before (members among them)
-        hears = rng.random(9) < 0.6
-        hears[s.sens[members]] = True
-        for mask in (None, hears):
+        # a repeat counts only the sensors that heard its place before (members among them),
+        # each as often as it did
+        p_hear = np.where(rng.random(9) < 0.6, rng.uniform(0.05, 0.95, 9), 0.0)
+        p_hear[s.sens[members]] = rng.uniform(0.05, 0.95, members.size)
+        for mask in (None, p_hear):
             terms = s._evidence_terms(pos, t0, members, wind, mask)
             pred = t0 + travel_s(pos, table.pos_m, cfg.c_mps, wind)
             for free in (1, 3):
@@ -174,7 +179,7 @@ def test_evidence_matches_its_per_sensor_formula(rng):
                 np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
                 kernel = np.empty(ws.size)
                 evidence_windows(pred, s._hearing(pos, mask), s._rate_key, s._rate_base, s._rate_str,
-                                 s.sens[members], s.strength[members], np.abs(res), ws, cfg.detection_probability,
+                                 s.sens[members], s.strength[members], np.abs(res), ws,
                                  RATE_HALF_S, s._gate_s, free, kernel)
                 np.testing.assert_allclose(kernel, want, rtol=1e-9, atol=1e-9)
 
@@ -354,3 +359,66 @@ def test_bad_config_is_a_config_error():
         AssociationConfig(repeat_tolerance_s=-0.001)
     with pytest.raises(ConfigError, match="support_max_sensors"):
         AssociationConfig(support_max_sensors=-1)
+
+
+def test_sensors_that_hear_only_the_first_round_do_not_hide_the_rest(rng, monkeypatch):
+    # the six sensors farthest from the gun hear its first round and miss the rest (behind
+    # buildings); the others miss 15%: repeats must not expect the six to hear every round
+    import locator.associate as A
+
+    sensors = _array(rng)
+    src = np.array([200.0, 250.0, 1.5])
+    far = sorted(sensors, key=lambda k: np.linalg.norm(sensors[k] - src))[-6:]
+    truth = [(1.0 + 0.075 * k, src) for k in range(20)]
+    dets = _stream(rng, sensors, truth, miss=0.15, echoes=2, first_only=set(far))
+    cfg = AssociationConfig(tolerance_s=0.006)
+    shots = associate(dets, sensors, cfg)
+    assert len(shots) == 20 and all(e is not None and e < 1.0 for e in _match(shots, truth))
+    # every sensor of a place expected to hear each round as often as the first: rounds lost
+    monkeypatch.setattr(A, "PRIOR_ROUNDS", 10**9)
+    assert len(associate(dets, sensors, cfg)) < 20
+
+
+def test_a_repeat_takes_in_the_sensors_that_missed_the_first_round(monkeypatch):
+    # the four sensors nearest the gun miss its first round and the six farthest hear only
+    # that one, so the first round's pattern has few of the sensors that hear the rest
+    import locator.associate as A
+
+    def found(seed):
+        rng = np.random.default_rng(seed)
+        sensors = _array(rng)
+        src = np.array([200.0, 250.0, 1.5])
+        near = sorted(sensors, key=lambda k: np.linalg.norm(sensors[k] - src))
+        truth = [(1.0 + 0.075 * k, src) for k in range(20)]
+        dets = _stream(rng, sensors, truth, miss=0.15, echoes=2, miss_first=set(near[:4]),
+                       first_only=set(near[-6:]))
+        shots = associate(dets, sensors, AssociationConfig(tolerance_s=0.006))
+        hits = sum(e is not None and e < 1.0 for e in _match(shots, truth))
+        return hits - (len(shots) - hits)  # rounds found less shots that are none
+
+    seeds = range(20261127, 20261131)
+    assert [found(k) for k in seeds] == [20] * 4
+    monkeypatch.setattr(A, "WIDEN_FRACTION", 0.0)  # a repeat matches only its pattern's sensors
+    assert sum(found(k) for k in seeds) < 80
+
+
+def test_a_stronger_source_claims_the_arrivals_of_a_weaker_one(rng):
+    # ``_challenge``: the front's best new source (here a made-up alias of five of a shot's
+    # arrivals and seven others) gives way to the shot anchored at one of its arrivals
+    from locator.associate import _Found, _Search
+
+    sensors = _array(rng)
+    truth = [(1.0, np.array([200.0, 250.0, 1.5]))]
+    dets = _stream(rng, sensors, truth, miss=0.0, echoes=2)
+    table = SensorTable.from_any(sensors)
+    cfg = AssociationConfig(tolerance_s=0.006)
+    s = _Search(_usable(dets, table, cfg), table, cfg)
+    true = np.flatnonzero(np.array([d.kind == "blast" for d in s.dets]) & (s.strength > 10))
+    echo = np.flatnonzero(np.array([d.kind != "blast" for d in s.dets]))
+    used = np.concatenate([true[-5:], [q for q in echo if s.sens[q] not in s.sens[true[-5:]]][:7]])
+    weak = _Found(associate(dets, sensors, cfg)[0], used, 5.0)  # the shot stands in for the alias's
+    dead = np.zeros(len(s.dets), dtype=bool)
+    got = s._challenge(weak, np.arange(1), dead)
+    assert got is not weak and np.linalg.norm(got.shot.pos_m[:2] - truth[0][1][:2]) < 1.0
+    assert got.evidence > 5.0 and set(got.used.tolist()) & set(used.tolist())
+    assert s._challenge(weak._replace(evidence=1e9), np.arange(1), dead).evidence == 1e9
