@@ -1067,14 +1067,14 @@ class _Search:
                 break
             window = np.union1d(window, rivals)
             self.score(rivals)
-            ok = rivals[self.support[rivals] >= self.cfg.min_sensors]
+            mem = self.members[rivals]
+            # hypotheses of their own: enough sensors, not a subset of this one's arrivals
+            own = ((mem >= 0) & ~np.isin(mem, got.used)).any(axis=1)
+            ok = np.flatnonzero((self.support[rivals] >= self.cfg.min_sensors) & own)
             if ok.size == 0:
                 break
-            mem = self.members[ok[np.argmax(self.score_[ok])]]
-            mem = mem[mem >= 0]
-            if np.isin(mem, got.used).all():
-                break
-            other = self.refine(mem)
+            mem = mem[ok[np.argmax(self.score_[rivals[ok]])]]
+            other = self.refine(mem[mem >= 0])
             if (other is None or other.evidence <= got.evidence or not np.isin(other.used, got.used).any()
                     or abs(other.shot.t0_ns - got.shot.t0_ns) > RIVAL_S * NS):
                 break
