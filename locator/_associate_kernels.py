@@ -16,6 +16,42 @@ from numba import njit
 
 
 @njit(cache=True)
+def strength_windows(t, lev, snr, window, decay, out):
+    """``locator.associate.strength_db`` of one sensor's detections (times ``t`` (n,) s, sorted;
+    ``lev`` (n,) peak levels, dB, NaN unknown; ``snr`` (n,) dB, NaN unknown) into ``out`` (n,)."""
+    j0 = 0
+    for k in range(t.shape[0]):
+        v = snr[k] if np.isfinite(snr[k]) else np.inf
+        while t[j0] < t[k] - window:
+            j0 += 1
+        if np.isfinite(lev[k]):
+            best = -np.inf
+            for j in range(j0, k):
+                x = lev[j] - decay * (t[k] - t[j])
+                if np.isfinite(x) and x > best:
+                    best = x
+            if best > -np.inf:
+                v = min(v, lev[k] - best)
+        out[k] = v if np.isfinite(v) else np.nan
+
+
+def strength_numpy(t, lev, snr, window, decay):
+    """Plain-numpy twin of :func:`strength_windows`; returns ``out`` (n,)."""
+    out = np.where(np.isfinite(snr), snr, np.inf)
+    j0 = 0
+    for k in range(t.size):
+        while t[j0] < t[k] - window:
+            j0 += 1
+        if k > j0 and np.isfinite(lev[k]):
+            prev = lev[j0:k] - decay * (t[k] - t[j0:k])
+            prev = prev[np.isfinite(prev)]
+            if prev.size:
+                out[k] = min(out[k], lev[k] - float(prev.max()))
+    out[np.isinf(out)] = np.nan
+    return out
+
+
+@njit(cache=True)
 def _lower_bound(a, lo, hi, x):
     # first index in a[lo:hi] with a[idx] >= x
     while lo < hi:
@@ -89,12 +125,15 @@ def _gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy, tl, cand
 
 
 @njit(cache=True)
-def evidence_windows(pred, p_hear, rate_key, rate_base, rate_str, msens, mstr, res, ws, half, gate, free, out):
+def evidence_windows(spos, src, t0, c, wind, p_hear, rate_key, rate_base, rate_str, msens, mstr, res, ws, half, gate,
+                     free, out):
     """Log-likelihood ratio of a source against chance, for each window (``_Search.evidence``).
 
     Parameters
     ----------
-    pred : (S,) float64, predicted arrival per sensor, s.  p_hear : (S,) float64, probability
+    spos : (S, 3) float64, sensor positions, m.  src : (3,) float64, the source, m.  t0 : float,
+        its emission time, s.  c : float, speed of sound, m/s.  wind : (2,) float64, m/s.
+    p_hear : (S,) float64, probability
         that each sensor detects the source (0: not expected to hear it).  rate_key : (N,) float64, every sensor's detection times
         offset by ``rate_base[s]`` and concatenated (sorted).  rate_base : (S,) float64.
     rate_str : (N,) float64, their strengths, dB (NaN: unknown).
@@ -105,7 +144,10 @@ def evidence_windows(pred, p_hear, rate_key, rate_base, rate_str, msens, mstr, r
     gate : float, span of one wavefront's arrivals, s.  free : int, best gains not counted.
     out : (W,) float64.
     """
-    n_sens = pred.shape[0]
+    n_sens = spos.shape[0]
+    pred = np.empty(n_sens)
+    for s in range(n_sens):
+        pred[s] = _arrival(spos, s, src[0], src[1], src[2], t0, c, wind[0], wind[1])
     m = msens.shape[0]
     n_key = rate_key.shape[0]
     lo = np.empty(n_sens, np.int64)

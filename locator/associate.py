@@ -441,19 +441,13 @@ def strength_db(t_s: np.ndarray, level_db: np.ndarray, snr_db: np.ndarray, windo
     numpy.ndarray, shape (n,)
         NaN where neither level nor SNR is known.
     """
-    lev = np.where(np.isfinite(level_db), level_db, snr_db)
-    out = np.array(snr_db, dtype=np.float64, copy=True)
-    out[~np.isfinite(out)] = np.inf
-    j0 = 0
-    for k in range(t_s.size):
-        while t_s[j0] < t_s[k] - window_s:
-            j0 += 1
-        if k > j0 and math.isfinite(lev[k]):
-            prev = lev[j0:k] - decay_db_per_s * (t_s[k] - t_s[j0:k])
-            prev = prev[np.isfinite(prev)]
-            if prev.size:
-                out[k] = min(out[k], lev[k] - float(prev.max()))
-    out[np.isinf(out)] = np.nan
+    from locator._associate_kernels import strength_windows
+
+    t_s = np.ascontiguousarray(t_s, dtype=np.float64)
+    snr = np.asarray(snr_db, dtype=np.float64)
+    lev = np.ascontiguousarray(np.where(np.isfinite(level_db), level_db, snr), dtype=np.float64)
+    out = np.empty(t_s.size)
+    strength_windows(t_s, lev, np.ascontiguousarray(snr), float(window_s), float(decay_db_per_s), out)
     return out
 
 
@@ -651,24 +645,26 @@ class _Search:
             tol = cfg.tolerance_s
             # A fit tighter than the model can be (a third of the tolerance, which encodes picker,
             # clock and sensor-position error) is luck with few redundant sensors, not evidence.
-            ws = np.array([float(np.clip(3.0 * _robust_scale(res), tol / 3.0, tol))])
+            ws = np.array([min(max(3.0 * _robust_scale(res), tol / 3.0), tol)])
             free = 3
         else:
             ws = _windows(floor_s, cfg.tolerance_s if tol_s is None else tol_s)
             free = 1
-        pred = t0 + travel_s(pos, self.table.pos_m, cfg.c_mps, wind)
         members = np.asarray(members, dtype=np.int64)
         out = np.empty(ws.size)
-        evidence_windows(pred, self._hearing(pos, p_hear), self._rate_key, self._rate_base, self._rate_str,
-                         self.sens[members], self.strength[members], res, ws, RATE_HALF_S, self._gate_s, free, out)
+        evidence_windows(self.table.pos_m, np.asarray(pos, dtype=np.float64), float(t0), cfg.c_mps,
+                         np.asarray(wind, dtype=np.float64), self._hearing(pos, p_hear), self._rate_key,
+                         self._rate_base, self._rate_str, self.sens[members], self.strength[members], res, ws,
+                         RATE_HALF_S, self._gate_s, free, out)
         return float(out[0]) if floor_s is None else float(out.max()) - math.log(ws.size)
 
     def _hearing(self, pos: np.ndarray, p_hear: np.ndarray | None) -> np.ndarray:
         """(S,) float: the probability that each sensor detects a source at ``pos``: ``p_hear``
         (None: ``detection_probability``), 0 beyond ``hear_range_m``."""
-        in_range = np.linalg.norm(self.table.pos_m - pos, axis=1) <= (
-            self.cfg.hear_range_m if self.cfg.hear_range_m is not None else np.inf)
-        return np.where(in_range, self.cfg.detection_probability if p_hear is None else p_hear, 0.0)
+        p = np.full(len(self.table.ids), self.cfg.detection_probability) if p_hear is None else p_hear
+        if self.cfg.hear_range_m is None:
+            return p
+        return np.where(np.linalg.norm(self.table.pos_m - pos, axis=1) <= self.cfg.hear_range_m, p, 0.0)
 
     def _median_strength(self, idx: np.ndarray) -> float:
         """Median ``strength_db`` of detections (those of unknown strength left out; none: inf)."""
@@ -780,8 +776,8 @@ class _Search:
             if any(min(abs(t0 - r) for r in q.rounds) <= cfg.burst_window_s for q in self.patterns):
                 need += cfg.burst_extra_evidence
             ev = self.evidence(pos, float(sol.t0_s), res, used, sol.wind_mps)
-            if (ev < need and np.count_nonzero(self._hearing(pos, None)) <= cfg.support_max_sensors
-                    and strength >= cfg.support_min_strength_db):
+            if (ev < need and strength >= cfg.support_min_strength_db
+                    and np.count_nonzero(self._hearing(pos, None)) <= cfg.support_max_sensors):
                 # a sparse array's fit has few redundant arrivals: let the other rounds of a
                 # string from this place speak for it
                 ev += self.pattern_support(pos, used, t0, sol.wind_mps)

@@ -171,14 +171,14 @@ def test_evidence_matches_its_per_sensor_formula(rng):
         p_hear[s.sens[members]] = rng.uniform(0.05, 0.95, members.size)
         for mask in (None, p_hear):
             terms = s._evidence_terms(pos, t0, members, wind, mask)
-            pred = t0 + travel_s(pos, table.pos_m, cfg.c_mps, wind)
             for free in (1, 3):
                 ws = np.array([0.0003, 0.002, 0.008])
                 got = s._evidence_at(terms, np.abs(res), ws, free)
                 want = [_evidence_loop(s, pos, t0, res, members, wind, w, free, mask) for w in ws]
                 np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
                 kernel = np.empty(ws.size)
-                evidence_windows(pred, s._hearing(pos, mask), s._rate_key, s._rate_base, s._rate_str,
+                evidence_windows(table.pos_m, pos, t0, cfg.c_mps, wind, s._hearing(pos, mask), s._rate_key,
+                                 s._rate_base, s._rate_str,
                                  s.sens[members], s.strength[members], np.abs(res), ws,
                                  RATE_HALF_S, s._gate_s, free, kernel)
                 np.testing.assert_allclose(kernel, want, rtol=1e-9, atol=1e-9)
@@ -266,6 +266,20 @@ def test_a_source_beside_a_round_and_as_early_is_its_image(rng):
     assert s._near_round(p + [8.0, 0.0, 0.0], t0 + 0.02)
     assert not s._near_round(p + [30.0, 0.0, 0.0], t0 + 0.02) and GHOST_M < 30.0  # two shooters 30 m apart
     assert not s._near_round(p + [8.0, 0.0, 0.0], t0 + 2 * MIN_ROUND_S)
+
+
+def test_strength_kernel_matches_numpy_twin(rng):
+    from locator._associate_kernels import strength_numpy
+
+    t = np.sort(rng.uniform(0, 5, 400))
+    snr = rng.normal(25, 8, 400)
+    lev = snr - 50 + rng.normal(0, 3, 400)
+    lev[rng.random(400) < 0.1] = np.nan  # unknown level: its SNR stands in
+    snr[rng.random(400) < 0.05] = np.nan  # unknown SNR
+    lev_or_snr = np.where(np.isfinite(lev), lev, snr)
+    want = strength_numpy(t, lev_or_snr, snr, 0.3, 50.0)
+    np.testing.assert_allclose(strength_db(t, lev, snr, 0.3, 50.0), want, rtol=0, atol=1e-12)
+    assert np.isfinite(want).sum() > 300 and (want < 0).sum() > 20
 
 
 def test_strength_ranks_echoes_below_the_next_round():
