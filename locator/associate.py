@@ -852,8 +852,18 @@ class _Search:
                 hits[q.sp] += q.hits
                 rounds += q.rounds
         self.patterns = [q for q in self.patterns if np.hypot(*(q.pos[:2] - pos[:2])) > REPEAT_SAME_M]
-        delay[sens] = delay_s
-        hits[sens] += 1
+        new = np.full(len(self.table.ids), np.nan)
+        new[sens] = delay_s
+        both = np.isfinite(delay) & np.isfinite(new)
+        if both.any():
+            # Each round's emission time is off by its own fit error, common to all its sensors:
+            # keep the place's time frame.  A sensor whose arrival disagrees with the place's
+            # pattern beyond that (another gun's round a few ms off, an echo) keeps its delay.
+            new -= _median(new[both] - delay[both])
+            new[both & (np.abs(new - delay) > self.cfg.repeat_tolerance_s)] = np.nan
+        take = np.isfinite(new)
+        delay[take] = new[take]
+        hits[take] += 1
         sp = np.flatnonzero(np.isfinite(delay))
         self.patterns.append(_Place(np.asarray(pos, dtype=np.float64).copy(), sp, delay[sp], max(rounds), rounds,
                                     hits[sp]))

@@ -436,3 +436,23 @@ def test_a_stronger_source_claims_the_arrivals_of_a_weaker_one(rng):
     assert got is not weak and np.linalg.norm(got.shot.pos_m[:2] - truth[0][1][:2]) < 1.0
     assert got.evidence > 5.0 and set(got.used.tolist()) & set(used.tolist())
     assert s._challenge(weak._replace(evidence=1e9), np.arange(1), dead).evidence == 1e9
+
+
+def test_a_round_that_disagrees_with_its_place_at_some_sensors_leaves_them_as_they_were(rng):
+    # the second round's fit is 1 ms off in emission time (all its delays 1 ms longer), and
+    # at three sensors it took another gun's arrivals 4 ms off: the place keeps its frame,
+    # and those three sensors their delays
+    sensors = _array(rng, n=9)
+    table = SensorTable.from_any(sensors)
+    cfg = AssociationConfig()
+    s = _Search(_usable(_stream(rng, sensors, [(1.0, np.array([200.0, 250.0, 1.5]))]), table, cfg), table, cfg)
+    pos = np.array([200.0, 250.0, 1.5])
+    sens = np.arange(9)
+    delay = travel_s(pos, table.pos_m, C, np.zeros(2))
+    s._remember(pos, sens, delay, 1.0)
+    second = delay + 0.001
+    second[[2, 5, 7]] += 0.004
+    s._remember(pos + [0.5, 0.0, 0.0], sens[:8], second[:8], 1.3)  # sensor 8 missed it
+    (place,) = s.patterns
+    np.testing.assert_allclose(place.delay, delay, atol=1e-12)
+    assert place.hits.tolist() == [2, 2, 1, 2, 2, 1, 2, 1, 1] and place.rounds == [1.3, 1.0]
