@@ -66,6 +66,8 @@ def run_demo(out, speed: float = 2.0, seed: int = 1, preset: str = "small-city",
     import numpy as np
 
     from locator.alerts import follow, format_alert
+    from locator.analyze import AnalyzeConfig, site_configs
+    from locator.recording_set import load_sensors
     from locator.service_config import load_sensor_array, write_keys
     from salvo.errors import ConfigError
     from salvo.utc import format_utc_ns
@@ -107,8 +109,8 @@ def run_demo(out, speed: float = 2.0, seed: int = 1, preset: str = "small-city",
     epoch = time.time_ns() + int(lead_s * NS)
     shift = epoch - min(starts.values())
     epoch_utc = format_utc_ns(epoch, 9)
-    temp_c = site.get("temperature_c", 20.0)
-    c_mps = 331.3 * math.sqrt(1.0 + temp_c / 273.15)
+    # The locator gets the weather the analysis would: speed of sound, wind, the shooter's height.
+    assoc, _ = site_configs(load_sensors(rec / "sensors.csv"), AnalyzeConfig())
     ground = site.get("ground_alt_m")
     ground_z = float(ground) - sensors.frame.alt0_m if ground is not None else float("nan")
     store = out / "salvo.db"
@@ -121,7 +123,8 @@ def run_demo(out, speed: float = 2.0, seed: int = 1, preset: str = "small-city",
         f"transport_allowance_s = {0.5 * speed}\nrestart_grace_s = 0.0\n"
         f"clock_speed = {speed}\nclock_epoch_utc = \"{epoch_utc}\"\n"
         + (f"ground_z_m = {ground_z}\n" if not math.isnan(ground_z) else "")
-        + f"[association]\nc_mps = {c_mps:.3f}\n"
+        + f"[association]\nc_mps = {assoc.c_mps:.3f}\nsource_z_m = {assoc.source_z_m!r}\n"
+        + (f"wind_mps = [{assoc.wind_mps[0]!r}, {assoc.wind_mps[1]!r}]\n" if assoc.wind_mps is not None else "")
     )
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     log = open(out / "locator.log", "w")
