@@ -33,15 +33,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from locator.alerts import AlertHub, format_alert
+from locator.associate import REPEAT_MEMORY_S
 from locator.service_config import SensorArray, ServiceConfig
 from locator.service_incidents import LiveIncidents, LiveShot, live_shot
-from locator.service_search import SearchRunner
+from locator.service_search import SearchJob, SearchRunner
 from locator.store import IncidentStore, StoredIncident
 from locator.wire_server import Ingest, IngestLimits, Received
 from salvo.errors import StoreError
 from sensor_node.protocol import Detection, Heartbeat
 
 log = logging.getLogger("salvo.locator")
+#: Most earlier shots a search gets as patterns to repeat (a 30-round burst and a second gun).
+MAX_PRIOR = 40
 from salvo.utc import NS_PER_S as NS  # ns per s
 
 
@@ -340,7 +343,7 @@ class LocatorService:
         near = (np.abs(t[:, None] - pred) <= int(self._assoc_cfg.tolerance_s * NS)) & (dist <= self.config.prelim_radius_m)
         return [d for d, hit in zip(new, near.any(axis=1)) if not hit]
 
-    def _search(self, jobs: list[tuple[np.ndarray, list[Detection]]]) -> list[list]:
+    def _search(self, jobs: list[SearchJob]) -> list[list]:
         if self._runner is None:  # used without start() (tests, tools): search in this thread
             self._runner = self._final_runner = SearchRunner(self.sensors.ids, self.sensors.pos_m, self._assoc_cfg, 0)
         return self._runner.search(jobs)
@@ -352,14 +355,26 @@ class LocatorService:
         assert self._final_runner is not None
         return self._final_runner.submit(self._jobs([pool])[0])
 
-    def _jobs(self, pools: list[list[Detection]]) -> list[tuple[np.ndarray, list[Detection]]]:
+    def _jobs(self, pools: list[list[Detection]]) -> list[SearchJob]:
         """Each pool with the sensors its search weighs: those that reported in it and their
         neighbours within ``locate_margin_m`` (whose silence is evidence); a city-wide table
-        would make every search weigh a thousand sensors that could not have heard the shot."""
+        would make every search weigh a thousand sensors that could not have heard the shot.
+        And the shots already located around it that use none of its detections, fired from
+        ``REPEAT_MEMORY_S`` before its first detection to its last: a round from one of their
+        places repeats its arrival pattern, so a burst cut into searches is still found round
+        by round."""
         jobs = []
         for pool in pools:
             used = np.array(sorted({self._index[d.sensor_id] for d in pool}), dtype=np.int64)
-            jobs.append((np.flatnonzero(self._near_mask[used].any(axis=0)), pool))
+            idx = np.flatnonzero(self._near_mask[used].any(axis=0))
+            keys = {f"{d.sensor_id}:{d.seq}" for d in pool}
+            last = max(d.t_ns for d in pool) if pool else 0
+            mine = set(self.sensors.ids[i] for i in idx)
+            prior = [s.source for s in self.incidents.recent(min(d.t_ns for d in pool) - int(REPEAT_MEMORY_S * NS))
+                     if pool and s.source is not None and s.t0_ns <= last and not s.keys & keys
+                     and mine.intersection(s.sensors)]
+            prior.sort(key=lambda q: q.t0_ns)
+            jobs.append(SearchJob(idx, pool, tuple(prior[-MAX_PRIOR:])))
         return jobs
 
     def _pool_around(self, dets: list[Detection]) -> list[Detection]:

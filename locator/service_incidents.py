@@ -192,6 +192,10 @@ class LiveIncidents:
                 best, best_dt = inc_id, abs(dt)
         return best
 
+    def recent(self, since_ns: int) -> list[LiveShot]:
+        """Shots of the open incidents fired since ``since_ns``, preliminary and final."""
+        return [s for shots in self._open.values() for s in shots if s.t0_ns >= since_ns]
+
     def unconfirmed(self) -> list[LiveShot]:
         """Preliminary shots of the open incidents, not yet final."""
         return [s for shots in self._open.values() for s in shots if not s.final]

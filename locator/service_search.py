@@ -28,6 +28,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -39,6 +40,16 @@ log = logging.getLogger("salvo.locator")
 _IDS: tuple[str, ...] = ()
 _POS: np.ndarray | None = None
 _CFG = None
+
+
+class SearchJob(NamedTuple):
+    """One search: the sensors it weighs (indices into the runner's ids), its detections, and
+    the shots already found around them (``locator.associate.Shot``), whose arrival patterns
+    later rounds from the same places repeat (a burst cut into searches stays one burst)."""
+
+    idx: np.ndarray
+    pool: list[Detection]
+    prior: tuple[Any, ...] = ()
 
 
 class SearchRunner:
@@ -79,30 +90,29 @@ class SearchRunner:
         list(pool.map(_ready, range(self.processes)))
         return pool
 
-    def search(self, jobs: Sequence[tuple[np.ndarray, list[Detection]]]) -> list[list]:
+    def search(self, jobs: Sequence[SearchJob | tuple]) -> list[list]:
         """Run independent searches; one list of ``locator.associate.Shot`` per job, in order.
 
         Parameters
         ----------
-        jobs : sequence of (sensor indices, pool)
-            The sensors a search weighs (indices into ``ids``) and its detections.
+        jobs : sequence of SearchJob, or of (sensor indices, pool[, prior]) tuples
         """
         out: list[list] = [[] for _ in jobs]
         for i, shots in self.search_each(jobs):
             out[i] = shots
         return out
 
-    def search_each(self, jobs: Sequence[tuple[np.ndarray, list[Detection]]]) -> Iterator[tuple[int, list]]:
+    def search_each(self, jobs: Sequence[SearchJob | tuple]) -> Iterator[tuple[int, list]]:
         """Run independent searches; yields ``(job index, shots)`` as each one ends, so that a
         caller can announce one part of the city without waiting for another."""
+        jobs = [SearchJob(*j) for j in jobs]
         if self._pool is None:
-            for i, (idx, pool) in enumerate(jobs):
-                yield i, _search(self._ids, self._pos, self._cfg, idx, pool)
+            for i, job in enumerate(jobs):
+                yield i, _search(self._ids, self._pos, self._cfg, *job)
             return
         left = set(range(len(jobs)))
         try:
-            futures = {self._pool.submit(_worker_search, np.asarray(idx, dtype=np.int64), pool): i
-                       for i, (idx, pool) in enumerate(jobs)}
+            futures = {self._pool.submit(_worker_search, *job): i for i, job in enumerate(jobs)}
             for fut in concurrent.futures.as_completed(futures):
                 shots = fut.result()
                 left.discard(futures[fut])
@@ -110,8 +120,7 @@ class SearchRunner:
         except concurrent.futures.process.BrokenProcessPool:
             # A worker died (killed, out of memory): start new ones and try once more.
             self._restart()
-            futures = {self._pool.submit(_worker_search, np.asarray(jobs[i][0], dtype=np.int64), jobs[i][1]): i
-                       for i in sorted(left)}
+            futures = {self._pool.submit(_worker_search, *jobs[i]): i for i in sorted(left)}
             for fut in concurrent.futures.as_completed(futures):
                 yield futures[fut], fut.result()
 
@@ -122,18 +131,18 @@ class SearchRunner:
         self._pool = self._new_pool()
         self.restarts += 1
 
-    def submit(self, job: tuple[np.ndarray, list[Detection]]) -> concurrent.futures.Future:
+    def submit(self, job: SearchJob | tuple) -> concurrent.futures.Future:
         """Start one search; its future holds the list of shots (already done without workers)."""
-        idx, pool = job
+        job = SearchJob(*job)
         if self._pool is None:
             fut: concurrent.futures.Future = concurrent.futures.Future()
-            fut.set_result(_search(self._ids, self._pos, self._cfg, idx, pool))
+            fut.set_result(_search(self._ids, self._pos, self._cfg, *job))
             return fut
         try:
-            return self._pool.submit(_worker_search, np.asarray(idx, dtype=np.int64), pool)
+            return self._pool.submit(_worker_search, *job)
         except concurrent.futures.process.BrokenProcessPool:
             self._restart()
-            return self._pool.submit(_worker_search, np.asarray(idx, dtype=np.int64), pool)
+            return self._pool.submit(_worker_search, *job)
 
     def close(self) -> None:
         """Stop the worker processes (queued searches are dropped)."""
@@ -142,13 +151,14 @@ class SearchRunner:
             self._pool = None
 
 
-def _search(ids: tuple[str, ...], pos: np.ndarray, cfg, idx: np.ndarray, pool: list[Detection]) -> list:
+def _search(ids: tuple[str, ...], pos: np.ndarray, cfg, idx: np.ndarray, pool: list[Detection],
+            prior: Sequence = ()) -> list:
     from locator.associate import SensorTable, associate
 
     if not pool:
         return []
-    table = SensorTable.from_any({ids[i]: pos[i] for i in idx})
-    return associate(pool, table, cfg)
+    table = SensorTable.from_any({ids[i]: pos[i] for i in np.asarray(idx, dtype=np.int64)})
+    return associate(pool, table, cfg, prior=prior)
 
 
 def _start_worker(ids: tuple[str, ...], pos: np.ndarray, cfg, parent_pid: int, nice: int = 0) -> None:
@@ -173,8 +183,8 @@ def _ready(_: int) -> bool:
     return True
 
 
-def _worker_search(idx: np.ndarray, pool: list[Detection]) -> list:
-    return _search(_IDS, _POS, _CFG, idx, pool)
+def _worker_search(idx: np.ndarray, pool: list[Detection], prior: Sequence = ()) -> list:
+    return _search(_IDS, _POS, _CFG, idx, pool, prior)
 
 
 def warm_up_job(ids: Sequence[str], pos_m: np.ndarray, cfg, radius_m: float = 2000.0

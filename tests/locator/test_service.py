@@ -142,3 +142,31 @@ def test_shots_become_alerts_and_a_stored_incident(tmp_path, rng):
     with IncidentStore(tmp_path / "salvo.db") as st:
         (stored,) = list(st.iter_incidents())
         assert stored.final and stored.n_shots == 3 and stored.version >= len(alerts)
+
+
+def test_a_search_gets_the_earlier_shots_around_it_as_patterns(tmp_path, rng):
+    # a burst cut into searches stays one burst: each search is given the shots already
+    # located around it to repeat, but not those it could find again
+    import dataclasses
+
+    from locator.associate import associate
+    from locator.service_incidents import live_shot
+
+    ids, pos = make_site(tmp_path, rng)
+    svc = make_service(tmp_path)
+    src = np.array([260.0, 180.0, 1.5])
+    t0 = 1_800_000_000 * NS
+    seq = iter(range(1, 10**6))
+    rounds = [[dataclasses.replace(d, seq=next(seq)) for d in hear_shot(ids, pos, src, t0 + k * NS // 10, rng)]
+              for k in range(4)]
+    table = dict(zip(ids, pos))
+    shots = [associate(r, table)[0] for r in rounds]
+    for k, s in enumerate(shots):
+        svc.incidents.add(live_shot(s, final=k == 0))
+    (job,) = svc._jobs([rounds[2]])  # a search over round 2's detections
+    assert [s.t0_ns for s in job.prior] == [shots[0].t0_ns, shots[1].t0_ns, shots[3].t0_ns]
+    late = [dataclasses.replace(d, seq=next(seq)) for d in hear_shot(ids, pos, src, t0 + 5 * NS, rng)]
+    svc.incidents.add(live_shot(associate(late, table)[0], final=False))  # fired after the pool's last arrival
+    (again,) = svc._jobs([rounds[2]])
+    assert again.prior == job.prior
+    assert len(job.idx) == len(ids) and job.pool == rounds[2]
