@@ -92,8 +92,9 @@ CHALLENGES = 2
 #: before or after in the fastest automatic fire, plus the wall echo it took instead).
 RIVAL_S = 0.1
 #: A sensor outside a repeat's pattern joins it when its detection fits within this share of
-#: ``tolerance_s`` (``_Search._widen``).
-WIDEN_FRACTION = 0.5
+#: ``tolerance_s`` (``_Search._widen``): all of it, as for a new source (gunfight seeds 101-106:
+#: 0.5 left out sensors whose position errors cost 6-7 ms; 0.75 and 1.0 did as well otherwise).
+WIDEN_FRACTION = 1.0
 #: How many rounds' worth of ``detection_probability`` a place's record of which sensors heard
 #: its rounds starts from (``_Search._p_hear``).
 PRIOR_ROUNDS = 2
@@ -364,6 +365,7 @@ class _Place(NamedTuple):
     pos : (3,) position, m.  sp : (k,) the sensors that heard it.  delay : (k,) their
     arrival - emission times, s.  latest : emission time of its latest round, s.
     rounds : emission times of its rounds, s.  hits : (k,) how many rounds each sensor heard.
+    agree : (k,) how many rounds confirmed each sensor's delay.
     """
 
     pos: np.ndarray
@@ -372,6 +374,7 @@ class _Place(NamedTuple):
     latest: float
     rounds: list[float]
     hits: np.ndarray
+    agree: np.ndarray
 
 
 class _Found(NamedTuple):
@@ -845,28 +848,34 @@ class _Search:
         rounds they heard, and how many of the place's rounds each sensor heard."""
         delay = np.full(len(self.table.ids), np.nan)
         hits = np.zeros(len(self.table.ids), dtype=np.int64)
+        agree = np.zeros(len(self.table.ids), dtype=np.int64)
         rounds = [t0]
         for q in self.patterns:
             if np.hypot(*(q.pos[:2] - pos[:2])) <= REPEAT_SAME_M:
                 delay[q.sp] = q.delay
                 hits[q.sp] += q.hits
+                agree[q.sp] = np.maximum(agree[q.sp], q.agree)
                 rounds += q.rounds
         self.patterns = [q for q in self.patterns if np.hypot(*(q.pos[:2] - pos[:2])) > REPEAT_SAME_M]
         new = np.full(len(self.table.ids), np.nan)
         new[sens] = delay_s
         both = np.isfinite(delay) & np.isfinite(new)
+        same = np.zeros(len(self.table.ids), dtype=np.bool_)
         if both.any():
             # Each round's emission time is off by its own fit error, common to all its sensors:
-            # keep the place's time frame.  A sensor whose arrival disagrees with the place's
-            # pattern beyond that (another gun's round a few ms off, an echo) keeps its delay.
+            # keep the place's time frame.  A sensor whose arrival disagrees with a delay that
+            # two rounds or more confirmed (another gun's round a few ms off, an echo) keeps it;
+            # one only a single round gave (maybe that round's echo) takes the new one.
             new -= _median(new[both] - delay[both])
-            new[both & (np.abs(new - delay) > self.cfg.repeat_tolerance_s)] = np.nan
+            same = both & (np.abs(new - delay) <= self.cfg.repeat_tolerance_s)
+            new[both & ~same & (agree >= 2)] = np.nan
         take = np.isfinite(new)
         delay[take] = new[take]
         hits[take] += 1
+        agree[take] = np.where(same[take], agree[take] + 1, 1)
         sp = np.flatnonzero(np.isfinite(delay))
         self.patterns.append(_Place(np.asarray(pos, dtype=np.float64).copy(), sp, delay[sp], max(rounds), rounds,
-                                    hits[sp]))
+                                    hits[sp], agree[sp]))
 
     def _accept(self, got: _Found, shots: list[Shot]) -> np.ndarray:
         """Keep a shot: retire its detections and their shadows, remember its pattern."""
@@ -962,7 +971,7 @@ class _Search:
 
     def _best_repeat(self, cand: np.ndarray):
         best = None
-        for pos, sp, off, _, rounds, hits in self.patterns:
+        for pos, sp, off, _, rounds, hits, _ in self.patterns:
             if sp.size < self.cfg.min_sensors:
                 continue
             slot = np.full(len(self.table.ids), -1)

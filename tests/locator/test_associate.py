@@ -439,20 +439,25 @@ def test_a_stronger_source_claims_the_arrivals_of_a_weaker_one(rng):
 
 
 def test_a_round_that_disagrees_with_its_place_at_some_sensors_leaves_them_as_they_were(rng):
-    # the second round's fit is 1 ms off in emission time (all its delays 1 ms longer), and
-    # at three sensors it took another gun's arrivals 4 ms off: the place keeps its frame,
-    # and those three sensors their delays
+    # rounds' fits are off in emission time by 1 ms (all their delays 1 ms longer) or not at
+    # all: the place keeps its time frame.  A third round took another gun's arrivals 4 ms
+    # off at three sensors: two rounds confirmed those sensors' delays, so they stay.  At a
+    # sensor only one round gave (sensor 8, whose first arrival was an echo), the next round's
+    # arrival replaces it.
     sensors = _array(rng, n=9)
     table = SensorTable.from_any(sensors)
     cfg = AssociationConfig()
     s = _Search(_usable(_stream(rng, sensors, [(1.0, np.array([200.0, 250.0, 1.5]))]), table, cfg), table, cfg)
     pos = np.array([200.0, 250.0, 1.5])
-    sens = np.arange(9)
     delay = travel_s(pos, table.pos_m, C, np.zeros(2))
-    s._remember(pos, sens, delay, 1.0)
-    second = delay + 0.001
-    second[[2, 5, 7]] += 0.004
-    s._remember(pos + [0.5, 0.0, 0.0], sens[:8], second[:8], 1.3)  # sensor 8 missed it
+    echo = delay.copy()
+    echo[8] += 0.012
+    s._remember(pos, np.arange(9), echo, 1.0)
+    s._remember(pos, np.arange(8), delay[:8] + 0.001, 1.3)  # sensor 8 missed it
+    third = delay + 0.001
+    third[[2, 5, 7]] += 0.004
+    s._remember(pos + [0.5, 0.0, 0.0], np.arange(9), third, 1.6)
     (place,) = s.patterns
     np.testing.assert_allclose(place.delay, delay, atol=1e-12)
-    assert place.hits.tolist() == [2, 2, 1, 2, 2, 1, 2, 1, 1] and place.rounds == [1.3, 1.0]
+    assert place.hits.tolist() == [3, 3, 2, 3, 3, 2, 3, 2, 2] and sorted(place.rounds) == [1.0, 1.3, 1.6]
+    assert place.agree.tolist() == [3, 3, 2, 3, 3, 2, 3, 2, 1]
