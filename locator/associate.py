@@ -86,6 +86,10 @@ GHOST_M = 20.0
 #: Narrowest window a repeat's evidence counts chance detections in, s: a few samples of
 #: picker error (rounds differ a little in waveform).
 REPEAT_FLOOR_S = 0.0003
+#: How far before a new source's arrival at a sensor a stronger one may be its blast, in
+#: tolerances (``_Search._earlier``: diffraction and a wrong fit put the echo it took 10-30 ms
+#: after the blast).
+EARLIER_TOLERANCES = 4.0
 #: How many times a new source's arrivals may be claimed by a better one (``_Search._challenge``).
 CHALLENGES = 2
 #: ... anchored at the strong detections this close to one of its arrivals, s (the round
@@ -1059,6 +1063,23 @@ class _Search:
             hi = self.ptr[s] + np.searchsorted(seg, self.t[q] + shadow, side="right")
             self.active[self.order[lo:hi]] = False
 
+    def _earlier(self, used: np.ndarray) -> np.ndarray:
+        """Per detection of ``used``, the strongest active detection of its sensor from
+        ``EARLIER_TOLERANCES`` tolerances before it, if stronger (``strength_db``); sorted indices."""
+        out = used.copy()
+        back = EARLIER_TOLERANCES * self.cfg.tolerance_s
+        strength = np.nan_to_num(self.strength, nan=np.inf)
+        for k, q in enumerate(used.tolist()):
+            s = self.sens[q]
+            a, b = self.ptr[s], self.ptr[s + 1]
+            lo = a + int(np.searchsorted(self.st[a:b], self.t[q] - back))
+            hi = a + int(np.searchsorted(self.st[a:b], self.t[q]))
+            ix = self.order[lo:hi]
+            ix = ix[self.active[ix]]
+            if ix.size and strength[ix].max() > strength[q]:
+                out[k] = ix[np.argmax(strength[ix])]
+        return np.sort(out)
+
     def _challenge(self, got: _Found, window: np.ndarray, dead: np.ndarray) -> _Found:
         """``got``, the best new source of the anchors in ``window``, or a better one that
         wants its arrivals.
@@ -1070,6 +1091,15 @@ class _Search:
         found by anchoring at the alias's own arrivals, and the one with more evidence wins.
         Once accepted, an alias would have been the pattern every later round repeats.
         """
+        # The blast reaches each sensor before its echoes and is louder: a fit to echoes a few
+        # ms after the blasts (a source a few metres off, later) is challenged by the stronger
+        # arrivals shortly before its own.
+        early = self._earlier(got.used)
+        if not np.array_equal(early, np.sort(got.used)):
+            other = self.refine(early)
+            if (other is not None and other.evidence > got.evidence
+                    and abs(other.shot.t0_ns - got.shot.t0_ns) <= RIVAL_S * NS):
+                got = other
         for _ in range(CHALLENGES):
             # the strong detections around each of its arrivals, at its sensors
             t, near = self.t[got.used], np.zeros(self.t.size, dtype=np.bool_)

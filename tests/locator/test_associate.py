@@ -461,3 +461,21 @@ def test_a_round_that_disagrees_with_its_place_at_some_sensors_leaves_them_as_th
     np.testing.assert_allclose(place.delay, delay, atol=1e-12)
     assert place.hits.tolist() == [3, 3, 2, 3, 3, 2, 3, 2, 2] and sorted(place.rounds) == [1.0, 1.3, 1.6]
     assert place.agree.tolist() == [3, 3, 2, 3, 3, 2, 3, 2, 1]
+
+
+def test_a_fit_to_echoes_is_challenged_by_the_blasts_before_them(rng):
+    # ``_earlier``: per arrival, a stronger detection of its sensor up to 4 tolerances before
+    # it (the blast its echo follows) stands in for it; an arrival with none keeps its place
+    sensors = _array(rng, n=9)
+    truth = [(1.0, np.array([200.0, 250.0, 1.5]))]
+    dets = _stream(rng, sensors, truth, miss=0.0, echoes=0)
+    dets += [Detection(d.sensor_id, d.t_ns + 15_000_000 + k * 1_000_000, sigma_s=0.001, snr_db=12.0)
+             for k, d in enumerate(dets[:6])]  # coda 15-20 ms after six of the blasts
+    table = SensorTable.from_any(sensors)
+    cfg = AssociationConfig(tolerance_s=0.006)
+    s = _Search(_usable(sorted(dets, key=lambda d: d.t_ns), table, cfg), table, cfg)
+    blast = np.flatnonzero([d.kind == "blast" for d in s.dets])
+    coda = np.flatnonzero([d.kind != "blast" for d in s.dets])
+    mixed = np.sort(np.concatenate([coda, blast[~np.isin(s.sens[blast], s.sens[coda])]]))
+    np.testing.assert_array_equal(s._earlier(mixed), blast)
+    np.testing.assert_array_equal(s._earlier(blast), blast)
