@@ -102,6 +102,9 @@ WIDEN_FRACTION = 1.0
 #: How many rounds' worth of ``detection_probability`` a place's record of which sensors heard
 #: its rounds starts from (``_Search._p_hear``).
 PRIOR_ROUNDS = 2
+#: After a detection a node's detector is deaf this long to all but a much louder sound, s (the
+#: refractory time of ``dsp.DetectorConfig``): a round arriving then is not missed by chance.
+BLIND_S = 0.008
 #: Most candidate repeats scored by ``_Search.pattern_support`` (a 3-round string has 2).
 SUPPORT_TRIES = 4
 
@@ -509,6 +512,7 @@ class _Search:
         floor = max(cfg.min_sigma_s, cfg.tolerance_s / 3.0)
         self.sigma = np.array([max(d.sigma_s, floor) if math.isfinite(d.sigma_s) else floor for d in dets])
         self.active = np.ones(len(dets), dtype=np.bool_)
+        self.taken = np.zeros(len(dets), dtype=np.bool_)  # used by an accepted shot
         order = np.lexsort((self.t, self.sens))
         self.order = order.astype(np.int64)
         self.st = self.t[order]
@@ -887,6 +891,7 @@ class _Search:
         shots.append(shot)
         self.scales.append(_robust_scale(shot.residual_s))
         self.active[used] = False
+        self.taken[used] = True
         self._retire_shadow(used)
         self._remember(shot.pos_m, self.sens[used], self.t[used] - (shot.t0_ns - self.ref_ns) * 1e-9,
                        (shot.t0_ns - self.ref_ns) * 1e-9)
@@ -950,6 +955,20 @@ class _Search:
             n_fit[np.min(np.abs(shift[:, None] - np.asarray(rounds)[None, :]), axis=1) < MIN_ROUND_S] = 0
         return shift, mem, res, n_fit
 
+    def _blind(self, sp: np.ndarray, off: np.ndarray, t0: np.ndarray) -> np.ndarray:
+        """(m, k) bool: per emission time of ``t0`` (m,), s, the pattern sensors ``sp`` whose
+        arrival (delays ``off``, s) falls within ``BLIND_S`` after a detection an accepted shot
+        used: a node's detector does not trigger again within its refractory time."""
+        out = np.zeros((t0.size, sp.size), dtype=np.bool_)
+        for j, s in enumerate(sp.tolist()):
+            ix = self.order[self.ptr[s] : self.ptr[s + 1]]
+            taken = self.t[ix[self.taken[ix]]]
+            if taken.size:
+                pred = t0 + off[j]
+                out[:, j] = (np.searchsorted(taken, pred + self.cfg.repeat_tolerance_s, side="right")
+                             > np.searchsorted(taken, pred - BLIND_S))
+        return out
+
     def _p_hear(self, sp: np.ndarray, hits: np.ndarray | None = None, rounds: int = 0) -> np.ndarray:
         """(S,) the probability that each sensor hears the next round from a place: 0 off its
         pattern ``sp``; on it, the share of the place's ``rounds`` the sensor heard (``hits``),
@@ -985,13 +1004,28 @@ class _Search:
                 continue
             shift, mem, res, n_fit = self._match_pattern(sp, off, self._rounds_near(pos), anc)
             p_hear = self._p_hear(sp, hits, len(rounds))
-            good = np.flatnonzero(self._enough(n_fit, self._expected(p_hear)))
+            ok = self._enough(n_fit, self._expected(p_hear))
+            p_k = {}
+            # Short of sensors: those still deaf from another shot's arrival (a gun beside this
+            # one firing a few ms apart) could not have told this round apart.
+            short = np.flatnonzero(~ok & (n_fit >= self.cfg.min_sensors)
+                                   & (shift < (best[0] if best is not None else np.inf)))
+            if short.size:
+                blind = self._blind(sp, off, shift[short])
+                for k, b in zip(short.tolist(), blind):
+                    if b.any():
+                        p_b = p_hear.copy()
+                        p_b[sp[b]] = 0.0
+                        if self._enough(n_fit[k : k + 1], self._expected(p_b))[0]:
+                            ok[k] = True
+                            p_k[k] = p_b
+            good = np.flatnonzero(ok)
             if good.size == 0:
                 continue
             k = good[np.argmin(shift[good])]
             if best is None or shift[k] < best[0]:
                 sel = mem[k] >= 0
-                best = (shift[k], mem[k][sel], res[k][sel], anc[k], p_hear)
+                best = (shift[k], mem[k][sel], res[k][sel], anc[k], p_k.get(int(k), p_hear))
         return best
 
     def pattern_support(self, pos: np.ndarray, used: np.ndarray, t0: float, wind: np.ndarray) -> float:

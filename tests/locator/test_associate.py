@@ -479,3 +479,22 @@ def test_a_fit_to_echoes_is_challenged_by_the_blasts_before_them(rng):
     mixed = np.sort(np.concatenate([coda, blast[~np.isin(s.sens[blast], s.sens[coda])]]))
     np.testing.assert_array_equal(s._earlier(mixed), blast)
     np.testing.assert_array_equal(s._earlier(blast), blast)
+
+
+def test_a_sensor_deaf_from_another_shots_arrival_is_not_expected_to_hear_a_round(rng):
+    # ``_blind``: an arrival within the detector's refractory time after one an accepted shot
+    # used could not have been detected; before it, or well after, it could
+    from locator.associate import BLIND_S
+
+    sensors = _array(rng, n=9)
+    dets = _stream(rng, sensors, [(1.0, np.array([200.0, 250.0, 1.5]))], miss=0.0, echoes=0)
+    table = SensorTable.from_any(sensors)
+    cfg = AssociationConfig(tolerance_s=0.006)
+    s = _Search(_usable(dets, table, cfg), table, cfg)
+    s.taken[: len(s.dets) // 2] = True  # the first half of the arrivals were used by a shot
+    sp = s.sens[np.arange(len(s.dets))]
+    off = s.t - 1.0  # a pattern whose round at 1.0 s would arrive just where they are
+    t0 = np.array([1.0 + 0.003, 1.0 - 0.005, 1.0 + BLIND_S + 0.004])
+    blind = s._blind(sp, off, t0)
+    assert blind[0].tolist() == s.taken.tolist()
+    assert not blind[1].any() and not blind[2].any()
