@@ -359,10 +359,11 @@ class LocatorService:
         """Each pool with the sensors its search weighs: those that reported in it and their
         neighbours within ``locate_margin_m`` (whose silence is evidence); a city-wide table
         would make every search weigh a thousand sensors that could not have heard the shot.
-        And the shots already located around it that use none of its detections, fired from
+        And the final shots around it that use none of its detections, fired from
         ``REPEAT_MEMORY_S`` before its first detection to its last: a round from one of their
         places repeats its arrival pattern, so a burst cut into searches is still found round
-        by round."""
+        by round.  Preliminary shots are left out: a search over part of a wavefront can make
+        up an alias, and as a pattern it would find copies of itself."""
         jobs = []
         for pool in pools:
             used = np.array(sorted({self._index[d.sensor_id] for d in pool}), dtype=np.int64)
@@ -371,7 +372,7 @@ class LocatorService:
             last = max(d.t_ns for d in pool) if pool else 0
             mine = set(self.sensors.ids[i] for i in idx)
             prior = [s.source for s in self.incidents.recent(min(d.t_ns for d in pool) - int(REPEAT_MEMORY_S * NS))
-                     if pool and s.source is not None and s.t0_ns <= last and not s.keys & keys
+                     if pool and s.final and s.source is not None and s.t0_ns <= last and not s.keys & keys
                      and mine.intersection(s.sensors)]
             prior.sort(key=lambda q: q.t0_ns)
             jobs.append(SearchJob(idx, pool, tuple(prior[-MAX_PRIOR:])))
