@@ -12,9 +12,14 @@ looked for.  Each step tries two kinds of hypothesis:
    (``repeat_tolerance_s``) where a new source can only be checked against the model's
    ``tolerance_s``.  The earliest repeat within ``REPEAT_AHEAD_S`` of the front is taken
    first: in automatic fire each round claims its arrivals before the periodic aliases of
-   the burst (sources made of different rounds' arrivals) can.  A repeat's evidence counts
-   only the sensors that heard that place before, and a source within ``GHOST_M`` and
-   ``MIN_ROUND_S`` of a round is that round's image in a wall, never a round of its own.
+   the burst (sources made of different rounds' arrivals) can.  A place (``_Place``) learns
+   which sensors hear it: a repeat expects each sensor as often as it heard the place's
+   rounds so far (``_p_hear``; sensors behind a building hear only a gun's loud first round),
+   and not at all one still deaf from another shot's arrival (``_blind``).  A repeat takes in
+   the sensors outside its pattern that fit it (``_widen``), and a delay two rounds confirmed
+   is kept against a round that took another gun's arrival (``_remember``).  A source within
+   ``GHOST_M`` and ``MIN_ROUND_S`` of a round is that round's image in a wall, never a round
+   of its own.
 2. *New sources* (the numba kernel ``best_hypotheses``).  Every strong detection near the
    front anchors minimal sets: one gated partner (from ``tolerance_s`` before the anchor to
    ``d/c + margin`` after it, mlat-server's gate made one-sided) at each of two of its ``K``
@@ -30,7 +35,9 @@ its arrival pattern (``_Search.pattern_support``): one round has too few redunda
 stand out of a noisy street, a string of them does.
 
 The best hypothesis is solved by ``locator.solve.solve`` (robust; it may leave out a sensor
-with a bad clock) and accepted when its evidence against chance (``_Search.evidence``: a
+with a bad clock), challenged by the hypotheses anchored beside its arrivals and by the
+stronger arrivals just before them (``_Search._challenge``: an alias of two rounds, a fit to
+echoes), and accepted when its evidence against chance (``_Search.evidence``: a
 log-likelihood ratio from each sensor's own rate of detections at least as strong) clears
 ``min_evidence``.  "Strong" is ``strength_db``: the SNR, capped by how far a detection
 rises above the decaying level of the sensor's previous detections, so echoes and coda
@@ -188,7 +195,8 @@ class AssociationConfig:
         Largest |measured - predicted| arrival time, s, for a detection to match an earlier
         shot's pattern (``_Search.repeat``; default 0.002; 0 turns repeats off).
     repeat_fraction : float
-        Share of the earlier shot's sensors a repeat must match (default 0.5).
+        Share of the sensors expected to hear a place's next round that a repeat must match
+        (default 0.5; see ``_Search._expected``).
     repeat_bonus : float
         How much less evidence a repeat needs than a new source, nats (default 4, about
         ``log(C(K,2) depth^2)``: a repeat is one hypothesis per pattern and anchor, a new
