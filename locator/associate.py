@@ -97,6 +97,12 @@ REPEAT_FLOOR_S = 0.0003
 #: tolerances (``_Search._earlier``: diffraction and a wrong fit put the echo it took 10-30 ms
 #: after the blast).
 EARLIER_TOLERANCES = 4.0
+#: Heights above the gun's at which a new source is also tried, m (``_Search._aloft``) ...
+AERIAL_HEIGHTS_M = (60.0, 90.0, 120.0, 150.0)
+#: ... and how much more evidence one of them needs to be taken, nats.  Gunfight seeds 101-106:
+#: the aerial bursts gained 7-23 (most 13-15), the first rounds of two bursts on the ground 6.4
+#: and 9.8 (aloft, a ground reflection or two more fit); 12 took every burst called gunfire before.
+AERIAL_NATS = 12.0
 #: How many times a new source's arrivals may be claimed by a better one (``_Search._challenge``).
 CHALLENGES = 2
 #: ... anchored at the strong detections this close to one of its arrivals, s (the round
@@ -745,25 +751,30 @@ class _Search:
         return (total + np.where(col < start, g_w, 0.0).sum(axis=1)
                 + np.where((col >= start) & (col < k - 1), g_gate, 0.0).sum(axis=1))
 
-    def _solve(self, idx: np.ndarray):
+    def _solve(self, idx: np.ndarray, z_m: float | None = None):
+        """Robust 2D solve of detections ``idx`` with the source at height ``z_m`` (None: the gun's)."""
         from locator.solve import solve
 
         pos = self.table.pos_m[self.sens[idx]]
         fit_wind = 0 < self.cfg.fit_wind_min_sensors <= idx.size
-        return solve(pos, self.t[idx], self.sigma[idx], mode="2d", z_m=self.z0, c_mps=self.cfg.c_mps,
-                     fit_wind=fit_wind, wind_mps=self.wind)
+        return solve(pos, self.t[idx], self.sigma[idx], mode="2d", z_m=self.z0 if z_m is None else z_m,
+                     c_mps=self.cfg.c_mps, fit_wind=fit_wind, wind_mps=self.wind)
 
     def refine(self, idx: np.ndarray, pattern_res: np.ndarray | None = None,
-               p_hear: np.ndarray | None = None) -> _Found | None:
+               p_hear: np.ndarray | None = None, z_m: float | None = None) -> _Found | None:
+        """The shot the detections ``idx`` make, if it clears ``min_evidence``: a new source
+        (re-gathered at its solution) or, given ``pattern_res`` (their residuals against a
+        place's pattern, s) and ``p_hear``, a repeat; the source at height ``z_m`` (None: the
+        gun's)."""
         cfg = self.cfg
-        sol = self._solve(idx)
+        sol = self._solve(idx, z_m)
         if not sol.ok:
             return None
         for _ in range(2 if pattern_res is None else 0):
             again = self._gather(np.asarray(sol.pos_m, dtype=np.float64), float(sol.t0_s), sol.wind_mps)
             if again.size < cfg.min_sensors or set(again.tolist()) == set(idx.tolist()):
                 break
-            sol2 = self._solve(again)
+            sol2 = self._solve(again, z_m)
             if not sol2.ok:
                 break
             idx, sol = again, sol2
@@ -840,7 +851,7 @@ class _Search:
         if extra.size == 0:
             return used, sol, res
         wide = np.concatenate([used, extra])
-        sol2 = self._solve(wide)
+        sol2 = self._solve(wide, float(sol.pos_m[2]))
         if not sol2.ok:
             return used, sol, res
         keep = np.asarray(sol2.used, dtype=bool)
@@ -922,7 +933,7 @@ class _Search:
             best = self._best_repeat(cand)
             if best is None:
                 return None
-            got = self.refine(best[1], pattern_res=best[2], p_hear=best[4])
+            got = self.refine(best[1], pattern_res=best[2], p_hear=best[4], z_m=best[5])
             if got is not None:
                 return got
             # these detections repeat no pattern well enough (every anchor among them would
@@ -1033,7 +1044,7 @@ class _Search:
             k = good[np.argmin(shift[good])]
             if best is None or shift[k] < best[0]:
                 sel = mem[k] >= 0
-                best = (shift[k], mem[k][sel], res[k][sel], anc[k], p_k.get(int(k), p_hear))
+                best = (shift[k], mem[k][sel], res[k][sel], anc[k], p_k.get(int(k), p_hear), float(pos[2]))
         return best
 
     def pattern_support(self, pos: np.ndarray, used: np.ndarray, t0: float, wind: np.ndarray) -> float:
@@ -1121,6 +1132,17 @@ class _Search:
             if ix.size and strength[ix].max() > strength[q]:
                 out[k] = ix[np.argmax(strength[ix])]
         return np.sort(out)
+
+    def _aloft(self, got: _Found) -> _Found:
+        """``got``, or the same arrivals' source high above it when that explains them much better
+        (by ``AERIAL_NATS``): an aerial firework bursts 50-150 m up, and a search on the
+        ground fits its direct arrivals and their ground reflections 30-40 ms late."""
+        best = got
+        for h in AERIAL_HEIGHTS_M:
+            other = self.refine(got.used, z_m=self.z0 + h)
+            if other is not None and other.evidence >= max(best.evidence, got.evidence + AERIAL_NATS):
+                best = other
+        return best
 
     def _challenge(self, got: _Found, window: np.ndarray, dead: np.ndarray) -> _Found:
         """``got``, the best new source of the anchors in ``window``, or a better one that
@@ -1227,7 +1249,7 @@ class _Search:
             if got is None:
                 dead[best] = True
                 continue
-            used = self._accept(self._challenge(got, cand, dead), shots)
+            used = self._accept(self._aloft(self._challenge(got, cand, dead)), shots)
             if cfg.depth > 0:
                 # a gate's first strong detections changed: every hypothesis may have
                 fresh[:] = False

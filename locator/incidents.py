@@ -151,6 +151,8 @@ def _height_above_ground(shot, cfg: IncidentConfig) -> float:
     well, NaN when it cannot be told (fewer than 5 sensors, no ground height)."""
     from locator.solve import solve
 
+    if cfg.ground_z_m is not None and float(shot.pos_m[2]) - cfg.ground_z_m > cfg.aerial_m:
+        return float(shot.pos_m[2]) - cfg.ground_z_m  # the association placed it aloft
     if cfg.ground_z_m is None or len(shot.detections) < 5:
         return math.nan
     t_ref = shot.detections[0].t_ns

@@ -498,3 +498,20 @@ def test_a_sensor_deaf_from_another_shots_arrival_is_not_expected_to_hear_a_roun
     blind = s._blind(sp, off, t0)
     assert blind[0].tolist() == s.taken.tolist()
     assert not blind[1].any() and not blind[2].any()
+
+
+def test_a_source_high_above_the_array_is_placed_aloft(monkeypatch):
+    # an aerial firework bursting 100 m up: fitted on the ground its arrivals are a source 6 ms
+    # late, aloft they fit much better; a shot on the ground stays there
+    import locator.associate as A
+
+    rng = np.random.default_rng(20261129)
+    sensors = _array(rng)
+    truth = [(1.0, np.array([200.0, 250.0, 100.0])), (4.0, np.array([250.0, 200.0, 1.5]))]
+    dets = _stream(rng, sensors, truth, miss=0.1, echoes=1)
+    cfg = AssociationConfig(tolerance_s=0.006)
+    burst, gun = associate(dets, sensors, cfg)
+    assert 70.0 < burst.pos_m[2] < 130.0 and np.linalg.norm(burst.pos_m[:2] - truth[0][1][:2]) < 5.0
+    assert gun.pos_m[2] < 10.0 and np.linalg.norm(gun.pos_m[:2] - truth[1][1][:2]) < 1.0
+    monkeypatch.setattr(A, "AERIAL_NATS", np.inf)  # never aloft: the burst is a shot on the ground
+    assert associate(dets, sensors, cfg)[0].pos_m[2] < 10.0

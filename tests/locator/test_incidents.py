@@ -75,6 +75,14 @@ def test_aerial_burst_is_fireworks_ground_shot_is_gunfire(rng):
     assert incs[0].height_m[0] > 40.0 and incs[1].height_m[0] < 15.0
 
 
+def test_a_shot_the_association_placed_aloft_is_fireworks():
+    # ``locator.associate`` tries a new source high up too (``_aloft``); its height counts
+    shot = _shot(1.0, (150.0, 150.0))
+    shot.pos_m = np.array([150.0, 150.0, 91.5])
+    (inc,) = build_incidents([shot], IncidentConfig(ground_z_m=0.0, c_mps=C))
+    assert inc.klass == "fireworks" and inc.height_m == (91.5,)
+
+
 def test_a_place_that_follows_every_round_at_one_lag_is_an_echo(rng):
     """A reflector 40 m off the gun: its ghost "fires" 88 ms after each round (jitter of a few ms);
     a real second shooter 30 m away fires at lags that wander.  The ghost is class "echo"."""
