@@ -103,6 +103,9 @@ AERIAL_HEIGHTS_M = (60.0, 90.0, 120.0, 150.0)
 #: the aerial bursts gained 7-23 (most 13-15), the first rounds of two bursts on the ground 6.4
 #: and 9.8 (aloft, a ground reflection or two more fit); 12 took every burst called gunfire before.
 AERIAL_NATS = 12.0
+#: ... and only a source with this many arrivals is tried aloft (the Pittsburgh audio's 4-6
+#: sensor fits lost a round to it; the gunfight's aerial bursts had 10-13).
+AERIAL_MIN_SENSORS = 8
 #: How many times a new source's arrivals may be claimed by a better one (``_Search._challenge``).
 CHALLENGES = 2
 #: ... anchored at the strong detections this close to one of its arrivals, s (the round
@@ -1136,8 +1139,11 @@ class _Search:
     def _aloft(self, got: _Found) -> _Found:
         """``got``, or the same arrivals' source high above it when that explains them much better
         (by ``AERIAL_NATS``): an aerial firework bursts 50-150 m up, and a search on the
-        ground fits its direct arrivals and their ground reflections 30-40 ms late."""
+        ground fits its direct arrivals and their ground reflections 30-40 ms late.  Only with
+        ``AERIAL_MIN_SENSORS`` arrivals: with fewer, a free height fits the noise of a few."""
         best = got
+        if got.used.size < AERIAL_MIN_SENSORS:
+            return got
         for h in AERIAL_HEIGHTS_M:
             other = self.refine(got.used, z_m=self.z0 + h)
             if other is not None and other.evidence >= max(best.evidence, got.evidence + AERIAL_NATS):
