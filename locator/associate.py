@@ -106,6 +106,11 @@ AERIAL_NATS = 12.0
 #: ... and only a source with this many arrivals is tried aloft (the Pittsburgh audio's 4-6
 #: sensor fits lost a round to it; the gunfight's aerial bursts had 10-13).
 AERIAL_MIN_SENSORS = 8
+#: A hypothesis whose evidence at the kernel's own source is this far below ``min_evidence`` is
+#: not refined, nats (``_Search._hopeless``).  Refining lifted accepted shots by at most 11.9 on
+#: gunfight seeds 101-106 and 7.7 on the Pittsburgh FP1+FP2 audio; 20 skips 37% of the failing
+#: refines of the gunfight.
+HOPELESS_NATS = 20.0
 #: How many times a new source's arrivals may be claimed by a better one (``_Search._challenge``).
 CHALLENGES = 2
 #: ... anchored at the strong detections this close to one of its arrivals, s (the round
@@ -787,7 +792,7 @@ class _Search:
             return None
         res = np.asarray(sol.residual_s, dtype=np.float64)[keep]
         pos = np.asarray(sol.pos_m, dtype=np.float64)
-        need = cfg.min_evidence if cfg.min_evidence is not None else 8.0 + 0.75 * min(len(self.table.ids), 16)
+        need = self._need()
         if pattern_res is None:
             # The model error (sensor positions, propagation) is a property of the site, shared by
             # every true shot; a fit several times looser than the shots accepted so far is a
@@ -1136,6 +1141,20 @@ class _Search:
                 out[k] = ix[np.argmax(strength[ix])]
         return np.sort(out)
 
+    def _need(self) -> float:
+        """``min_evidence``, or its default for this many sensors, nats."""
+        cfg = self.cfg
+        return cfg.min_evidence if cfg.min_evidence is not None else 8.0 + 0.75 * min(len(self.table.ids), 16)
+
+    def _hopeless(self, anchor: int, mem: np.ndarray) -> bool:
+        """Whether the hypothesis of ``anchor`` (its members ``mem``) is so far below
+        ``min_evidence`` at the kernel's own source that refining it (a robust solve or three,
+        re-gathering) cannot lift it there: by more than ``HOPELESS_NATS``."""
+        x, y, t0 = self.xyt[anchor]
+        pos = np.array([x, y, self.z0])
+        res = self.t[mem] - t0 - travel_s(pos, self.table.pos_m[self.sens[mem]], self.cfg.c_mps, self.wind)
+        return self.evidence(pos, float(t0), res, mem, self.wind) < self._need() - HOPELESS_NATS
+
     def _aloft(self, got: _Found) -> _Found:
         """``got``, or the same arrivals' source high above it when that explains them much better
         (by ``AERIAL_NATS``): an aerial firework bursts 50-150 m up, and a search on the
@@ -1251,7 +1270,7 @@ class _Search:
             if not self.active[mem].all():
                 fresh[best] = False
                 continue
-            got = self.refine(mem)
+            got = None if self._hopeless(best, mem) else self.refine(mem)
             if got is None:
                 dead[best] = True
                 continue

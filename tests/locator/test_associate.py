@@ -515,3 +515,22 @@ def test_a_source_high_above_the_array_is_placed_aloft(monkeypatch):
     assert gun.pos_m[2] < 10.0 and np.linalg.norm(gun.pos_m[:2] - truth[1][1][:2]) < 1.0
     monkeypatch.setattr(A, "AERIAL_NATS", np.inf)  # never aloft: the burst is a shot on the ground
     assert associate(dets, sensors, cfg)[0].pos_m[2] < 10.0
+
+
+def test_hypotheses_left_unrefined_as_hopeless_change_nothing(rng, monkeypatch):
+    # ``_hopeless`` only saves work: the same shots with and without it, on a burst with
+    # echoes, misses and a bad clock and on two interleaved shooters
+    import locator.associate as A
+
+    sensors = _array(rng)
+    truth = [(1.0 + 0.075 * k, np.array([200.0, 250.0, 1.5])) for k in range(20)]
+    truth += [(3.0 + 0.25 * k + 0.12 * (k % 2), np.array([180.0 + 30.0 * (k % 2), 300.0, 1.5])) for k in range(8)]
+    dets = _stream(rng, sensors, truth, echoes=2, clock_fault="S03")
+    cfg = AssociationConfig(tolerance_s=0.006)
+    calls = []
+    hopeless = A._Search._hopeless
+    monkeypatch.setattr(A._Search, "_hopeless", lambda s, a, m: calls.append(hopeless(s, a, m)) or calls[-1])
+    pruned = associate(dets, sensors, cfg)
+    monkeypatch.setattr(A, "HOPELESS_NATS", np.inf)
+    full = associate(dets, sensors, cfg)
+    assert any(calls) and [s.t0_ns for s in pruned] == [s.t0_ns for s in full] and len(full) >= 26
