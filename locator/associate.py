@@ -75,7 +75,7 @@ from sensor_node.protocol import Detection
 from salvo.utc import NS_PER_S as NS  # ns per s
 #: Half-width of the window over which a sensor's detection rates are counted, s.
 RATE_HALF_S = 5.0
-#: Shots closer than this share one repeat pattern (the latest), m.
+#: Shots closer than this are one place, with one repeat pattern, m.
 REPEAT_SAME_M = 5.0
 #: Shortest time between two rounds of one gun, s (1,000 rounds/min is 60 ms).
 MIN_ROUND_S = 0.05
@@ -392,15 +392,13 @@ class _Place(NamedTuple):
     Attributes
     ----------
     pos : (3,) position, m.  sp : (k,) the sensors that heard it.  delay : (k,) their
-    arrival - emission times, s.  latest : emission time of its latest round, s.
-    rounds : emission times of its rounds, s.  hits : (k,) how many rounds each sensor heard.
+    arrival - emission times, s.  rounds : emission times of its rounds, s.  hits : (k,) how many rounds each sensor heard.
     agree : (k,) how many rounds confirmed each sensor's delay.
     """
 
     pos: np.ndarray
     sp: np.ndarray
     delay: np.ndarray
-    latest: float
     rounds: list[float]
     hits: np.ndarray
     agree: np.ndarray
@@ -553,8 +551,7 @@ class _Search:
             self.z0 = default_source_z(pos)
         self.wind = np.array(cfg.wind_mps if cfg.wind_mps is not None else (0.0, 0.0), dtype=np.float64)
         self.max_range = cfg.max_range_m if cfg.max_range_m is not None else table.diameter_m + 300.0
-        # accepted shots' patterns, for ``repeat``
-        # (position (3,), sensors (k,), arrival - t0 (k,) s, latest t0 s, every t0 s)
+        # accepted shots' places and their arrival patterns, for ``repeat``
         self.patterns: list[_Place] = []
         self.rep_dead = np.zeros(len(dets), dtype=np.bool_)
         self.scales: list[float] = []  # robust residual scale of each accepted shot, s
@@ -909,8 +906,8 @@ class _Search:
         hits[take] += 1
         agree[take] = np.where(same[take], agree[take] + 1, 1)
         sp = np.flatnonzero(np.isfinite(delay))
-        self.patterns.append(_Place(np.asarray(pos, dtype=np.float64).copy(), sp, delay[sp], max(rounds), rounds,
-                                    hits[sp], agree[sp]))
+        self.patterns.append(_Place(np.asarray(pos, dtype=np.float64).copy(), sp, delay[sp], rounds, hits[sp],
+                                    agree[sp]))
 
     def _accept(self, got: _Found, shots: list[Shot]) -> np.ndarray:
         """Keep a shot: retire its detections and their shadows, remember its pattern."""
@@ -936,7 +933,7 @@ class _Search:
         the burst (sources made of different rounds' arrivals) can.
         """
         front = float(self.t[cand].min()) if cand.size else 0.0
-        self.patterns = [q for q in self.patterns if q.latest >= front - REPEAT_MEMORY_S]
+        self.patterns = [q for q in self.patterns if max(q.rounds) >= front - REPEAT_MEMORY_S]
         while True:
             best = self._best_repeat(cand)
             if best is None:
@@ -1021,7 +1018,7 @@ class _Search:
 
     def _best_repeat(self, cand: np.ndarray):
         best = None
-        for pos, sp, off, _, rounds, hits, _ in self.patterns:
+        for pos, sp, off, rounds, hits, _ in self.patterns:
             if sp.size < self.cfg.min_sensors:
                 continue
             slot = np.full(len(self.table.ids), -1)
