@@ -12,8 +12,8 @@
 * Kind and class: a shot whose free 3D solution is ``aerial_m`` above the ground (with its vertical
   sigma taken off), and whose arrivals that 3D solution fits at least twice as well (residual
   scatter per degree of freedom) as the solution on the ground, is an aerial burst
-  (``"fireworks"``); one whose detections are mostly judged non-gunfire by the node's
-  classifier (mean ``p_gunshot`` below ``min_p_gunshot``) is ``"impulse"``; the rest is
+  (``"fireworks"``); one whose detections the node's classifier mostly judges
+  non-gunfire, the loud ones counting most (:func:`gunfire_vote` below ``min_p_gunshot``) is ``"impulse"``; the rest is
   ``"gunfire"``.  An incident has the kind of its shots.  Nothing is dropped: tools filter
   on ``class``.
 * Echo places: a reflector a few tens of metres from a gun makes the sensors hear every round
@@ -76,7 +76,7 @@ class IncidentConfig:
     aerial_m : float
         Height above ground from which a source is an aerial burst, m (default 15).
     min_p_gunshot : float
-        Mean classifier probability below which an incident is ``"impulse"`` (default 0.5).
+        Classifier vote (:func:`gunfire_vote`) below which an incident is ``"impulse"`` (default 0.5).
     c_mps : float
         Speed of sound for the 3D height check, m/s (default 343.2).
     timing_sigma_s : float
@@ -121,7 +121,7 @@ class Incident:
     height_m : tuple of float
         Per shot, free 3D height above ground, m (NaN when not computed).
     p_gunshot : float
-        Mean classifier probability over the shots' detections (NaN when unknown).
+        The classifier's vote over the shots' detections, :func:`gunfire_vote` (NaN when unknown).
     reason : str
         Why the class was chosen.
     """
@@ -235,9 +235,38 @@ def assign_shooters(shots: Sequence, cfg: IncidentConfig) -> tuple[int, ...]:
     return tuple(remap.setdefault(s, len(remap)) for s in out)
 
 
+def gunfire_vote(detections: Sequence) -> float:
+    """The node classifier's vote on one source: ``p_gunshot`` of its detections, each weighted
+    by its signal-to-noise ratio as an amplitude ratio, ``10**(snr_db / 20)``.
+
+    The classifier's features (rise, width, spectrum) are measured cleanly on a loud impulse;
+    on a faint one they are mostly noise, reverberation and the coda of earlier sounds, and
+    there its output says more about those than about the source.  Faint detections are also
+    the ones an association most often takes from another source (an echo of a firecracker
+    string lines up into a ghost source that an equal vote calls gunfire).  Where any SNR is
+    unknown (NaN) every detection weighs the same.
+
+    Parameters
+    ----------
+    detections : sequence of Detection
+
+    Returns
+    -------
+    float
+        0..1, or NaN when no detection has a classifier output.
+    """
+    p = np.array([d.p_gunshot for d in detections], dtype=np.float64)
+    snr = np.array([d.snr_db for d in detections], dtype=np.float64)
+    ok = np.isfinite(p)
+    if not ok.any():
+        return math.nan
+    p, snr = p[ok], snr[ok]
+    w = 10.0 ** (np.maximum(snr, 0.0) / 20.0) if np.isfinite(snr).all() else np.ones_like(p)
+    return float(np.sum(w * p) / np.sum(w))
+
+
 def _mean_p(shots: Sequence) -> float:
-    p = [d.p_gunshot for s in shots for d in s.detections if math.isfinite(d.p_gunshot)]
-    return float(np.mean(p)) if p else math.nan
+    return gunfire_vote([d for s in shots for d in s.detections])
 
 
 def _shot_kind(shot, height_m: float, cfg: IncidentConfig, place: Sequence = ()) -> str:
@@ -379,12 +408,12 @@ def _classify(kind: str, shots: Sequence, heights: list[float], cfg: IncidentCon
         known = [h for h in heights if math.isfinite(h)]
         return 0.9, f"{len(shots)} shot(s) solve {np.median(known):.0f} m above ground"
     if kind == "impulse":
-        return round(1.0 - p, 3), f"mean p_gunshot {p:.2f}"
+        return round(1.0 - p, 3), f"p_gunshot {p:.2f} (SNR-weighted)"
     n_sens = float(np.mean([len(s.detections) for s in shots]))
     # location quality: many sensors agreeing is itself evidence of one impulsive source
     q_loc = 1.0 - math.exp(-(n_sens - 2.0) / 3.0)
     conf = q_loc * (p if math.isfinite(p) else 0.7)
-    reason = f"mean p_gunshot {p:.2f}" if math.isfinite(p) else "no classifier output; located only"
+    reason = f"p_gunshot {p:.2f} (SNR-weighted)" if math.isfinite(p) else "no classifier output; located only"
     return round(conf, 3), reason
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from locator.incidents import gunfire_vote
 from locator.store import StoredIncident, StoredShot
 from salvo.utc import format_utc_ns
 
@@ -44,7 +45,7 @@ class LiveShot:
         Its detections as ``"sensor:seq"``.
     sensors : tuple of str
     p_gunshot : float
-        Mean gunshot probability of its detections (NaN when none is known).
+        The classifier's vote over its detections, :func:`locator.incidents.gunfire_vote` (NaN when none is known).
     final : bool
         Released by the online associator (no more sensors can add to it).
     source : locator.associate.Shot or None
@@ -64,11 +65,10 @@ class LiveShot:
 def live_shot(shot, final: bool) -> LiveShot:
     """Convert a ``locator.associate.Shot`` into a :class:`LiveShot`."""
     dets = shot.detections
-    p = [d.p_gunshot for d in dets if not math.isnan(d.p_gunshot)]
     return LiveShot(
         int(shot.t0_ns), tuple(float(v) for v in np.asarray(shot.pos_m).reshape(3)), float(shot.err_m),
         frozenset(f"{d.sensor_id}:{d.seq}" for d in dets), tuple(d.sensor_id for d in dets),
-        float(np.mean(p)) if p else math.nan, final, shot,
+        gunfire_vote(dets), final, shot,
     )
 
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from locator.associate import AssociationConfig, associate
-from locator.incidents import IncidentConfig, assign_shooters, build_incidents
+from locator.incidents import IncidentConfig, assign_shooters, build_incidents, gunfire_vote
 from sensor_node.protocol import Detection
 
 T0 = 1_800_000_000 * 10**9
@@ -58,6 +58,22 @@ def test_gaps_and_distance_split_incidents():
 def test_mostly_non_gunfire_is_kept_as_impulse():
     (inc,) = build_incidents([_shot(k * 0.1, (0, 0), p=0.1) for k in range(5)])
     assert inc.klass == "impulse" and inc.n_shots == 5
+
+
+def test_the_vote_trusts_loud_detections():
+    # a firecracker heard loud by two near sensors (classifier sure: not gunfire) and faintly by
+    # five far ones, whose features are noise and reverberation (classifier unsure, leaning gunfire)
+    near = [Detection(f"S{i}", T0, snr_db=45.0, p_gunshot=0.05) for i in range(2)]
+    far = [Detection(f"S{i}", T0, snr_db=9.0, p_gunshot=0.7) for i in range(2, 8)]
+    assert np.mean([d.p_gunshot for d in near + far]) > 0.5  # an equal vote says gunfire
+    assert gunfire_vote(near + far) < 0.1
+    (inc,) = build_incidents([SimpleNamespace(**{**vars(_shot(0.0, (0, 0))), "detections": tuple(near + far)})])
+    assert inc.klass == "impulse" and inc.p_gunshot < 0.1
+    # equal SNRs: the plain mean; an unknown SNR anywhere: equal weights; no classifier output: NaN
+    same = [Detection("S0", T0, snr_db=20.0, p_gunshot=p) for p in (0.2, 0.6, 0.7)]
+    assert np.isclose(gunfire_vote(same), 0.5)
+    assert np.isclose(gunfire_vote(near + [Detection("S9", T0, p_gunshot=0.95)]), 0.35)
+    assert np.isnan(gunfire_vote([Detection("S0", T0, snr_db=20.0)]))
 
 
 def _stream(source, t_s, rng):
