@@ -208,6 +208,55 @@ def evidence_windows(spos, src, t0, c, wind, p_hear, rate_key, rate_base, rate_s
         out[wi] = total
 
 
+@njit(cache=True)
+def source_evidence(spos, sx, sy, z0, t0, c, wind, members, t, sens, strength, p_hear, hear_range, rate_key,
+                    rate_base, rate_str, tol, half, gate):
+    """Evidence (nats) of a new source at ``(sx, sy, z0)`` m emitting at ``t0`` s with the
+    detections ``members`` (indices, at most one per sensor): ``_Search.evidence`` of their
+    residuals there, in one call (the pre-refine check ``_Search._hopeless`` makes for every
+    hypothesis it is about to refine).
+
+    Parameters
+    ----------
+    spos : (S, 3) float64, m.  c : float, m/s.  wind : (2,) float64, m/s.
+    members : (m,) int64.  t : (n,) float64, s.  sens : (n,) int64.  strength : (n,) float64, dB.
+    p_hear : float, ``detection_probability``.  hear_range : float, m (inf: no limit).
+    rate_key, rate_base, rate_str, half, gate : as :func:`evidence_windows`.
+    tol : float, the association's tolerance, s.
+    """
+    m = members.shape[0]
+    n_sens = spos.shape[0]
+    res = np.empty(m)
+    msens = np.empty(m, np.int64)
+    mstr = np.empty(m)
+    for k in range(m):
+        q = members[k]
+        s = sens[q]
+        msens[k] = s
+        mstr[k] = strength[q]
+        res[k] = abs(t[q] - _arrival(spos, s, sx, sy, z0, t0, c, wind[0], wind[1]))
+    # the window the residuals fill: 3 robust sigmas (MAD, inflated for the 3 fitted unknowns),
+    # between a third of the tolerance and the tolerance (``_Search.evidence``)
+    med = np.median(res) if m > 0 else 0.0
+    scale = 1.4826 * med * np.sqrt(m / max(m - 3, 1))
+    ws = np.empty(1)
+    ws[0] = min(max(3.0 * scale, tol / 3.0), tol)
+    ph = np.empty(n_sens)
+    for s in range(n_sens):
+        dx = spos[s, 0] - sx
+        dy = spos[s, 1] - sy
+        dz = spos[s, 2] - z0
+        ph[s] = p_hear if dx * dx + dy * dy + dz * dz <= hear_range * hear_range else 0.0
+    src = np.empty(3)
+    src[0] = sx
+    src[1] = sy
+    src[2] = z0
+    out = np.empty(1)
+    evidence_windows(spos, src, t0, c, wind, ph, rate_key, rate_base, rate_str, msens, mstr, res, ws, half, gate,
+                     3, out)
+    return out[0]
+
+
 def gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy, tl, cand, need):
     """Per sensor the active detection nearest the arrival predicted from a source at
     ``(sx, sy, z0)`` m emitting at ``t0`` s, within ``tl`` s: written to ``cand`` (S,) (-1 for

@@ -1146,11 +1146,17 @@ class _Search:
     def _hopeless(self, anchor: int, mem: np.ndarray) -> bool:
         """Whether the hypothesis of ``anchor`` (its members ``mem``) is so far below
         ``min_evidence`` at the kernel's own source that refining it (a robust solve or three,
-        re-gathering) cannot lift it there: by more than ``HOPELESS_NATS``."""
+        re-gathering) cannot lift it there: by more than ``HOPELESS_NATS``.  Its evidence is
+        ``evidence`` at that source, computed in one compiled call (``source_evidence``)."""
+        from locator._associate_kernels import source_evidence
+
         x, y, t0 = self.xyt[anchor]
-        pos = np.array([x, y, self.z0])
-        res = self.t[mem] - t0 - travel_s(pos, self.table.pos_m[self.sens[mem]], self.cfg.c_mps, self.wind)
-        return self.evidence(pos, float(t0), res, mem, self.wind) < self._need() - HOPELESS_NATS
+        rng = math.inf if self.cfg.hear_range_m is None else float(self.cfg.hear_range_m)
+        ev = source_evidence(self.table.pos_m, float(x), float(y), float(self.z0), float(t0), self.cfg.c_mps,
+                             self.wind, np.ascontiguousarray(mem, dtype=np.int64), self.t, self.sens, self.strength,
+                             self.cfg.detection_probability, rng, self._rate_key, self._rate_base, self._rate_str,
+                             self.cfg.tolerance_s, RATE_HALF_S, self._gate_s)
+        return ev < self._need() - HOPELESS_NATS
 
     def _aloft(self, got: _Found) -> _Found:
         """``got``, or the same arrivals' source high above it when that explains them much better

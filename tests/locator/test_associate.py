@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from locator._associate_kernels import (best_hypotheses, best_hypotheses_numpy, evidence_windows, gather, gather_numpy,
-                                        repeat_matches, repeat_matches_numpy)
+                                        repeat_matches, repeat_matches_numpy, source_evidence)
 from locator.associate import (RATE_HALF_S, AssociationConfig, OnlineAssociator, SensorTable, _Search, _usable,
                                associate, strength_db, travel_s)
 from salvo.errors import ConfigError
@@ -182,6 +182,39 @@ def test_evidence_matches_its_per_sensor_formula(rng):
                                  s.sens[members], s.strength[members], np.abs(res), ws,
                                  RATE_HALF_S, s._gate_s, free, kernel)
                 np.testing.assert_allclose(kernel, want, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("hear_range_m", [None, 400.0])
+def test_source_evidence_kernel_matches_the_evidence_it_stands_for(rng, hear_range_m):
+    # ``source_evidence`` (the pre-refine check in one call) against ``_Search.evidence`` of the
+    # residuals at the same source, computed the long way
+    sensors = _array(rng, n=12)
+    truth = [(1.0 + 0.2 * k, np.array([100.0 + 50 * k, 200.0, 1.5])) for k in range(5)]
+    dets = _stream(rng, sensors, truth, miss=0.1, echoes=2)
+    table = SensorTable.from_any(sensors)
+    cfg = AssociationConfig(hear_range_m=hear_range_m, wind_mps=(2.0, -1.0))
+    s = _Search(_usable(dets, table, cfg), table, cfg)
+    seen = []
+    for _ in range(30):
+        if rng.random() < 0.5:  # near a true source, with the arrivals gathered there
+            t_true, p_true = truth[rng.integers(len(truth))]
+            pos = np.array([*(p_true[:2] + rng.normal(0.0, 3.0, 2)), s.z0])
+            t0 = t_true - (s.ref_ns - T_BASE) * 1e-9 + rng.normal(0.0, 0.003)
+            members = s._gather(pos, t0, s.wind)
+        else:  # anywhere, with any detections
+            members = np.array([rng.choice(np.flatnonzero(s.sens == k)) for k in rng.permutation(12)[: rng.integers(3, 12)]])
+            pos = np.array([rng.uniform(-100, 500), rng.uniform(-100, 500), s.z0])
+            t0 = float(s.t[members].min() - rng.uniform(0.0, 0.5))
+        if members.size < 3:
+            continue
+        res = s.t[members] - t0 - travel_s(pos, table.pos_m[s.sens[members]], cfg.c_mps, s.wind)
+        want = s.evidence(pos, t0, res, members, s.wind)
+        got = source_evidence(table.pos_m, pos[0], pos[1], s.z0, t0, cfg.c_mps, s.wind, members, s.t, s.sens,
+                              s.strength, cfg.detection_probability, np.inf if hear_range_m is None else hear_range_m,
+                              s._rate_key, s._rate_base, s._rate_str, cfg.tolerance_s, RATE_HALF_S, s._gate_s)
+        assert np.isclose(got, want, rtol=1e-9, atol=1e-9)
+        seen.append(want)
+    assert min(seen) < -10.0 and max(seen) > 10.0  # hopeless hypotheses and true sources both compared
 
 
 def test_burst_with_echoes_and_misses(rng):
