@@ -21,7 +21,8 @@
   each time the gun does, a fixed lag later (the extra path over c).  A second shooter's rounds
   follow the first's at lags that wander by tens of ms; an echo's by a few (its solution's
   jitter).  A place whose rounds, three or more, mostly (``ECHO_SHARE``) follow rounds of
-  another, earlier gunfire place one to one by one lag within ``ECHO_JITTER_S``, better than
+  another, earlier gunfire place one to one by one lag within ``ECHO_JITTER_S`` (within
+  ``ECHO_STEADY_S`` when the lag is longer than the places' distance over c), better than
   chance would pair them (``ECHO_CHANCE``), is kind ``"echo"``: class ``"echo"``, not a
   shot or a shooter of the gunfire incident.
 """
@@ -47,6 +48,11 @@ SAME_PLACE_M = 10.0
 ECHO_JITTER_S = 0.012
 #: Longest lag of an echo behind its gun, s (a reflector 85 m off adds 170 m of path).
 ECHO_MAX_LAG_S = 0.5
+#: Beyond the places' distance over c, an echo place's lag must hold to within this, s: a
+#: ghost's lag holds to its solutions' timing (1-2 ms), no second shooter's trigger to that ...
+ECHO_STEADY_S = 0.003
+#: ... and be at most this many times that distance over c (1.35 seen; see ``echo_lag_s``).
+ECHO_FAR = 2.0
 #: Share of an echo place's rounds that must follow a round of its gun at the lag.
 ECHO_SHARE = 0.75
 #: Fewest rounds that tell an echo place from a second gun (each place).
@@ -309,14 +315,14 @@ def _places(ordered: Sequence) -> np.ndarray:
     return out
 
 
-def _matched(f: np.ndarray, a: np.ndarray, lag_s: float) -> list[tuple[int, int]]:
+def _matched(f: np.ndarray, a: np.ndarray, lag_s: float, jitter_s: float = ECHO_JITTER_S) -> list[tuple[int, int]]:
     """Follower and leader rounds paired one to one (each leader round explains at most one
     follower round) where a follower round lies ``lag_s`` after a leader round within
-    ``ECHO_JITTER_S``, nearest first."""
+    ``jitter_s``, nearest first."""
     err = np.abs(f[:, None] - a[None, :] - lag_s)
     pairs, used_f, used_a = [], set(), set()
     for i, j in zip(*np.unravel_index(np.argsort(err, axis=None, kind="stable"), err.shape)):
-        if err[i, j] > ECHO_JITTER_S:
+        if err[i, j] > jitter_s:
             break
         if i not in used_f and j not in used_a:
             pairs.append((int(i), int(j)))
@@ -330,38 +336,42 @@ def echo_lag_s(follower_s: np.ndarray, leader_s: np.ndarray, apart_s: float = ma
 
     ``follower_s``, ``leader_s``: emission times of each place's rounds, s; ``apart_s``: the
     places' distance over the speed of sound, s.  Every lag from a leader round to a later
-    follower round, up to ``ECHO_MAX_LAG_S`` and ``apart_s`` plus the jitter, is tried; the
-    follower and leader rounds are paired one to one at that lag within ``ECHO_JITTER_S``.
-    A lag qualifies when at least ``ECHO_SHARE`` of the follower's rounds pair (and
-    ``ECHO_MIN_ROUNDS``, with as many leader rounds) and chance would not do as well: a
-    round at a random time pairs with probability ``2 jitter x`` the leader's rate, and the
-    binomial tail of the pairs found, times the lags tried, must stay under ``ECHO_CHANCE``
-    (a second automatic gun at a similar cycle, or a few rounds against a dense burst, line
-    up at some lag now and then; a reflection does at every round).
+    follower round, up to ``ECHO_MAX_LAG_S`` and ``ECHO_FAR`` times ``apart_s``, is tried; the
+    follower and leader rounds are paired one to one at that lag within ``ECHO_JITTER_S`` (up
+    to ``apart_s`` plus that jitter) or ``ECHO_STEADY_S`` (beyond).  A lag qualifies when at least ``ECHO_SHARE`` of the
+    follower's rounds pair (and ``ECHO_MIN_ROUNDS``, with as many leader rounds) and chance
+    would not do as well: a round at a random time pairs with probability ``2 jitter x`` the
+    leader's rate, and the binomial tail of the pairs found, times the lags tried, must stay
+    under ``ECHO_CHANCE`` (a second automatic gun at a similar cycle, or a few rounds against
+    a dense burst, line up at some lag now and then; a reflection does at every round).
 
-    The bound ``apart_s``: a ghost made of a reflector's arrivals lies near the reflector's
-    image, and its apparent lag behind the gun has stayed below their distance over c in
-    every case seen (0.7-0.85 of it); a second gun 30 m away firing 250 ms after the
-    first is no echo of it, however regular.
+    Why two jitters: a ghost made of a reflector's arrivals lies near the reflector's image,
+    and its lag behind the gun is mostly under their distance over c (0.7-0.85 of it), where
+    its solutions' timing may wander by a few ms each.  A ghost of mixed arrivals (a few
+    direct ones of the gun's next sensors, echoes at the rest) has lagged by up to 1.35 times
+    the distance, and held its lag to 1-2 ms.  A second gun 30 m away firing 250 ms after
+    the first is no echo of it, however regular: that is almost three times their distance,
+    and a shooter's lag wanders by tens of ms anyway.
     """
     f = np.asarray(follower_s, dtype=np.float64)
     a = np.asarray(leader_s, dtype=np.float64)
     if f.size < ECHO_MIN_ROUNDS or a.size < ECHO_MIN_ROUNDS:
         return None
     lag = f[:, None] - a[None, :]  # (follower, leader)
-    longest = min(ECHO_MAX_LAG_S, apart_s + ECHO_JITTER_S)
-    cand = np.unique(lag[(lag > 0.0) & (lag <= longest)])
+    near = apart_s + ECHO_JITTER_S
+    cand = np.unique(lag[(lag > 0.0) & (lag <= min(ECHO_MAX_LAG_S, max(near, ECHO_FAR * apart_s)))])
     need = max(ECHO_MIN_ROUNDS, math.ceil(ECHO_SHARE * f.size))
-    best, best_pairs = None, []
+    best, best_pairs, best_jitter = None, [], ECHO_JITTER_S
     for L in cand:
-        pairs = _matched(f, a, float(L))
+        jitter = ECHO_JITTER_S if L <= near else ECHO_STEADY_S
+        pairs = _matched(f, a, float(L), jitter)
         if len(pairs) > len(best_pairs):
-            best, best_pairs = float(L), pairs
+            best, best_pairs, best_jitter = float(L), pairs, jitter
     if len(best_pairs) < need:
         return None
     # chance: the leader's rate over its span (plus the longest lag), one window per follower round
-    rate = a.size / (float(a.max() - a.min()) + longest)
-    p = min(1.0, 2.0 * ECHO_JITTER_S * rate)
+    rate = a.size / (float(a.max() - a.min()) + min(ECHO_MAX_LAG_S, max(near, best)))
+    p = min(1.0, 2.0 * best_jitter * rate)
     k, n = len(best_pairs), f.size
     tail = sum(math.comb(n, i) * p**i * (1.0 - p) ** (n - i) for i in range(k, n + 1))
     if tail * cand.size >= ECHO_CHANCE:

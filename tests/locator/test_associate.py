@@ -7,8 +7,8 @@ import pytest
 
 from locator._associate_kernels import (best_hypotheses, best_hypotheses_numpy, evidence_windows, gather, gather_numpy,
                                         repeat_matches, repeat_matches_numpy, source_evidence)
-from locator.associate import (RATE_HALF_S, AssociationConfig, OnlineAssociator, SensorTable, _Search, _usable,
-                               associate, strength_db, travel_s)
+from locator.associate import (PRIOR_ROUNDS, RATE_HALF_S, AssociationConfig, OnlineAssociator, SensorTable, _Search,
+                               _usable, associate, strength_db, travel_s)
 from salvo.errors import ConfigError
 from sensor_node.protocol import Detection
 
@@ -424,6 +424,23 @@ def test_sensors_that_hear_only_the_first_round_do_not_hide_the_rest(rng, monkey
     # every sensor of a place expected to hear each round as often as the first: rounds lost
     monkeypatch.setattr(A, "PRIOR_ROUNDS", 10**9)
     assert len(associate(dets, sensors, cfg)) < 20
+
+
+def test_a_place_learns_how_often_it_is_heard_from_the_rounds_after_its_first():
+    # the first round made the pattern (its sensors are those that heard it): it says who can
+    # hear the place, not how often, so a place of one round expects ``detection_probability``
+    rng = np.random.default_rng(7)
+    sensors = _array(rng)
+    table = SensorTable.from_any(sensors)
+    cfg = AssociationConfig()
+    s = _Search(_usable(_stream(rng, sensors, [(1.0, np.array([200.0, 250.0, 1.5]))]), table, cfg), table, cfg)
+    sp = np.arange(6)
+    p0 = cfg.detection_probability
+    np.testing.assert_allclose(s._p_hear(sp, np.ones(6, np.int64), 1)[sp], p0)
+    # then the later rounds count: a sensor that heard 4 of 5 rounds heard 3 of the 4 after the first
+    got = s._p_hear(sp, np.full(6, 4), 5)[sp]
+    np.testing.assert_allclose(got, (3 + PRIOR_ROUNDS * p0) / (4 + PRIOR_ROUNDS))
+    assert (s._p_hear(sp, None)[sp] == p0).all() and (s._p_hear(sp, None)[6:] == 0).all()
 
 
 def test_a_repeat_takes_in_the_sensors_that_missed_the_first_round(monkeypatch):

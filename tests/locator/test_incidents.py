@@ -117,12 +117,17 @@ def test_a_place_that_follows_every_round_at_one_lag_is_an_echo(rng):
     assert abs(lag_ms - 88) <= 4, echo[0].reason
 
 
-def test_echo_lag_needs_most_rounds_at_one_lag_within_the_places_distance():
+def test_echo_lag_needs_most_rounds_at_one_lag_near_the_places_distance():
     from locator.incidents import echo_lag_s
 
     lead = np.array([0.0, 0.5, 0.9, 1.4, 2.0])
     assert abs(echo_lag_s(lead + 0.1 + np.array([0.004, -0.003, 0.0, 0.002, -0.001]), lead) - 0.1) < 1e-9
-    assert echo_lag_s(lead + 0.1, lead, apart_s=0.05) is None  # 17 m apart: no echo lags 100 ms
+    assert echo_lag_s(lead + 0.1, lead, apart_s=0.04) is None  # 14 m apart: no echo lags 100 ms
+    # beyond the distance over c (a ghost of mixed direct and reflected arrivals), only a lag
+    # held to a few ms is an echo's
+    steady = lead + 0.057 + np.array([0.001, -0.001, 0.0, 0.002, -0.001])
+    assert abs(echo_lag_s(steady, lead, apart_s=0.042) - 0.057) < 1e-9
+    assert echo_lag_s(lead + 0.057 + np.array([0.008, -0.007, 0.0, 0.006, -0.008]), lead, apart_s=0.042) is None
     assert echo_lag_s(lead[:2] + 0.1, lead) is None  # two rounds tell nothing
     assert echo_lag_s(lead + np.array([0.1, 0.16, 0.04, 0.12, 0.2]), lead) is None  # a wandering lag
 
