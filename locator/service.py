@@ -514,9 +514,16 @@ class LocatorService:
         new = self._unexplained(new)
         if not new:
             return
-        # Keep what a shot not yet final may still need (the watermark can lag behind).
+        # Keep what a shot not yet final may still need: the watermark can lag behind, and
+        # under load the final searches wait (new detections are searched first), so a
+        # preliminary shot's final search may come long after its detections; without them
+        # in its pool it would find nothing and the shot would be withdrawn.
         newest = min(self._newest_ns, self._last_cut_ns or 2**62)
-        while self._recent and self._recent[0][2] < newest - 2 * self._prelim_span_ns:
+        keep_from = newest - 2 * self._prelim_span_ns
+        waiting = self.incidents.unconfirmed()
+        if waiting:
+            keep_from = min(keep_from, min(s.t0_ns for s in waiting) - self._prelim_span_ns)
+        while self._recent and self._recent[0][2] < keep_from:
             self._recent.popleft()
         groups = self._partition(new)
         if not groups:

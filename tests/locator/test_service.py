@@ -171,3 +171,29 @@ def test_a_search_gets_the_earlier_shots_around_it_as_patterns(tmp_path, rng):
     (again,) = svc._jobs([rounds[2]])
     assert again.prior == job.prior
     assert len(job.idx) == len(ids) and job.pool == rounds[2]
+
+
+def test_shots_waiting_long_for_their_final_search_keep_their_detections(tmp_path, rng):
+    # Under load the final searches wait (new detections are searched first): here eight
+    # shots 3 s apart are all located before any final search runs.  Each final search
+    # needs its shot's detections, long past the recent window a search of new ones needs.
+    import dataclasses
+
+    from locator.wire_server import Received
+
+    ids, pos = make_site(tmp_path, rng)
+    svc = make_service(tmp_path)
+    now = time.time_ns()
+    seq: dict[str, int] = {}
+    for k in range(8):
+        src = np.array([150.0 + 60.0 * k, 200.0 + 30.0 * (k % 3), 1.5])
+        dets = []
+        for d in hear_shot(ids, pos, src, now - 60 * NS + k * 3 * NS, rng):
+            seq[d.sensor_id] = seq.get(d.sensor_id, 0) + 1
+            dets.append(dataclasses.replace(d, seq=seq[d.sensor_id]))
+        svc._process_batch([Received(d, now, now) for d in dets])
+    assert len(svc.incidents.unconfirmed()) == 8
+    for _ in range(3):
+        svc._finalize(now)
+    final = [s for s in svc.incidents.recent(0) if s.final]
+    assert len(final) == 8 and not svc.incidents.unconfirmed()  # none withdrawn
