@@ -1,7 +1,7 @@
 """Association on the simulator's ``gunfight`` preset, end to end from audio, and its speed.
 
-For each seed (tuning used seeds 101-106 and the hand-made streams of tests/locator/test_associate.py;
-the held-out figure is seeds 107-109): simulate the preset, run ``salvo analyze``'s pipeline
+For each seed (tuning used seeds 101-106 and 110-121 and the hand-made streams of
+tests/locator/test_associate.py; the held-out figure is seeds 107-109): simulate the preset, run ``salvo analyze``'s pipeline
 (node detector -> association -> solving -> incidents) and score against the truth with
 ``sim.score``.  Then time the association of a 600-detection window (the densest stretch, in
 the 30-round burst) with the default search, against two baselines computed in the same run:
@@ -12,6 +12,7 @@ Acceptance (issue 5): shot count exact >= 95% of incidents, shooter count exact 
 fireworks incident reported as gunfire, median error <= 2 m, 600-detection window <= 100 ms.
 
 Usage:  python benchmarks/bench_associate.py [--seeds 101,102,103] [--work DIR]
+        (a last line sums the seeds: rounds found, extra shots, incidents with exact counts)
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def main() -> int:
         if timing_dets is None:
             timing_dets, sset_t = an.detections, sset
 
-    print(f"\ngunfight preset, end to end from audio, seeds {args.seeds} (tuning used 101-106)")
+    print(f"\ngunfight preset, end to end from audio, seeds {args.seeds} (tuning used 101-106, 110-121)")
     head = (f"{'seed':>5s} {'dets':>5s} {'found':>7s} {'extra':>5s} {'median':>6s} {'p90':>6s} {'<=5m':>5s} "
             f"{'shots ok':>8s} {'shooters ok':>11s} {'fireworks->gun':>14s} {'false inc':>9s} {'wall s':>6s}")
     print(head)
@@ -97,6 +98,13 @@ def main() -> int:
         for inc in r.incidents:
             print(f"      {inc.name:30s} shots {inc.reported_shots:3d} / {inc.true_shots:<3d} "
                   f"shooters {inc.reported_shooters:2d} / {inc.true_shooters}")
+    incs = [i for _, r, _, _, _ in rows for i in r.incidents]
+    print(f"all seeds: {sum(r.detected for _, r, *_ in rows)} / {sum(r.true_shots for _, r, *_ in rows)} found, "
+          f"{sum(r.extra_shots for _, r, *_ in rows)} extra; exact shot count in "
+          f"{sum(i.reported_shots == i.true_shots for i in incs)} / {len(incs)} incidents, shooter count in "
+          f"{sum(i.reported_shooters == i.true_shooters for i in incs)} / {len(incs)}; "
+          f"{sum(fw for _, _, fw, _, _ in rows)} fireworks sounds called gunfire, "
+          f"{sum(r.false_alert_incidents for _, r, *_ in rows)} gunfire incidents with no true shot")
 
     # speed: one 600-detection window, one core
     window, span = densest_window(list(timing_dets))
