@@ -32,5 +32,10 @@ def test_serve_starts_and_guards_the_api(tmp_path):
         c.close()
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # never leave a server behind, whatever failed
+            proc.kill()
+            proc.wait()
+            raise
     assert proc.returncode == 0
