@@ -6,6 +6,7 @@ Only the standard library is imported at module level; the handlers import the r
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 DEFAULT_DB = "salvo-dashboard.db"
@@ -153,6 +154,14 @@ def _serve(args: argparse.Namespace) -> int:
                       live_db=args.live_db, locator_url=args.locator_url, dashboard=load_config(args.config))
     httpd, app = make_server(cfg)
     app.start_live_sync()
+
+    def stop(signum, frame):  # noqa: ARG001 -- signal handler signature
+        raise KeyboardInterrupt
+
+    # Ctrl-C and a service manager's SIGTERM both stop it cleanly, as they do the locator and
+    # the node; also when started in the background, where SIGINT comes in ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
     host, port = httpd.server_address[:2]
     print(f"dashboard on http://{host}:{port}/  (store {args.db}; Ctrl-C stops)", flush=True)
     try:

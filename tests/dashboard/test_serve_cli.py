@@ -9,13 +9,21 @@ import signal
 import subprocess
 import sys
 
+import pytest
 
-def test_serve_starts_and_guards_the_api(tmp_path):
+
+def _ignore_sigint() -> None:  # what a shell does to a command it starts in the background
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "background, sigint", "sigterm"])
+def test_serve_starts_and_guards_the_api(tmp_path, how):
     db = tmp_path / "d.db"
     proc = subprocess.Popen(
         [sys.executable, "-m", "salvo.cli", "dashboard", "serve", "--db", str(db), "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=_ignore_sigint if how.startswith("background") else None,
     )
     try:
         line = proc.stdout.readline()
@@ -31,7 +39,7 @@ def test_serve_starts_and_guards_the_api(tmp_path):
         assert r.status == 401
         c.close()
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGINT)
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:  # never leave a server behind, whatever failed
