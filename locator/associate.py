@@ -815,8 +815,7 @@ class _Search:
             # rounds are taken as repeats and what is left of its wavefronts lines up into
             # aliases easily: a new source there must be that much stronger.
             t0 = float(sol.t0_s)
-            if any(min(abs(t0 - r) for r in q.rounds) <= cfg.burst_window_s for q in self.patterns):
-                need += cfg.burst_extra_evidence
+            need += self._burst_extra(t0)
             ev = self.evidence(pos, float(sol.t0_s), res, used, sol.wind_mps)
             if (ev < need and strength >= cfg.support_min_strength_db
                     and np.count_nonzero(self._hearing(pos, None)) <= cfg.support_max_sensors):
@@ -1153,9 +1152,19 @@ class _Search:
         cfg = self.cfg
         return cfg.min_evidence if cfg.min_evidence is not None else 8.0 + 0.75 * min(len(self.table.ids), 16)
 
+    def _burst_extra(self, t0: float) -> float:
+        """The evidence a new source emitting at ``t0`` (s) needs beyond ``min_evidence``:
+        ``burst_extra_evidence`` while a remembered place is firing (a round within
+        ``burst_window_s``), else 0."""
+        cfg = self.cfg
+        if any(min(abs(t0 - r) for r in q.rounds) <= cfg.burst_window_s for q in self.patterns):
+            return cfg.burst_extra_evidence
+        return 0.0
+
     def _hopeless(self, anchor: int, mem: np.ndarray) -> bool:
-        """Whether the hypothesis of ``anchor`` (its members ``mem``) is so far below
-        ``min_evidence`` at the kernel's own source that refining it (a robust solve or three,
+        """Whether the hypothesis of ``anchor`` (its members ``mem``) is so far below the
+        evidence a new source there needs (``min_evidence``, and ``_burst_extra`` during a
+        burst) at the kernel's own source that refining it (a robust solve or three,
         re-gathering) cannot lift it there: by more than ``HOPELESS_NATS``.  Its evidence is
         ``evidence`` at that source, computed in one compiled call (``source_evidence``)."""
         from locator._associate_kernels import source_evidence
@@ -1166,7 +1175,7 @@ class _Search:
                              self.wind, np.ascontiguousarray(mem, dtype=np.int64), self.t, self.sens, self.strength,
                              self.cfg.detection_probability, rng, self._rate_key, self._rate_base, self._rate_str,
                              self.cfg.tolerance_s, RATE_HALF_S, self._gate_s)
-        return ev < self._need() - HOPELESS_NATS
+        return ev < self._need() + self._burst_extra(float(t0)) - HOPELESS_NATS
 
     def _aloft(self, got: _Found) -> _Found:
         """``got``, or the same arrivals' source high above it when that explains them much better
