@@ -1,9 +1,9 @@
 """Association on the simulator's ``gunfight`` preset, end to end from audio, and its speed.
 
 For each seed (tuning used seeds 101-106 and 110-121 and the hand-made streams of
-tests/locator/test_associate.py; the held-out figure is seeds 107-109): simulate the preset, run ``salvo analyze``'s pipeline
-(node detector -> association -> solving -> incidents) and score against the truth with
-``sim.score``.  Then time the association of a 600-detection window (the densest stretch, in
+tests/locator/test_associate.py; the held-out figure is seeds 107-109): simulate the preset,
+run ``salvo analyze``'s pipeline (node detector -> association -> solving -> incidents) and
+score against the truth with ``sim.score``.  Then time the association of a 600-detection window (the densest stretch, in
 the 30-round burst) with the default search, against two baselines computed in the same run:
 the search with every gated partner and no repeats (the session-1 search, front first) and the kernel's
 plain-numpy twin for the hypothesis search.

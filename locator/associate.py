@@ -162,10 +162,10 @@ class AssociationConfig:
     detection_probability : float
         Probability that a sensor in hearing range detects a shot (default 0.8).  It depends on
         the site: on ShotSpotter's Pittsburgh audio the node's detector finds 97% of the pulses
-        ShotSpotter grouped into rounds, while in the simulated gunfight the sensors that detected a burst's
-        first round detected each later one 65-73% of the time (the rest lost in the coda of
-        the round before).  0.7 gave 6 fewer extra shots on gunfight tuning seeds (101-106,
-        110-121) and 2 fewer rounds on the Pittsburgh FP1 audio.
+        ShotSpotter grouped into rounds, while in the simulated gunfight the sensors that
+        detected a burst's first round detected each later one 65-73% of the time (the rest
+        lost in the coda of the round before).  0.7 gave 6 fewer extra shots on gunfight tuning
+        seeds (101-106, 110-121) and 2 fewer rounds on the Pittsburgh FP1 audio.
     hear_range_m : float or None
         Sensors farther than this from a source are not expected to hear it, m (None: all).
     min_evidence : float or None

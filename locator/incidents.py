@@ -12,10 +12,10 @@
 * Kind and class: a shot whose free 3D solution is ``aerial_m`` above the ground (with its vertical
   sigma taken off), and whose arrivals that 3D solution fits at least twice as well (residual
   scatter per degree of freedom) as the solution on the ground, is an aerial burst
-  (``"fireworks"``); one whose detections the node's classifier mostly judges
-  non-gunfire, the loud ones counting most (:func:`gunfire_vote` below ``min_p_gunshot``) is ``"impulse"``; the rest is
-  ``"gunfire"``.  An incident has the kind of its shots.  Nothing is dropped: tools filter
-  on ``class``.
+  (``"fireworks"``); one whose detections the node's classifier mostly judges non-gunfire,
+  the loud ones counting most (:func:`gunfire_vote` below ``min_p_gunshot``), is
+  ``"impulse"``; the rest is ``"gunfire"``.  An incident has the kind of its shots.  Nothing
+  is dropped: tools filter on ``class``.
 * Echo places: a reflector a few tens of metres from a gun makes the sensors hear every round
   twice, and the second arrivals can line up into a "source" of their own, a place that fires
   each time the gun does, a fixed lag later (the extra path over c).  A second shooter's rounds

@@ -202,7 +202,8 @@ def test_source_evidence_kernel_matches_the_evidence_it_stands_for(rng, hear_ran
             t0 = t_true - (s.ref_ns - T_BASE) * 1e-9 + rng.normal(0.0, 0.003)
             members = s._gather(pos, t0, s.wind)
         else:  # anywhere, with any detections
-            members = np.array([rng.choice(np.flatnonzero(s.sens == k)) for k in rng.permutation(12)[: rng.integers(3, 12)]])
+            heard = rng.permutation(12)[: rng.integers(3, 12)]
+            members = np.array([rng.choice(np.flatnonzero(s.sens == k)) for k in heard])
             pos = np.array([rng.uniform(-100, 500), rng.uniform(-100, 500), s.z0])
             t0 = float(s.t[members].min() - rng.uniform(0.0, 0.5))
         if members.size < 3:
