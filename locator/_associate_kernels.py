@@ -446,7 +446,6 @@ def best_hypotheses(
                 det = 2.0 * (xb * yc - yb * xc) * 2.0
                 if abs(det) < 1e-3:
                     continue  # collinear with the anchor: no unique intersection
-                gc = dist[a, cc] / c + margin
                 gbc = dist[b, cc] / c + margin
                 for xb_i in range(pn[ib]):
                     j = plist[ib, xb_i]

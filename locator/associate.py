@@ -915,7 +915,7 @@ class _Search:
         self.patterns.append(_Place(np.asarray(pos, dtype=np.float64).copy(), sp, delay[sp], rounds, hits[sp],
                                     agree[sp]))
 
-    def _accept(self, got: _Found, shots: list[Shot]) -> np.ndarray:
+    def _accept(self, got: _Found, shots: list[Shot]) -> None:
         """Keep a shot: retire its detections and their shadows, remember its pattern."""
         shot, used = got.shot, got.used
         shots.append(shot)
@@ -925,7 +925,6 @@ class _Search:
         self._retire_shadow(used)
         self._remember(shot.pos_m, self.sens[used], self.t[used] - (shot.t0_ns - self.ref_ns) * 1e-9,
                        (shot.t0_ns - self.ref_ns) * 1e-9)
-        return used
 
     def repeat(self, cand: np.ndarray) -> _Found | None:
         """The earliest shot among the anchors ``cand`` that repeats an accepted shot's pattern.
@@ -1296,7 +1295,7 @@ class _Search:
             if got is None:
                 dead[best] = True
                 continue
-            used = self._accept(self._aloft(self._challenge(got, cand, dead)), shots)
+            self._accept(self._aloft(self._challenge(got, cand, dead)), shots)
             if cfg.depth > 0:
                 # a gate's first strong detections changed: every hypothesis may have
                 fresh[:] = False

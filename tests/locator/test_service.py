@@ -6,7 +6,6 @@ import json
 import time
 
 import numpy as np
-import pytest
 
 from locator.alerts import follow
 from locator.service import LocatorService
