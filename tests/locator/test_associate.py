@@ -489,29 +489,38 @@ def test_a_stronger_source_claims_the_arrivals_of_a_weaker_one(rng):
     assert s._challenge(weak._replace(evidence=1e9), np.arange(1), dead).evidence == 1e9
 
 
-def test_a_round_that_disagrees_with_its_place_at_some_sensors_leaves_them_as_they_were(rng):
+def test_a_place_keeps_the_delays_most_of_its_rounds_agree_on(rng):
     # rounds' fits are off in emission time by 1 ms (all their delays 1 ms longer) or not at
     # all: the place keeps its time frame.  A third round took another gun's arrivals 4 ms
-    # off at three sensors: two rounds confirmed those sensors' delays, so they stay.  At a
+    # off at three sensors: two rounds agree on those sensors' delays, so they stay.  At a
     # sensor only one round gave (sensor 8, whose first arrival was an echo), the next round's
-    # arrival replaces it.
+    # arrival replaces it.  A weak arrival's pick wanders (sensor 0): the pattern takes the
+    # median of the rounds that agree, not the last pick.
+    from locator.associate import _pattern_delay
+
     sensors = _array(rng, n=9)
     table = SensorTable.from_any(sensors)
     cfg = AssociationConfig()
     s = _Search(_usable(_stream(rng, sensors, [(1.0, np.array([200.0, 250.0, 1.5]))]), table, cfg), table, cfg)
     pos = np.array([200.0, 250.0, 1.5])
     delay = travel_s(pos, table.pos_m, C, np.zeros(2))
-    echo = delay.copy()
-    echo[8] += 0.012
-    s._remember(pos, np.arange(9), echo, 1.0)
+    first = delay.copy()
+    first[8] += 0.012
+    first[0] -= 0.0004
+    s._remember(pos, np.arange(9), first, 1.0)
     s._remember(pos, np.arange(8), delay[:8] + 0.001, 1.3)  # sensor 8 missed it
     third = delay + 0.001
     third[[2, 5, 7]] += 0.004
+    third[0] += 0.0015
     s._remember(pos + [0.5, 0.0, 0.0], np.arange(9), third, 1.6)
     (place,) = s.patterns
     np.testing.assert_allclose(place.delay, delay, atol=1e-12)
     assert place.hits.tolist() == [3, 3, 2, 3, 3, 2, 3, 2, 2] and sorted(place.rounds) == [1.0, 1.3, 1.6]
-    assert place.agree.tolist() == [3, 3, 2, 3, 3, 2, 3, 2, 1]
+    # the rule itself: the largest group within the tolerance, its median; the newest on a tie
+    nan = np.nan
+    assert _pattern_delay(np.array([0.010, nan, 0.0101, 0.030, 0.0094]), 0.002) == pytest.approx(0.0100)
+    assert _pattern_delay(np.array([0.010, 0.020]), 0.002) == 0.020
+    assert _pattern_delay(np.array([0.010, 0.0115, 0.030]), 0.002) == pytest.approx(0.01075)
 
 
 def test_a_fit_to_echoes_is_challenged_by_the_blasts_before_them(rng):
