@@ -368,8 +368,9 @@ def best_hypotheses(
     gunfight and Pittsburgh benchmarks gave the same results with and without them): a minimal
     set whose closed-form source lies within ``c tol / 4`` (x, y) and ``tol / 4`` (t0) of one
     already tried for this anchor is skipped (the minimal sets of one source start there and
-    refine to the same hypothesis), and so is one whose loosely gathered arrivals weigh no
-    more than the best score so far (the refined source keeps, as a rule, a subset of them).
+    refine to the same hypothesis), and the starts are refined in order of the weight of the
+    arrivals they gather loosely, stopping at the first that weighs no more than the best
+    score so far (the refined source keeps, as a rule, a subset of them: branch and bound).
 
     Parameters
     ----------
@@ -405,10 +406,12 @@ def best_hypotheses(
     tmp_p = np.empty(max(depth, 1), np.int64)
     seen = np.empty((256, 3))
     dup_m = 0.25 * c * tol
+    starts = np.empty((64, 4))  # the minimal sets' sources that pass the loose check: x, y, t0, bound
     for ai in range(anchors.shape[0]):
         i = anchors[ai]
         a = sens[i]
         n_seen = 0
+        n_start = 0
         out_support[ai] = 0
         out_score[ai] = 0.0
         best_score = 0.0
@@ -517,41 +520,58 @@ def best_hypotheses(
                             if n_pre < min_sensors:
                                 continue
                             # the refined source keeps, as a rule, a subset of the arrivals the
-                            # loose check saw, each scoring at most its weight: a set that could
-                            # not then beat the best hypothesis so far is not refined
+                            # loose check saw, each scoring at most its weight: that sum bounds
+                            # what refining this start can score
                             bound = 0.0
                             for s in range(n_sens):
                                 if cand[s] >= 0:
                                     bound += wgt[cand[s]]
-                            if bound <= best_score:
-                                continue
-                            for it in range(3):
-                                tl = tol * (LOOSE if it == 0 else (2.0 if it == 1 else 1.0))
-                                if it > 0:
-                                    n_pre = _gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy,
-                                                    tl, cand, 0)
-                                if n_pre < 4:
-                                    break
-                                sx, sy, t0 = _gauss_newton(t, spos, cand, sx, sy, z0, t0, c, wx, wy, 0.5 * tl)
-                            support = _gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy, tol,
-                                              cand, 0)
-                            if support < 3:
-                                continue
-                            score = 0.0
-                            for s in range(n_sens):
-                                q = cand[s]
-                                if q >= 0:
-                                    r = (t[q] - _arrival(spos, s, sx, sy, z0, t0, c, wx, wy)) / tol
-                                    score += (1.0 - r * r) * wgt[q]
-                            if score > best_score:
-                                best_score = score
-                                out_score[ai] = score
-                                out_support[ai] = support
-                                out_xyt[ai, 0] = sx
-                                out_xyt[ai, 1] = sy
-                                out_xyt[ai, 2] = t0
-                                for s in range(n_sens):
-                                    out_members[ai, s] = cand[s]
+                            if n_start == starts.shape[0]:
+                                grown = np.empty((2 * n_start, 4))
+                                grown[:n_start] = starts
+                                starts = grown
+                            starts[n_start, 0] = sx
+                            starts[n_start, 1] = sy
+                            starts[n_start, 2] = t0
+                            starts[n_start, 3] = bound
+                            n_start += 1
+        # Refine the starts best bound first (ties in the order found): once a start's bound
+        # is no more than the best score, no later one can beat it.  On the benchmark's
+        # 600-detection window best-first refines 14 of the 91 starts per anchor that pass
+        # the loose check, where the order found refined 24.
+        rank = np.argsort(-starts[:n_start, 3], kind="mergesort")
+        for r_i in range(n_start):
+            h = rank[r_i]
+            if starts[h, 3] <= best_score:
+                break
+            sx = starts[h, 0]
+            sy = starts[h, 1]
+            t0 = starts[h, 2]
+            n_pre = 0
+            for it in range(3):
+                tl = tol * (LOOSE if it == 0 else (2.0 if it == 1 else 1.0))
+                n_pre = _gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy, tl, cand, 0)
+                if n_pre < 4:
+                    break
+                sx, sy, t0 = _gauss_newton(t, spos, cand, sx, sy, z0, t0, c, wx, wy, 0.5 * tl)
+            support = _gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy, tol, cand, 0)
+            if support < 3:
+                continue
+            score = 0.0
+            for s in range(n_sens):
+                q = cand[s]
+                if q >= 0:
+                    r = (t[q] - _arrival(spos, s, sx, sy, z0, t0, c, wx, wy)) / tol
+                    score += (1.0 - r * r) * wgt[q]
+            if score > best_score:
+                best_score = score
+                out_score[ai] = score
+                out_support[ai] = support
+                out_xyt[ai, 0] = sx
+                out_xyt[ai, 1] = sy
+                out_xyt[ai, 2] = t0
+                for s in range(n_sens):
+                    out_members[ai, s] = cand[s]
 
 
 def best_hypotheses_numpy(t, sens, wgt, wmax, active, strong, depth, spos, nbr, dist, anchors, z0, c, wx, wy, tol,
@@ -572,7 +592,8 @@ def best_hypotheses_numpy(t, sens, wgt, wmax, active, strong, depth, spos, nbr, 
     for ai, i in enumerate(anchors):
         if not active[i]:
             continue
-        seen = []  # starts refined for this anchor (the kernel's dedup)
+        seen = []  # starts tried for this anchor (the kernel's dedup)
+        starts = []  # (x, y, t0, bound) of those that pass the loose check
         a = sens[i]
         sa = spos[a]
         zr = z0 - sa[2]
@@ -635,25 +656,27 @@ def best_hypotheses_numpy(t, sens, wgt, wmax, active, strong, depth, spos, nbr, 
                         mem = _gather_numpy(t, idx_by_sensor, spos, sx, sy, z0, t0, c, wx, wy, LOOSE * tol)
                         if (mem >= 0).sum() < min_sensors:
                             continue
-                        if wgt[mem[mem >= 0]].sum() <= score[ai]:
-                            continue  # cannot beat the best so far (the kernel's bound)
-                        for it, mult in enumerate((LOOSE, 2.0, 1.0)):
-                            if it > 0:
-                                mem = _gather_numpy(t, idx_by_sensor, spos, sx, sy, z0, t0, c, wx, wy, mult * tol)
-                            if (mem >= 0).sum() < 4:
-                                break
-                            sx, sy, t0 = _gauss_newton_numpy(t, spos, mem, sx, sy, z0, t0, c, wx, wy, 0.5 * mult * tol)
-                        mem = _gather_numpy(t, idx_by_sensor, spos, sx, sy, z0, t0, c, wx, wy, tol)
-                        sup = int((mem >= 0).sum())
-                        if sup < 3:
-                            continue
-                        ok_m = mem >= 0
-                        r = (t[mem[ok_m]] - _arrival_numpy(spos, sx, sy, z0, t0, c, wx, wy)[ok_m]) / tol
-                        sco = float(np.sum((1.0 - r * r) * wgt[mem[ok_m]]))
-                        if sco > score[ai]:
-                            support[ai], score[ai] = sup, sco
-                            xyt[ai] = (sx, sy, t0)
-                            members[ai] = mem
+                        starts.append((sx, sy, t0, float(wgt[mem[mem >= 0]].sum())))
+        # best bound first, ties in the order found (the kernel's branch and bound)
+        for sx, sy, t0, bound in sorted(starts, key=lambda h: -h[3]):
+            if bound <= score[ai]:
+                break
+            for mult in (LOOSE, 2.0, 1.0):
+                mem = _gather_numpy(t, idx_by_sensor, spos, sx, sy, z0, t0, c, wx, wy, mult * tol)
+                if (mem >= 0).sum() < 4:
+                    break
+                sx, sy, t0 = _gauss_newton_numpy(t, spos, mem, sx, sy, z0, t0, c, wx, wy, 0.5 * mult * tol)
+            mem = _gather_numpy(t, idx_by_sensor, spos, sx, sy, z0, t0, c, wx, wy, tol)
+            sup = int((mem >= 0).sum())
+            if sup < 3:
+                continue
+            ok_m = mem >= 0
+            r = (t[mem[ok_m]] - _arrival_numpy(spos, sx, sy, z0, t0, c, wx, wy)[ok_m]) / tol
+            sco = float(np.sum((1.0 - r * r) * wgt[mem[ok_m]]))
+            if sco > score[ai]:
+                support[ai], score[ai] = sup, sco
+                xyt[ai] = (sx, sy, t0)
+                members[ai] = mem
     return support, score, xyt, members
 
 
