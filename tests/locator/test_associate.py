@@ -423,7 +423,9 @@ def test_sensors_that_hear_only_the_first_round_do_not_hide_the_rest(rng, monkey
     shots = associate(dets, sensors, cfg)
     assert len(shots) == 20 and all(e is not None and e < 1.0 for e in _match(shots, truth))
     # every sensor of a place expected to hear each round as often as the first: rounds lost
+    # (where the burst's cadence does not vouch for them)
     monkeypatch.setattr(A, "PRIOR_ROUNDS", 10**9)
+    monkeypatch.setattr(A, "CADENCE_ROUNDS", 10**9)
     assert len(associate(dets, sensors, cfg)) < 20
 
 
@@ -465,6 +467,46 @@ def test_a_repeat_takes_in_the_sensors_that_missed_the_first_round(monkeypatch):
     assert [found(k) for k in seeds] == [20] * 4
     monkeypatch.setattr(A, "WIDEN_FRACTION", 0.0)  # a repeat matches only its pattern's sensors
     assert sum(found(k) for k in seeds) < 80
+
+
+def test_automatic_fire_expects_its_next_round(monkeypatch):
+    # rounds 7, 14 and 21 of 30 are heard by only the six sensors nearest the gun (the others
+    # deaf in the coda of the round before): at 800 rounds/min each falls where the burst's
+    # cadence puts the next round, and is taken on less evidence.  A slow string (0.3-0.9 s
+    # between rounds) with the same weak rounds gets no such help.
+    import locator.associate as A
+
+    def found(seed, gaps):
+        rng = np.random.default_rng(seed)
+        sensors = _array(rng)
+        src = np.array([200.0, 250.0, 1.5])
+        near = sorted(sensors, key=lambda k: np.linalg.norm(sensors[k] - src))[:6]
+        truth = [(1.0 + float(t), src) for t in np.concatenate([[0.0], np.cumsum(gaps)])]
+        weak = {7, 14, 21}
+        dets = _stream(rng, sensors, [x for k, x in enumerate(truth) if k not in weak], miss=0.1, echoes=2)
+        dets += _stream(rng, {k: sensors[k] for k in near}, [truth[k] for k in sorted(weak)], miss=0.0, echoes=2)
+        shots = associate(sorted(dets, key=lambda d: d.t_ns), sensors, AssociationConfig(tolerance_s=0.006))
+        hits = sum(e is not None and e < 1.0 for e in _match(shots, truth))
+        return hits - (len(shots) - hits)  # rounds found less shots that are none
+
+    seeds = range(5)
+    burst = [0.075] * 29
+    slow = [list(np.random.default_rng(100 + k).uniform(0.3, 0.9, 29)) for k in seeds]
+    assert sum(found(k, burst) for k in seeds) >= 146  # of 150
+    assert sum(found(k, g) for k, g in zip(seeds, slow)) == 135  # the 27 strong rounds each
+    monkeypatch.setattr(A, "CADENCE_ROUNDS", 10**9)  # no cadence known
+    assert sum(found(k, burst) for k in seeds) <= 141
+
+
+def test_the_cadence_of_automatic_fire():
+    from locator.associate import _on_cadence
+
+    burst = [1.0, 1.075, 1.152, 1.226]
+    assert _on_cadence(burst, 1.30) and _on_cadence(burst, 1.376)  # the next round, or the one after
+    assert not _on_cadence(burst, 1.26) and not _on_cadence(burst, 1.46)  # between rounds; too far on
+    assert not _on_cadence(burst[:2], 1.15)  # two rounds make no cadence
+    assert not _on_cadence([1.0, 1.075, 1.20, 1.226], 1.30)  # irregular
+    assert not _on_cadence([1.0, 1.4, 1.8], 2.2)  # a string of aimed shots, not automatic fire
 
 
 def test_a_stronger_source_claims_the_arrivals_of_a_weaker_one(rng):
