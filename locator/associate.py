@@ -132,8 +132,9 @@ BLIND_S = 0.008
 PATTERN_ROUNDS = 15
 #: Automatic fire: a place whose last ``CADENCE_ROUNDS`` intervals are each within
 #: ``CADENCE_JITTER`` of their median, itself at most ``CADENCE_MAX_S`` (s), is expected to fire
-#: again one or two intervals after its last round (``_on_cadence``).
-CADENCE_ROUNDS = 2
+#: again one or two intervals after its last round (``_on_cadence``).  One interval: two rounds
+#: this close set the beat (aimed fire is rarely that fast; 800 rounds/min is 75 ms).
+CADENCE_ROUNDS = 1
 CADENCE_JITTER = 0.2
 CADENCE_MAX_S = 0.2
 CADENCE_FRACTION = 0.35
@@ -243,7 +244,8 @@ class AssociationConfig:
         found.  Chosen on gunfight tuning seeds 101-106 and 110-121: rounds found / extra
         shots / exact shot counts of 54 incidents were 1033 / 7 / 30 at 0, 1042 / 7 / 33 at 4
         (fraction 0.5), 1052 / 5 / 36 at 8, 1054 / 5 / 38 at 10, 1055 / 5 / 38 at 12, 1053 / 8
-        / 37 at 16 (steady: 3 intervals within 15%), and 1059 / 5 / 40 with 2 within 20%.  The
+        / 37 at 16 (steady: 3 intervals within 15%), 1059 / 5 / 40 with 2 within 20%, and
+        1063 / 5 / 42 with one (two rounds within ``CADENCE_MAX_S`` set the beat).  The
         Pittsburgh audio (aimed strings) was unchanged.
     depth : int
         Partners per neighbour sensor of a minimal set: the first ``depth`` active strong

@@ -504,7 +504,7 @@ def test_the_cadence_of_automatic_fire():
     burst = [1.0, 1.075, 1.152, 1.226]
     assert _on_cadence(burst, 1.30) and _on_cadence(burst, 1.376)  # the next round, or the one after
     assert not _on_cadence(burst, 1.26) and not _on_cadence(burst, 1.46)  # between rounds; too far on
-    assert not _on_cadence(burst[:2], 1.15)  # two rounds make no cadence
+    assert _on_cadence(burst[:2], 1.15) and not _on_cadence(burst[:1], 1.075)  # two rounds set it
     assert not _on_cadence([1.0, 1.075, 1.20, 1.226], 1.30)  # irregular
     assert not _on_cadence([1.0, 1.4, 1.8], 2.2)  # a string of aimed shots, not automatic fire
 
