@@ -433,16 +433,20 @@ def _on_cadence(rounds: Sequence[float], t0: float) -> bool:
     return k in (1, 2) and abs(t0 - before[-1] - k * d) <= CADENCE_JITTER * d
 
 
-def _pattern_delay(vals: np.ndarray, tol_s: float) -> float:
-    """A sensor's delay in a place's pattern from its recent rounds' delays ``vals`` (oldest
-    first, NaN: not heard), s: the median of the largest group within ``tol_s`` of one of
-    them (the newest such on a tie).  A round may have given the sensor an echo or another
-    gun's arrival; the rounds that agree outvote it, and their median evens out the pick."""
-    v = vals[np.isfinite(vals)]
-    near = np.abs(v[:, None] - v[None, :]) <= tol_s
-    n = near.sum(axis=1)
-    k = int(np.flatnonzero(n == n.max())[-1])
-    return float(np.median(v[near[k]]))
+def _pattern_delays(vals: np.ndarray, tol_s: float) -> np.ndarray:
+    """Each sensor's delay in a place's pattern from its recent rounds' delays ``vals`` (r, k),
+    oldest first, s (NaN: not heard; each column heard at least once): the median of the
+    largest group within ``tol_s`` of one of them (the newest such on a tie).  A round may
+    have given the sensor an echo or another gun's arrival; the rounds that agree outvote it,
+    and their median evens out the pick.  Returns (k,), s."""
+    ok = np.isfinite(vals)
+    near = (np.abs(vals[:, None, :] - vals[None, :, :]) <= tol_s) & ok[:, None, :] & ok[None, :, :]  # (r, r, k)
+    n = near.sum(axis=1)  # (r, k): rounds within tol_s of each
+    r = vals.shape[0]
+    best = r - 1 - np.argmax(n[::-1], axis=0)  # the newest of the largest groups
+    cols = np.arange(vals.shape[1])
+    group = np.where(near[best, :, cols], vals.T, np.nan)  # (k, r)
+    return np.nanmedian(group, axis=1)
 
 
 class _Place(NamedTuple):
@@ -958,8 +962,8 @@ class _Search:
             new -= _median(new[both] - delay[both])
         recent = np.vstack([recent, new[None, :]])[-PATTERN_ROUNDS:]
         delay = np.where(np.isfinite(delay), delay, new)
-        for s in np.flatnonzero(np.isfinite(recent).any(axis=0)).tolist():
-            delay[s] = _pattern_delay(recent[:, s], self.cfg.repeat_tolerance_s)
+        heard = np.flatnonzero(np.isfinite(recent).any(axis=0))
+        delay[heard] = _pattern_delays(recent[:, heard], self.cfg.repeat_tolerance_s)
         # a sensor heard this round if it has an arrival at the pattern's delay (not an echo)
         hits[np.abs(new - delay) <= self.cfg.repeat_tolerance_s] += 1
         sp = np.flatnonzero(np.isfinite(delay))

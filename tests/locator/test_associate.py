@@ -538,7 +538,7 @@ def test_a_place_keeps_the_delays_most_of_its_rounds_agree_on(rng):
     # sensor only one round gave (sensor 8, whose first arrival was an echo), the next round's
     # arrival replaces it.  A weak arrival's pick wanders (sensor 0): the pattern takes the
     # median of the rounds that agree, not the last pick.
-    from locator.associate import _pattern_delay
+    from locator.associate import _pattern_delays
 
     sensors = _array(rng, n=9)
     table = SensorTable.from_any(sensors)
@@ -560,9 +560,9 @@ def test_a_place_keeps_the_delays_most_of_its_rounds_agree_on(rng):
     assert place.hits.tolist() == [3, 3, 2, 3, 3, 2, 3, 2, 2] and sorted(place.rounds) == [1.0, 1.3, 1.6]
     # the rule itself: the largest group within the tolerance, its median; the newest on a tie
     nan = np.nan
-    assert _pattern_delay(np.array([0.010, nan, 0.0101, 0.030, 0.0094]), 0.002) == pytest.approx(0.0100)
-    assert _pattern_delay(np.array([0.010, 0.020]), 0.002) == 0.020
-    assert _pattern_delay(np.array([0.010, 0.0115, 0.030]), 0.002) == pytest.approx(0.01075)
+    got = _pattern_delays(np.array([[0.010, 0.010, 0.010], [nan, 0.020, 0.0115], [0.0101, nan, 0.030],
+                                    [0.030, nan, nan], [0.0094, nan, nan]]), 0.002)
+    np.testing.assert_allclose(got, [0.0100, 0.020, 0.01075])
 
 
 def test_a_fit_to_echoes_is_challenged_by_the_blasts_before_them(rng):
