@@ -111,7 +111,7 @@ def main() -> int:
     cfg, _ = site_configs(sset_t, AnalyzeConfig())
     table = SensorTable.from_any(sset_t.positions)
 
-    def best_of(f, n=5):
+    def best_of(f, n=15):
         # process CPU time: this machine is a VM whose wall time swings 1.5x with its neighbours
         # (steal); the wall-clock best is printed beside it
         cpu, wall = [], []
@@ -133,7 +133,7 @@ def main() -> int:
         s.t, s.sens, s.wgt, float(s.wgt.max()), s.active, s.strong, cfg.depth, table.pos_m, s.nbr, s.dist, sub, s.z0, cfg.c_mps,
         float(s.wind[0]), float(s.wind[1]), cfg.tolerance_s, cfg.gate_margin_s, s.max_range, cfg.min_sensors), 1)
     t_twin_all = (t_twin[0] * len(anchors) / len(sub), t_twin[1] * len(anchors) / len(sub))
-    print(f"\n600-detection window ({span:.2f} s of the 30-round burst), one core, best of 5 (twin: 1)")
+    print(f"\n600-detection window ({span:.2f} s of the 30-round burst), one core, best of 15 (twin: 1)")
     print(f"{'what':44s} {'CPU ms':>9s} {'wall ms':>9s} {'x kernel':>9s}")
     for name, v in (("associate(), default", t_best), ("associate(), every partner, no repeats", t_front),
                     ("hypothesis kernel, all anchors (numba)", t_kernel),
