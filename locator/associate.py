@@ -126,9 +126,10 @@ PRIOR_ROUNDS = 2
 #: After a detection a node's detector is deaf this long to all but a much louder sound, s (the
 #: refractory time of ``dsp.DetectorConfig``): a round arriving then is not missed by chance.
 BLIND_S = 0.008
-#: A place's pattern is, per sensor, the median of its last this many rounds' delays
-#: (``_Search._remember``): a weak diffracted arrival's pick wanders by 1-3 ms from round to
-#: round (15% of them by more than 1 ms on gunfight seeds 101-106, against 2% of direct ones).
+#: A place's pattern is, per sensor, the median of the delays that agree among its last this
+#: many rounds (``_pattern_delays``): a weak diffracted arrival's pick wanders by 1-3 ms from
+#: round to round (15% of them by more than 1 ms on gunfight seeds 101-106, against 2% of
+#: direct ones), and one round may have taken an echo.
 PATTERN_ROUNDS = 15
 #: Automatic fire: a place whose last ``CADENCE_ROUNDS`` intervals are each within
 #: ``CADENCE_JITTER`` of their median, itself at most ``CADENCE_MAX_S`` (s), is expected to fire
