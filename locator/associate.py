@@ -1082,7 +1082,8 @@ class _Search:
 
     def _best_repeat(self, cand: np.ndarray):
         best = None
-        for pos, sp, off, rounds, hits, _ in self.patterns:
+        for place in self.patterns:
+            pos, sp, off, rounds, hits = place.pos, place.sp, place.delay, place.rounds, place.hits
             if sp.size < self.cfg.min_sensors:
                 continue
             slot = np.full(len(self.table.ids), -1)
@@ -1109,7 +1110,7 @@ class _Search:
                             p_k[k] = p_b
                 for k in short.tolist():
                     if (not ok[k] and n_fit[k] >= CADENCE_FRACTION * self._expected(p_hear)
-                            and _on_cadence(rounds, float(shift[k]))):
+                            and _on_cadence(rounds, float(shift[k])) and not self._follows(place)):
                         ok[k] = True
             good = np.flatnonzero(ok)
             if good.size == 0:
@@ -1117,9 +1118,34 @@ class _Search:
             k = good[np.argmin(shift[good])]
             if best is None or shift[k] < best[0]:
                 sel = mem[k] >= 0
-                bonus = self.cfg.cadence_bonus if _on_cadence(rounds, float(shift[k])) else 0.0
+                on_beat = _on_cadence(rounds, float(shift[k])) and not self._follows(place)
+                bonus = self.cfg.cadence_bonus if on_beat else 0.0
                 best = (shift[k], mem[k][sel], res[k][sel], anc[k], p_k.get(int(k), p_hear), float(pos[2]), bonus)
         return best
+
+    def _follows(self, place: _Place) -> bool:
+        """Whether the last two rounds of ``place`` each follow a round of a place that started
+        firing before it by one lag (to ``ECHO_STEADY_S``), at most ``ECHO_FAR`` times their
+        distance over c: a ghost of a gun's reflections, which keeps the gun's beat.  It gets
+        no cadence of its own (``_on_cadence``), or the beat would carry it on after the
+        reflections that made it."""
+        from locator.incidents import ECHO_FAR, ECHO_STEADY_S
+
+        mine = sorted(place.rounds)
+        if len(mine) < 2:
+            return False
+        for q in self.patterns:
+            if q is place or min(q.rounds) >= mine[0]:
+                continue
+            far = ECHO_FAR * float(np.hypot(*(q.pos[:2] - place.pos[:2]))) / self.cfg.c_mps
+            lead = np.sort(np.asarray(q.rounds))
+            lags = []
+            for r in mine[-2:]:
+                before = lead[lead < r]
+                lags.append(r - before[-1] if before.size else math.inf)
+            if max(lags) <= far and abs(lags[0] - lags[1]) <= ECHO_STEADY_S:
+                return True
+        return False
 
     def pattern_support(self, pos: np.ndarray, used: np.ndarray, t0: float, wind: np.ndarray) -> float:
         """Evidence, nats, that a candidate source's arrival pattern recurs nearby in time.

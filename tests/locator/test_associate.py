@@ -509,6 +509,28 @@ def test_the_cadence_of_automatic_fire():
     assert not _on_cadence([1.0, 1.4, 1.8], 2.2)  # a string of aimed shots, not automatic fire
 
 
+def test_a_ghost_that_keeps_a_guns_beat_gets_no_cadence_of_its_own(rng):
+    # a reflection of a burst is located as a place of its own whose rounds follow the gun's by
+    # one lag: with a beat of its own it would go on "firing" after the reflections that made it
+    # (seen in the live demo: 7 extra shots).  A second gun firing at its own times keeps its beat.
+    sensors = _array(rng, n=9)
+    table = SensorTable.from_any(sensors)
+    cfg = AssociationConfig()
+    s = _Search(_usable(_stream(rng, sensors, [(1.0, np.array([200.0, 250.0, 1.5]))]), table, cfg), table, cfg)
+
+    def place(pos, times):
+        pos = np.array(pos)
+        for t0 in times:
+            s._remember(pos, np.arange(9), travel_s(pos, table.pos_m, C, np.zeros(2)), t0)
+        (got,) = [q for q in s.patterns if np.hypot(*(q.pos[:2] - pos[:2])) < 1.0]
+        return got
+
+    gun = place([200.0, 250.0, 1.5], [1.0, 1.075, 1.15])
+    ghost = place([300.0, 180.0, 1.5], [1.0201, 1.0950])  # 20 ms after the gun's rounds, 120 m off
+    other = place([230.0, 250.0, 1.5], [1.040, 1.130])  # 40 and 55 ms after them
+    assert s._follows(ghost) and not s._follows(gun) and not s._follows(other)
+
+
 def test_a_stronger_source_claims_the_arrivals_of_a_weaker_one(rng):
     # ``_challenge``: the front's best new source (here a made-up alias of five of a shot's
     # arrivals and seven others) gives way to the shot anchored at one of its arrivals
