@@ -1094,6 +1094,7 @@ class _Search:
             shift, mem, res, n_fit = self._match_pattern(sp, off, self._rounds_near(pos), anc)
             p_hear = self._p_hear(sp, hits, len(rounds))
             ok = self._enough(n_fit, self._expected(p_hear))
+            own_beat = not self._follows(place)  # a ghost keeps its gun's beat, not one of its own
             p_k = {}
             # Short of sensors: those still deaf from another shot's arrival (a gun beside this
             # one firing a few ms apart) could not have told this round apart.
@@ -1109,8 +1110,8 @@ class _Search:
                             ok[k] = True
                             p_k[k] = p_b
                 for k in short.tolist():
-                    if (not ok[k] and n_fit[k] >= CADENCE_FRACTION * self._expected(p_hear)
-                            and _on_cadence(rounds, float(shift[k])) and not self._follows(place)):
+                    if (not ok[k] and own_beat and n_fit[k] >= CADENCE_FRACTION * self._expected(p_hear)
+                            and _on_cadence(rounds, float(shift[k]))):
                         ok[k] = True
             good = np.flatnonzero(ok)
             if good.size == 0:
@@ -1118,8 +1119,7 @@ class _Search:
             k = good[np.argmin(shift[good])]
             if best is None or shift[k] < best[0]:
                 sel = mem[k] >= 0
-                on_beat = _on_cadence(rounds, float(shift[k])) and not self._follows(place)
-                bonus = self.cfg.cadence_bonus if on_beat else 0.0
+                bonus = self.cfg.cadence_bonus if own_beat and _on_cadence(rounds, float(shift[k])) else 0.0
                 best = (shift[k], mem[k][sel], res[k][sel], anc[k], p_k.get(int(k), p_hear), float(pos[2]), bonus)
         return best
 
