@@ -69,6 +69,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from locator.incidents import ECHO_FAR, ECHO_STEADY_S
 from salvo.errors import ConfigError, InputError
 from sensor_node.protocol import Detection
 
@@ -962,7 +963,7 @@ class _Search:
             # keep the place's time frame.
             new -= _median(new[both] - delay[both])
         recent = np.vstack([recent, new[None, :]])[-PATTERN_ROUNDS:]
-        delay = np.where(np.isfinite(delay), delay, new)
+        # every sensor this round heard is in ``recent``; the others keep their delays
         heard = np.flatnonzero(np.isfinite(recent).any(axis=0))
         delay[heard] = _pattern_delays(recent[:, heard], self.cfg.repeat_tolerance_s)
         # a sensor heard this round if it has an arrival at the pattern's delay (not an echo)
@@ -1129,8 +1130,6 @@ class _Search:
         distance over c: a ghost of a gun's reflections, which keeps the gun's beat.  It gets
         no cadence of its own (``_on_cadence``), or the beat would carry it on after the
         reflections that made it."""
-        from locator.incidents import ECHO_FAR, ECHO_STEADY_S
-
         mine = sorted(place.rounds)
         if len(mine) < 2:
             return False
