@@ -172,7 +172,16 @@ class AssociationConfig:
     min_sigma_s : float
         Floor of a detection's timing sigma given to the solver, s (default 0.002).
     exclude_kinds : tuple of str
-        Detection kinds never located (``nwave``: a bullet's shock wave precedes the blast).
+        Detection kinds never located (default none).
+    repeat_only_kinds : tuple of str
+        Detection kinds that only take part in repeats of a place's pattern (default
+        ``nwave``).  A supersonic bullet's shock wave reaches a sensor before the blast and
+        fits no source, but the node's N-wave test (a short first pulse, swinging to the other
+        polarity, then another arrival) also passes a loud pistol blast followed by its echo:
+        in the simulated gunfight, 4% of the 9 mm's direct arrivals, often a sensor's
+        strongest.  A detection that repeats a place's arrival delay to a fraction of a ms is
+        that place's blast whatever its label, while a real N-wave, ms early, does not match.
+        Such detections stay out of the chance rates, strengths and new sources.
     detection_probability : float
         Probability that a sensor in hearing range detects a shot (default 0.8).  It depends on
         the site: on ShotSpotter's Pittsburgh audio the node's detector finds 97% of the pulses
@@ -281,7 +290,8 @@ class AssociationConfig:
     source_z_m: float | None = None
     max_range_m: float | None = None
     min_sigma_s: float = 0.002
-    exclude_kinds: tuple[str, ...] = ("nwave",)
+    exclude_kinds: tuple[str, ...] = ()
+    repeat_only_kinds: tuple[str, ...] = ("nwave",)
     detection_probability: float = 0.8
     hear_range_m: float | None = None
     min_evidence: float | None = None
@@ -637,9 +647,13 @@ class _Search:
         # each one's strength (``strength_db``, over the merged stream so that the context's
         # blasts still cast their shadow on the echoes after them).
         self.strength = np.full(m, np.nan)
+        # Detections that may only repeat a place's pattern (``repeat_only_kinds``) stay out of
+        # everything else: the chance rates, the strengths, new sources.
+        self.new_ok = np.array([d.kind not in cfg.repeat_only_kinds for d in dets], dtype=np.bool_)
         self.rate_t, self.rate_strength = [], []
         for s in range(n_sens):
             own = self.order[self.ptr[s] : self.ptr[s + 1]]
+            own = own[self.new_ok[own]]
             rows = [(self.t[i], dets[i].peak_dbfs, dets[i].snr_db, i) for i in own]
             if context_ns is not None:
                 rows += [((c[0] - self.ref_ns) * 1e-9, c[2], c[1], -1) for c in context_ns[s]]
@@ -664,11 +678,12 @@ class _Search:
         self._rate_key = np.concatenate([r + b for r, b in zip(self.rate_t, self._rate_base)] or [np.zeros(0)])
         self._rate_str = np.concatenate(self.rate_strength or [np.zeros(0)])
         self._gate_s = 2.0 * table.diameter_m / cfg.c_mps  # widest span of one wavefront's arrivals, s
-        rate = as_strong_rate_hz(self.t, self.strength, self.sens, n_sens)
+        rate = np.full(m, np.inf)  # a repeat-only detection weighs nothing in a hypothesis
+        rate[self.new_ok] = as_strong_rate_hz(self.t[self.new_ok], self.strength[self.new_ok], self.sens[self.new_ok], n_sens)
         self.wgt = surprise_weights(rate, 2.0 * cfg.tolerance_s)
         # anchors and partners: detections that stand out (NaN, unknown, counts as standing out)
         # and are among the few strongest of their sensor's recent ones
-        self.strong = ~(self.strength < cfg.min_strength_db) & (rate <= cfg.max_strong_rate_hz)
+        self.strong = ~(self.strength < cfg.min_strength_db) & (rate <= cfg.max_strong_rate_hz) & self.new_ok
 
     def score(self, anchors: np.ndarray) -> None:
         from locator._associate_kernels import best_hypotheses
@@ -683,7 +698,7 @@ class _Search:
         xyt = np.zeros((m, 3))
         mem = np.zeros((m, n_sens), np.int64)
         cfg = self.cfg
-        best_hypotheses(self.t, self.sens, self.wgt, float(self.wgt.max()), self.active, self.strong, cfg.depth,
+        best_hypotheses(self.t, self.sens, self.wgt, float(self.wgt.max()), self.active & self.new_ok, self.strong, cfg.depth,
                         self.st, self.order, self.ptr, self.table.pos_m,
                         self.nbr, self.dist, anchors, self.z0, cfg.c_mps, float(self.wind[0]), float(self.wind[1]),
                         cfg.tolerance_s, cfg.gate_margin_s,
@@ -699,7 +714,7 @@ class _Search:
         from locator._associate_kernels import gather
 
         out = np.empty(len(self.table.ids), dtype=np.int64)
-        gather(self.t, self.st, self.order, self.active, self.ptr, self.table.pos_m, float(pos[0]), float(pos[1]),
+        gather(self.t, self.st, self.order, self.active & self.new_ok, self.ptr, self.table.pos_m, float(pos[0]), float(pos[1]),
                float(pos[2]), float(t0), self.cfg.c_mps, float(wind[0]), float(wind[1]),
                self.cfg.tolerance_s if tol_s is None else tol_s, out, 0)
         return out[out >= 0]
@@ -1227,7 +1242,7 @@ class _Search:
             lo = a + int(np.searchsorted(self.st[a:b], self.t[q] - back))
             hi = a + int(np.searchsorted(self.st[a:b], self.t[q]))
             ix = self.order[lo:hi]
-            ix = ix[self.active[ix]]
+            ix = ix[self.active[ix] & self.new_ok[ix]]
             if ix.size and strength[ix].max() > strength[q]:
                 out[k] = ix[np.argmax(strength[ix])]
         return np.sort(out)
@@ -1303,7 +1318,7 @@ class _Search:
                                  np.searchsorted(self.t, t + RIVAL_S, side="right").tolist()):
                 near[lo:hi] |= self.sens[lo:hi] == s
             near[window] = False
-            rivals = np.flatnonzero(near & self.active & ~dead)
+            rivals = np.flatnonzero(near & self.active & self.new_ok & ~dead)
             if rivals.size == 0:
                 break
             window = np.union1d(window, rivals)
@@ -1509,7 +1524,8 @@ class OnlineAssociator:
         dets = _usable(self._buf, self._table, self._cfg)
         context: list[list[tuple[int, float]]] = [[] for _ in self._table.ids]
         for d in self._released:
-            context[self._table.index[d.sensor_id]].append((d.t_ns, d.snr_db, d.peak_dbfs))
+            if d.kind not in self._cfg.repeat_only_kinds:  # out of the chance rates (see _Search)
+                context[self._table.index[d.sensor_id]].append((d.t_ns, d.snr_db, d.peak_dbfs))
         shots = ASSOCIATORS[self._cfg.method](dets, self._table, self._cfg, context, self._recent)
         final = [s for s in shots if now_ns is None or self._final_by(s) <= now_ns]
         used = {id(d) for s in final for d in s.detections}
