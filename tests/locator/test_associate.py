@@ -418,6 +418,51 @@ def test_a_bullets_shock_wave_ahead_of_the_blast_joins_no_round(rng):
     assert not any(d.kind == "nwave" for s in shots for d in s.detections)
 
 
+def _deafen(dets, refractory_s=0.008):
+    """``dets`` as a node reports them: a blast within ``refractory_s`` after another at the
+    same sensor makes no detection of its own."""
+    out, last = [], {}
+    for d in sorted(dets, key=lambda d: d.t_ns):
+        if d.kind == "blast":
+            if d.t_ns - last.get(d.sensor_id, -(10**18)) < refractory_s * 1e9:
+                continue
+            last[d.sensor_id] = d.t_ns
+        out.append(d)
+    return out
+
+
+def test_two_guns_firing_together_share_the_arrivals_that_coincide(monkeypatch):
+    # two guns 30 m apart trade single shots, then fire four volleys together (within 0.5 ms);
+    # at the six sensors on their perpendicular bisector both arrivals of a volley coincide
+    # and the node makes one detection, which repeats both places' patterns
+    import locator.associate as A
+
+    def found(seed):
+        rng = np.random.default_rng(seed)
+        sensors = {f"S{i:02d}": np.array([215.0, y, 6.0]) for i, y in enumerate([-250, -100, 50, 450, 600, 750])}
+        sensors.update({f"S{6 + i:02d}": np.array([x, y, 6.0]) for i, (x, y) in enumerate(
+            [(-150, 0), (-150, 300), (-150, 600), (580, 0), (580, 300), (580, 600), (30, 800), (400, 800)])})
+        a, b = np.array([200.0, 250.0, 1.5]), np.array([230.0, 250.0, 1.5])
+        truth = []
+        for k in range(6):
+            truth += [(1.0 + 0.5 * k + rng.uniform(0, 0.05), a), (1.25 + 0.5 * k + rng.uniform(0, 0.05), b)]
+        for k in range(4):
+            truth += [(4.5 + 0.12 * k, a), (4.5 + 0.12 * k + rng.uniform(-0.0005, 0.0005), b)]
+        shots = associate(_deafen(_stream(rng, sensors, truth, miss=0.1, echoes=2)), sensors,
+                          AssociationConfig(tolerance_s=0.006))
+        hits = sum(any(abs(q.t0_ns - (T_BASE + t0 * 1e9)) < 3e6 and np.linalg.norm(q.pos_m[:2] - p[:2]) < 2.0
+                       for q in shots) for t0, p in truth)
+        return hits, len(shots) - hits  # rounds found, shots that are none
+
+    seeds = range(8)
+    shared = [found(k) for k in seeds]
+    assert sum(h for h, _ in shared) >= 156  # of 160
+    monkeypatch.setattr(A, "SHARED_MAX", 0.0)  # every detection in one shot only
+    alone = [found(k) for k in seeds]
+    assert sum(h for h, _ in alone) <= 130
+    assert sum(x for _, x in shared) <= sum(x for _, x in alone)  # no more ghosts for it
+
+
 def test_online_equals_offline_and_waits_boundedly(rng):
     sensors = _array(rng)
     truth = [(1.0 + 0.5 * k, np.array([100.0 + 40 * k, 250.0, 1.5])) for k in range(6)]
