@@ -1001,6 +1001,10 @@ class _Search:
         self.active[used] = False
         self.taken[used] = True
         self._retire_shadow(used)
+        # A repeat that failed among these arrivals may not now: the new shot deafens sensors
+        # it was expected at (``_blind``), or holds the detections it may share.
+        lo, hi = np.searchsorted(self.t, [self.t[used].min() - BLIND_S, self.t[used].max() + BLIND_S])
+        self.rep_dead[lo:hi] = False
         self._remember(shot.pos_m, self.sens[used], self.t[used] - (shot.t0_ns - self.ref_ns) * 1e-9,
                        (shot.t0_ns - self.ref_ns) * 1e-9)
 

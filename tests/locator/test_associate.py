@@ -463,6 +463,21 @@ def test_two_guns_firing_together_share_the_arrivals_that_coincide(monkeypatch):
     assert sum(x for _, x in shared) <= sum(x for _, x in alone)  # no more ghosts for it
 
 
+def test_a_repeat_that_failed_is_tried_again_once_a_shot_is_found_among_its_arrivals(rng):
+    # a repeat refused before another gun's round was found may pass after: that round's
+    # arrivals deafen sensors the repeat was expected at (``_blind``), or are ones it shares
+    from locator.associate import BLIND_S
+
+    s, table, truth = _burst_search(rng, inactive_every=10**9)
+    s.rep_dead[:] = True
+    got = s.refine(s._gather(truth[2][1], truth[2][0] - s.ref_ns * 1e-9 + T_BASE * 1e-9, s.wind))
+    assert got is not None
+    s._accept(got, [])
+    span = (s.t >= s.t[got.used].min() - BLIND_S) & (s.t <= s.t[got.used].max() + BLIND_S)
+    assert not s.rep_dead[span].any()
+    assert s.rep_dead[~span].all() and (~span).any()
+
+
 def test_online_equals_offline_and_waits_boundedly(rng):
     sensors = _array(rng)
     truth = [(1.0 + 0.5 * k, np.array([100.0 + 40 * k, 250.0, 1.5])) for k in range(6)]
