@@ -12,7 +12,7 @@
 * Kind and class: a shot whose free 3D solution is ``aerial_m`` above the ground (with its vertical
   sigma taken off), and whose arrivals that 3D solution fits at least twice as well (residual
   scatter per degree of freedom) as the solution on the ground, is an aerial burst
-  (``"fireworks"``); one whose detections the node's classifier mostly judges non-gunfire,
+  (``"fireworks"``), unless it lies amid a gun's rounds (``_amid_a_guns_rounds``); one whose detections the node's classifier mostly judges non-gunfire,
   the loud ones counting most (:func:`gunfire_vote` below ``min_p_gunshot``), is
   ``"impulse"``; the rest is ``"gunfire"``.  An incident has the kind of its shots.  Nothing
   is dropped: tools filter on ``class``.
@@ -287,6 +287,28 @@ def _shot_kind(shot, height_m: float, cfg: IncidentConfig, place: Sequence = ())
     return "gunfire"
 
 
+def _amid_a_guns_rounds(ordered: Sequence, heights: list[float], cfg: IncidentConfig) -> list[float]:
+    """``heights``, with 0 for a shot the association put on the ground whose free 3D height
+    alone says aerial, when it lies amid a gun's rounds: ground shots at its spot
+    (``SAME_PLACE_M``) within ``gap_s`` before and after it, which the classifier calls gunfire.
+    A round of a burst whose arrivals bent round buildings fits a free height better now
+    and then; a firework bursting straight over a gun between two of its rounds does not."""
+    out = list(heights)
+    gz = cfg.ground_z_m
+    for k, shot in enumerate(ordered):
+        h = heights[k]
+        if not (math.isfinite(h) and h > cfg.aerial_m) or gz is None or float(shot.pos_m[2]) - gz > cfg.aerial_m:
+            continue
+        xy, t = shot.pos_m[:2], shot.t0_ns
+        near = [(j, q) for j, q in enumerate(ordered) if j != k and not (math.isfinite(heights[j]) and heights[j] > cfg.aerial_m)
+                and abs(q.t0_ns - t) <= cfg.gap_s * NS and float(np.linalg.norm(q.pos_m[:2] - xy)) <= SAME_PLACE_M]
+        before = [q for _, q in near if q.t0_ns < t]
+        after = [q for _, q in near if q.t0_ns > t]
+        if before and after and not _mean_p([q for _, q in near]) < cfg.min_p_gunshot:
+            out[k] = 0.0
+    return out
+
+
 def _same_place(ordered: Sequence, heights: list[float], cfg: IncidentConfig) -> list[list]:
     """Per shot, the ground shots within ``SAME_PLACE_M`` and ``gap_s`` of it (itself included)."""
     ground = [not (math.isfinite(h) and h > cfg.aerial_m) for h in heights]
@@ -443,7 +465,7 @@ def build_incidents(shots: Sequence, config: IncidentConfig | None = None) -> li
     """
     cfg = config or IncidentConfig()
     ordered = sorted(shots, key=lambda s: s.t0_ns)
-    heights = [_height_above_ground(s, cfg) for s in ordered]
+    heights = _amid_a_guns_rounds(ordered, [_height_above_ground(s, cfg) for s in ordered], cfg)
     places = _same_place(ordered, heights, cfg)
     kinds = [_shot_kind(s, h, cfg, pl) for s, h, pl in zip(ordered, heights, places)]
     echo = _echo_shots(ordered, kinds, cfg)

@@ -99,6 +99,22 @@ def test_a_shot_the_association_placed_aloft_is_fireworks():
     assert inc.klass == "fireworks" and inc.height_m == (91.5,)
 
 
+def test_a_round_amid_a_guns_rounds_is_not_taken_for_an_aerial_burst(monkeypatch):
+    # one round of a burst, its arrivals bent round buildings, fits a free height 38 m up
+    # better than the ground: between two of the gun's rounds at its spot it stays a round;
+    # after the last one, or amid sounds the classifier calls non-gunfire, it is aerial
+    import locator.incidents as I
+
+    def kinds(high, p=0.95, n=6):
+        shots = [_shot(0.08 * k, (150.0 + 0.3 * k, 150.0), p=p) for k in range(n)]
+        monkeypatch.setattr(I, "_height_above_ground", lambda s, cfg: 38.0 if s is shots[high] else 0.0)
+        return [(i.klass, i.n_shots) for i in build_incidents(shots, IncidentConfig(ground_z_m=0.0, c_mps=C))]
+
+    assert kinds(3) == [("gunfire", 6)]
+    assert kinds(5) == [("gunfire", 5), ("fireworks", 1)]
+    assert kinds(3, p=0.1) == [("impulse", 5), ("fireworks", 1)]
+
+
 def test_a_place_that_follows_every_round_at_one_lag_is_an_echo(rng):
     """A reflector 40 m off the gun: its ghost "fires" 88 ms after each round (jitter of a few ms);
     a real second shooter 30 m away fires at lags that wander.  The ghost is class "echo"."""
