@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import functools
 import math
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -440,12 +441,13 @@ def _windows(floor_s: float, tol_s: float) -> np.ndarray:
 def _on_cadence(rounds: Sequence[float], t0: float) -> bool:
     """Whether emission time ``t0`` (s) is where a place firing automatically, its earlier
     rounds at ``rounds`` (s), fires next (or after one round missed)."""
+    # plain Python: a few rounds, called for every short candidate of a burst
     before = sorted(r for r in rounds if r < t0 - 0.5 * MIN_ROUND_S)[-CADENCE_ROUNDS - 1 :]
     if len(before) < CADENCE_ROUNDS + 1:
         return False
-    gaps = np.diff(before)
-    d = float(np.median(gaps))
-    if d > CADENCE_MAX_S or np.abs(gaps - d).max() > CADENCE_JITTER * d:
+    gaps = [b - a for a, b in zip(before, before[1:])]
+    d = float(statistics.median(gaps))
+    if d > CADENCE_MAX_S or max(abs(g - d) for g in gaps) > CADENCE_JITTER * d:
         return False
     k = round((t0 - before[-1]) / d)
     return k in (1, 2) and abs(t0 - before[-1] - k * d) <= CADENCE_JITTER * d
@@ -1139,9 +1141,9 @@ class _Search:
                         if self._enough(n_fit[k : k + 1], self._expected(p_b))[0]:
                             ok[k] = True
                             p_k[k] = p_b
+                on_beat = CADENCE_FRACTION * self._expected(p_hear)
                 for k in short.tolist():
-                    if (not ok[k] and own_beat and n_fit[k] >= CADENCE_FRACTION * self._expected(p_hear)
-                            and _on_cadence(rounds, float(shift[k]))):
+                    if not ok[k] and own_beat and n_fit[k] >= on_beat and _on_cadence(rounds, float(shift[k])):
                         ok[k] = True
             good = np.flatnonzero(ok)
             if good.size == 0:
