@@ -12,9 +12,9 @@
 * Kind and class: a shot whose free 3D solution is ``aerial_m`` above the ground (with its vertical
   sigma taken off), and whose arrivals that 3D solution fits at least twice as well (residual
   scatter per degree of freedom) as the solution on the ground, is an aerial burst
-  (``"fireworks"``), unless it lies amid a gun's rounds (``_amid_a_guns_rounds``); one whose detections the node's classifier mostly judges non-gunfire,
-  the loud ones counting most (:func:`gunfire_vote` below ``min_p_gunshot``), is
-  ``"impulse"``; the rest is ``"gunfire"``.  An incident has the kind of its shots.  Nothing
+  (``"fireworks"``), unless it lies amid a gun's rounds (``_amid_a_guns_rounds``); one whose
+  detections the node's classifier mostly judges non-gunfire, the loud ones counting most
+  (:func:`gunfire_vote` below ``min_p_gunshot``), is ``"impulse"``; the rest is ``"gunfire"``.  An incident has the kind of its shots.  Nothing
   is dropped: tools filter on ``class``.
 * Echo places: a reflector a few tens of metres from a gun makes the sensors hear every round
   twice, and the second arrivals can line up into a "source" of their own, a place that fires
@@ -300,11 +300,12 @@ def _amid_a_guns_rounds(ordered: Sequence, heights: list[float], cfg: IncidentCo
         if not (math.isfinite(h) and h > cfg.aerial_m) or gz is None or float(shot.pos_m[2]) - gz > cfg.aerial_m:
             continue
         xy, t = shot.pos_m[:2], shot.t0_ns
-        near = [(j, q) for j, q in enumerate(ordered) if j != k and not (math.isfinite(heights[j]) and heights[j] > cfg.aerial_m)
+        near = [q for j, q in enumerate(ordered)
+                if j != k and not (math.isfinite(heights[j]) and heights[j] > cfg.aerial_m)
                 and abs(q.t0_ns - t) <= cfg.gap_s * NS and float(np.linalg.norm(q.pos_m[:2] - xy)) <= SAME_PLACE_M]
-        before = [q for _, q in near if q.t0_ns < t]
-        after = [q for _, q in near if q.t0_ns > t]
-        if before and after and not _mean_p([q for _, q in near]) < cfg.min_p_gunshot:
+        before = any(q.t0_ns < t for q in near)
+        after = any(q.t0_ns > t for q in near)
+        if before and after and not _mean_p(near) < cfg.min_p_gunshot:
             out[k] = 0.0
     return out
 
