@@ -14,8 +14,8 @@
   scatter per degree of freedom) as the solution on the ground, is an aerial burst
   (``"fireworks"``), unless it lies amid a gun's rounds (``_amid_a_guns_rounds``); one whose
   detections the node's classifier mostly judges non-gunfire, the loud ones counting most
-  (:func:`gunfire_vote` below ``min_p_gunshot``), is ``"impulse"``; the rest is ``"gunfire"``.  An incident has the kind of its shots.  Nothing
-  is dropped: tools filter on ``class``.
+  (:func:`gunfire_vote` below ``min_p_gunshot``), is ``"impulse"``; the rest is ``"gunfire"``.
+  An incident has the kind of its shots.  Nothing is dropped: tools filter on ``class``.
 * Echo places: a reflector a few tens of metres from a gun makes the sensors hear every round
   twice, and the second arrivals can line up into a "source" of their own, a place that fires
   each time the gun does, a fixed lag later (the extra path over c).  A second shooter's rounds
