@@ -130,7 +130,7 @@ def main() -> int:
     t_kernel = best_of(lambda: s.score(anchors))
     sub = anchors[:60]
     t_twin = best_of(lambda: best_hypotheses_numpy(
-        s.t, s.sens, s.wgt, float(s.wgt.max()), s.active & s.new_ok, s.strong, cfg.depth, table.pos_m, s.nbr, s.dist, sub, s.z0, cfg.c_mps,
+        s.t, s.sens, s.wgt, float(s.wgt.max()), s.for_new(), s.strong, cfg.depth, table.pos_m, s.nbr, s.dist, sub, s.z0, cfg.c_mps,
         float(s.wind[0]), float(s.wind[1]), cfg.tolerance_s, cfg.gate_margin_s, s.max_range, cfg.min_sensors), 1)
     t_twin_all = (t_twin[0] * len(anchors) / len(sub), t_twin[1] * len(anchors) / len(sub))
     print(f"\n600-detection window ({span:.2f} s of the 30-round burst), one core, best of 15 (twin: 1)")

@@ -186,9 +186,10 @@ class AssociationConfig:
         fits no source, but the node's N-wave test (a short first pulse, swinging to the other
         polarity, then another arrival) also passes a loud pistol blast followed by its echo:
         in the simulated gunfight's 18 tuning seeds, 3.9% of the 9 mm's detections within 1 ms
-        of a first arrival, often a sensor's strongest.  A detection that repeats a place's arrival delay to a fraction of a ms is
-        that place's blast whatever its label, while a real N-wave, ms early, does not match.
-        Such detections stay out of the chance rates, strengths and new sources.
+        of a first arrival, often a sensor's strongest.  A detection that repeats a place's
+        arrival delay to a fraction of a ms is that place's blast whatever its label, while a
+        real N-wave, ms early, does not match.  Such detections stay out of the chance rates,
+        strengths and new sources.
     detection_probability : float
         Probability that a sensor in hearing range detects a shot (default 0.8).  It depends on
         the site: on ShotSpotter's Pittsburgh audio the node's detector finds 97% of the pulses
@@ -687,11 +688,16 @@ class _Search:
         self._rate_str = np.concatenate(self.rate_strength or [np.zeros(0)])
         self._gate_s = 2.0 * table.diameter_m / cfg.c_mps  # widest span of one wavefront's arrivals, s
         rate = np.full(m, np.inf)  # a repeat-only detection weighs nothing in a hypothesis
-        rate[self.new_ok] = as_strong_rate_hz(self.t[self.new_ok], self.strength[self.new_ok], self.sens[self.new_ok], n_sens)
+        ok = self.new_ok
+        rate[ok] = as_strong_rate_hz(self.t[ok], self.strength[ok], self.sens[ok], n_sens)
         self.wgt = surprise_weights(rate, 2.0 * cfg.tolerance_s)
         # anchors and partners: detections that stand out (NaN, unknown, counts as standing out)
         # and are among the few strongest of their sensor's recent ones
         self.strong = ~(self.strength < cfg.min_strength_db) & (rate <= cfg.max_strong_rate_hz) & self.new_ok
+
+    def for_new(self) -> np.ndarray:
+        """(n,) bool: the active detections that may start or join a new source."""
+        return self.active & self.new_ok
 
     def score(self, anchors: np.ndarray) -> None:
         from locator._associate_kernels import best_hypotheses
@@ -706,7 +712,7 @@ class _Search:
         xyt = np.zeros((m, 3))
         mem = np.zeros((m, n_sens), np.int64)
         cfg = self.cfg
-        best_hypotheses(self.t, self.sens, self.wgt, float(self.wgt.max()), self.active & self.new_ok, self.strong, cfg.depth,
+        best_hypotheses(self.t, self.sens, self.wgt, float(self.wgt.max()), self.for_new(), self.strong, cfg.depth,
                         self.st, self.order, self.ptr, self.table.pos_m,
                         self.nbr, self.dist, anchors, self.z0, cfg.c_mps, float(self.wind[0]), float(self.wind[1]),
                         cfg.tolerance_s, cfg.gate_margin_s,
@@ -722,7 +728,7 @@ class _Search:
         from locator._associate_kernels import gather
 
         out = np.empty(len(self.table.ids), dtype=np.int64)
-        gather(self.t, self.st, self.order, self.active & self.new_ok, self.ptr, self.table.pos_m, float(pos[0]), float(pos[1]),
+        gather(self.t, self.st, self.order, self.for_new(), self.ptr, self.table.pos_m, float(pos[0]), float(pos[1]),
                float(pos[2]), float(t0), self.cfg.c_mps, float(wind[0]), float(wind[1]),
                self.cfg.tolerance_s if tol_s is None else tol_s, out, 0)
         return out[out >= 0]
@@ -1334,7 +1340,7 @@ class _Search:
                                  np.searchsorted(self.t, t + RIVAL_S, side="right").tolist()):
                 near[lo:hi] |= self.sens[lo:hi] == s
             near[window] = False
-            rivals = np.flatnonzero(near & self.active & self.new_ok & ~dead)
+            rivals = np.flatnonzero(near & self.for_new() & ~dead)
             if rivals.size == 0:
                 break
             window = np.union1d(window, rivals)
