@@ -64,6 +64,7 @@ from __future__ import annotations
 import functools
 import math
 import statistics
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -122,6 +123,12 @@ RIVAL_S = 0.1
 #: ``tolerance_s`` (``_Search._widen``): all of it, as for a new source (gunfight seeds 101-106:
 #: 0.5 left out sensors whose position errors cost 6-7 ms; 0.75 and 1.0 did as well otherwise).
 WIDEN_FRACTION = 1.0
+#: A repeat whose arrivals are, in median over its sensors, this much weaker than the place's
+#: rounds at the same sensors is refused (``_level_drop``), dB.  One gun's rounds reach a sensor
+#: within a few dB of each other (charge, turbulence); a chance line-up of street noise or coda
+#: at the pattern's delays is 15-35 dB below a blast (Pittsburgh FP1 audio: the false repeats
+#: of a single round were 25-35 dB below it).
+LEVEL_DROP_DB = 12.0
 #: How many rounds' worth of ``detection_probability`` a place's record of which sensors heard
 #: its rounds starts from (``_Search._p_hear``).
 PRIOR_ROUNDS = 2
@@ -479,6 +486,7 @@ class _Place(NamedTuple):
     arrival - emission times, s.  rounds : emission times of its rounds, s.  hits : (k,) how
     many rounds each sensor heard.  recent : (r, S) the arrival - emission times of its last
     r <= ``PATTERN_ROUNDS`` rounds at every sensor, s (NaN: not heard), in the place's time frame.
+    levels : (r, S) the peak levels of those rounds' arrivals, dB (NaN: not heard or unknown).
     """
 
     pos: np.ndarray
@@ -487,6 +495,7 @@ class _Place(NamedTuple):
     rounds: list[float]
     hits: np.ndarray
     recent: np.ndarray
+    levels: np.ndarray
 
 
 class _Found(NamedTuple):
@@ -616,6 +625,7 @@ class _Search:
         # fit does not throw out good arrivals for model error it was not told about.
         floor = max(cfg.min_sigma_s, cfg.tolerance_s / 3.0)
         self.sigma = np.array([max(d.sigma_s, floor) if math.isfinite(d.sigma_s) else floor for d in dets])
+        self.level = np.array([d.peak_dbfs if math.isfinite(d.peak_dbfs) else np.nan for d in dets])  # dB
         self.active = np.ones(len(dets), dtype=np.bool_)
         self.taken = np.zeros(len(dets), dtype=np.bool_)  # used by an accepted shot
         order = np.lexsort((self.t, self.sens))
@@ -644,7 +654,8 @@ class _Search:
             mine = [d for d in shot.detections if d.sensor_id in table.index]  # a pool may hold fewer sensors
             sens = np.array([table.index[d.sensor_id] for d in mine], dtype=np.int64)
             t_det = np.array([(d.t_ns - shot.t0_ns) * 1e-9 for d in mine])
-            self._remember(shot.pos_m, sens, t_det, (shot.t0_ns - self.ref_ns) * 1e-9)
+            lev = np.array([d.peak_dbfs for d in mine], dtype=np.float64)
+            self._remember(shot.pos_m, sens, t_det, (shot.t0_ns - self.ref_ns) * 1e-9, lev)
             self.scales.append(_robust_scale(shot.residual_s))
         m = len(dets)
         self.support = np.zeros(m, dtype=np.int64)
@@ -967,21 +978,24 @@ class _Search:
         of an accepted round (no gun cycles that fast: it is that round's image in a wall)."""
         return any(abs(t0 - r) < MIN_ROUND_S for r in self._rounds_near(pos))
 
-    def _remember(self, pos: np.ndarray, sens: np.ndarray, delay_s: np.ndarray, t0: float) -> None:
-        """Add a shot's arrival pattern (its sensors and their arrival - emission times, s) to
-        the repeat patterns.  One pattern per place: a shot within a few metres of an earlier
+    def _remember(self, pos: np.ndarray, sens: np.ndarray, delay_s: np.ndarray, t0: float,
+                  level_db: np.ndarray | None = None) -> None:
+        """Add a shot's arrival pattern (its sensors, their arrival - emission times, s, and
+        peak levels, dB; None: unknown) to the repeat patterns.  One pattern per place: a shot within a few metres of an earlier
         one updates it, keeping the delays of the sensors that missed this round from the
         rounds they heard, and how many of the place's rounds each sensor heard."""
         n_s = len(self.table.ids)
         delay = np.full(n_s, np.nan)
         hits = np.zeros(n_s, dtype=np.int64)
         recent = np.empty((0, n_s))
+        levels = np.empty((0, n_s))
         rounds = [t0]
         for q in self.patterns:
             if np.hypot(*(q.pos[:2] - pos[:2])) <= REPEAT_SAME_M:
                 delay[q.sp] = q.delay
                 hits[q.sp] += q.hits
                 recent = np.vstack([recent, q.recent])
+                levels = np.vstack([levels, q.levels])
                 rounds += q.rounds
         self.patterns = [q for q in self.patterns if np.hypot(*(q.pos[:2] - pos[:2])) > REPEAT_SAME_M]
         new = np.full(n_s, np.nan)
@@ -992,6 +1006,10 @@ class _Search:
             # keep the place's time frame.
             new -= _median(new[both] - delay[both])
         recent = np.vstack([recent, new[None, :]])[-PATTERN_ROUNDS:]
+        lev = np.full(n_s, np.nan)
+        if level_db is not None:
+            lev[sens] = level_db
+        levels = np.vstack([levels, lev[None, :]])[-PATTERN_ROUNDS:]
         # every sensor this round heard is in ``recent``; the others keep their delays
         heard = np.flatnonzero(np.isfinite(recent).any(axis=0))
         delay[heard] = _pattern_delays(recent[:, heard], self.cfg.repeat_tolerance_s)
@@ -999,7 +1017,7 @@ class _Search:
         hits[np.abs(new - delay) <= self.cfg.repeat_tolerance_s] += 1
         sp = np.flatnonzero(np.isfinite(delay))
         self.patterns.append(_Place(np.asarray(pos, dtype=np.float64).copy(), sp, delay[sp], rounds, hits[sp],
-                                    recent))
+                                    recent, levels))
 
     def _accept(self, got: _Found, shots: list[Shot]) -> None:
         """Keep a shot: retire its detections and their shadows, remember its pattern."""
@@ -1014,7 +1032,7 @@ class _Search:
         lo, hi = np.searchsorted(self.t, [self.t[used].min() - BLIND_S, self.t[used].max() + BLIND_S])
         self.rep_dead[lo:hi] = False
         self._remember(shot.pos_m, self.sens[used], self.t[used] - (shot.t0_ns - self.ref_ns) * 1e-9,
-                       (shot.t0_ns - self.ref_ns) * 1e-9)
+                       (shot.t0_ns - self.ref_ns) * 1e-9, self.level[used])
 
     def repeat(self, cand: np.ndarray) -> _Found | None:
         """The earliest shot among the anchors ``cand`` that repeats an accepted shot's pattern.
@@ -1092,6 +1110,17 @@ class _Search:
                              > np.searchsorted(taken, pred - BLIND_S))
         return out
 
+    def _too_weak(self, ref_db: np.ndarray, mem: np.ndarray) -> np.ndarray:
+        """(m,) bool: the candidates whose matched detections ``mem`` (m, k) (-1: none) are,
+        in median over the sensors where both are known, more than ``LEVEL_DROP_DB`` weaker
+        than ``ref_db`` (k,), the place's levels at its pattern sensors, dB: a chance line-up
+        of noise or coda at a gun's delays, not its next round."""
+        lev = np.where(mem >= 0, self.level[np.maximum(mem, 0)], np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # rows with no level known: NaN
+            drop = np.nanmedian(ref_db[None, :] - lev, axis=1)
+        return drop > LEVEL_DROP_DB  # NaN (nothing to compare) is never too weak
+
     def _p_hear(self, sp: np.ndarray, hits: np.ndarray | None = None, rounds: int = 0) -> np.ndarray:
         """(S,) the probability that each sensor hears the next round from a place: 0 off its
         pattern ``sp``; on it, the share of the place's ``rounds`` the sensor heard (``hits``),
@@ -1130,6 +1159,10 @@ class _Search:
             if anc.size == 0:
                 continue
             shift, mem, res, n_fit = self._match_pattern(sp, off, self._rounds_near(pos), anc)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a sensor whose levels are all unknown
+                ref_db = np.nanmedian(place.levels[:, sp], axis=0)
+            n_fit[self._too_weak(ref_db, mem)] = 0
             p_hear = self._p_hear(sp, hits, len(rounds))
             ok = self._enough(n_fit, self._expected(p_hear))
             own_beat = not self._follows(place)  # a ghost keeps its gun's beat, not one of its own
@@ -1207,6 +1240,7 @@ class _Search:
         if anc.size == 0:
             return 0.0
         shift, mem, res, n_fit = self._match_pattern(sp, off, [t0], anc)
+        n_fit[self._too_weak(self.level[used], mem)] = 0
         good = np.flatnonzero(self._enough(n_fit, sp.size))
         if good.size == 0:
             return 0.0

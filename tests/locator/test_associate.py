@@ -478,6 +478,50 @@ def test_a_repeat_that_failed_is_tried_again_once_a_shot_is_found_among_its_arri
     assert s.rep_dead[~span].all() and (~span).any()
 
 
+def _level_stream(rng, second_db):
+    """Six sensors, one round (peak -6 dBFS), and 0.8 s later the same arrival pattern again
+    at five of them, ``second_db`` dB weaker, in weak street noise (-36 dBFS)."""
+    sensors = {f"S{i}": np.array([300.0 * (i % 3), 300.0 * (i // 3), 5.0]) + rng.normal(0, 20, 3) for i in range(6)}
+    src = np.array([280.0, 140.0, 1.5])
+    dets = []
+    for k, (t0, db) in enumerate([(1.0, -6.0), (1.8, -6.0 + second_db)]):
+        for j, (sid, p) in enumerate(sensors.items()):
+            if k == 1 and j == 5:
+                continue
+            ta = t0 + np.linalg.norm(p - src) / C + rng.normal(0, 0.0001)
+            dets.append(Detection(sid, T_BASE + int(ta * 1e9), sigma_s=0.001, snr_db=db + 36.0 + rng.normal(0, 1),
+                                  peak_dbfs=db + rng.normal(0, 1), kind="blast"))
+    for sid in sensors:
+        dets += [Detection(sid, T_BASE + int(t * 1e9), sigma_s=0.001, snr_db=rng.normal(8, 2),
+                           peak_dbfs=rng.normal(-36, 2)) for t in rng.uniform(0, 3.5, 40)]
+    dets.sort(key=lambda d: d.t_ns)
+    return sensors, dets
+
+
+def test_a_line_up_far_weaker_than_a_places_rounds_is_no_repeat(monkeypatch):
+    """One gun's rounds reach a sensor within a few dB of each other; street noise or coda that
+    happens to line up at a place's delays is 15-35 dB weaker than its blasts, and is refused
+    (``LEVEL_DROP_DB``), while a round 6 dB weaker is still the gun's next."""
+    import locator.associate as assoc
+
+    cfg = AssociationConfig(tolerance_s=0.01)
+
+    def second(dets, sensors):  # whether a shot was found at the second line-up's time
+        return any(abs(s.t0_ns - (T_BASE + 1.8e9)) < 30e6 for s in associate(dets, sensors, cfg))
+
+    counts = {"weak": 0, "weak, no level check": 0, "a little weaker": 0}
+    for seed in range(6):
+        sensors, dets = _level_stream(np.random.default_rng(seed), -30.0)
+        counts["weak"] += second(dets, sensors)
+        with monkeypatch.context() as m:
+            m.setattr(assoc, "LEVEL_DROP_DB", np.inf)
+            counts["weak, no level check"] += second(dets, sensors)
+        sensors, dets = _level_stream(np.random.default_rng(seed), -6.0)
+        counts["a little weaker"] += second(dets, sensors)
+    assert counts["weak"] == 0 and counts["a little weaker"] == 6, counts
+    assert counts["weak, no level check"] >= 4, counts  # what the check refuses
+
+
 def test_online_equals_offline_and_waits_boundedly(rng):
     sensors = _array(rng)
     truth = [(1.0 + 0.5 * k, np.array([100.0 + 40 * k, 250.0, 1.5])) for k in range(6)]
