@@ -64,7 +64,6 @@ from __future__ import annotations
 import functools
 import math
 import statistics
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -513,6 +512,17 @@ def _median(a) -> float:
     a = np.sort(np.asarray(a, dtype=np.float64), axis=None)
     n = a.size
     return float(a[n // 2]) if n % 2 else float(0.5 * (a[n // 2 - 1] + a[n // 2]))
+
+
+def _row_medians(a: np.ndarray) -> np.ndarray:
+    """(m,) the median of each row of ``a`` (m, k) over its finite entries (NaN where none).
+    ``np.nanmedian`` along an axis loops in Python over small arrays."""
+    srt = np.sort(np.where(np.isfinite(a), a, np.inf), axis=1)  # the unknown sort last
+    n = np.isfinite(srt).sum(axis=1)
+    lo = np.take_along_axis(srt, np.maximum((n - 1) // 2, 0)[:, None], axis=1)[:, 0]
+    hi = np.take_along_axis(srt, np.maximum(n // 2, 0)[:, None], axis=1)[:, 0]
+    with np.errstate(invalid="ignore"):
+        return np.where(n > 0, 0.5 * (lo + hi), np.nan)
 
 
 def _robust_scale(res: np.ndarray) -> float:
@@ -1116,10 +1126,8 @@ class _Search:
         than ``ref_db`` (k,), the place's levels at its pattern sensors, dB: a chance line-up
         of noise or coda at a gun's delays, not its next round."""
         lev = np.where(mem >= 0, self.level[np.maximum(mem, 0)], np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # rows with no level known: NaN
-            drop = np.nanmedian(ref_db[None, :] - lev, axis=1)
-        return drop > LEVEL_DROP_DB  # NaN (nothing to compare) is never too weak
+        with np.errstate(invalid="ignore"):
+            return _row_medians(ref_db[None, :] - lev) > LEVEL_DROP_DB  # NaN: nothing to compare
 
     def _p_hear(self, sp: np.ndarray, hits: np.ndarray | None = None, rounds: int = 0) -> np.ndarray:
         """(S,) the probability that each sensor hears the next round from a place: 0 off its
@@ -1159,10 +1167,7 @@ class _Search:
             if anc.size == 0:
                 continue
             shift, mem, res, n_fit = self._match_pattern(sp, off, self._rounds_near(pos), anc)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # a sensor whose levels are all unknown
-                ref_db = np.nanmedian(place.levels[:, sp], axis=0)
-            n_fit[self._too_weak(ref_db, mem)] = 0
+            n_fit[self._too_weak(_row_medians(place.levels[:, sp].T), mem)] = 0
             p_hear = self._p_hear(sp, hits, len(rounds))
             ok = self._enough(n_fit, self._expected(p_hear))
             own_beat = not self._follows(place)  # a ghost keeps its gun's beat, not one of its own
