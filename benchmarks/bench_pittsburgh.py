@@ -15,7 +15,7 @@ best time truth there is); its error is the distance to the survey.  "count ok":
 number of gunfire shots equals ``num_rounds``.
 
 Usage:  python benchmarks/bench_pittsburgh.py [--fp FP1,FP2,FP3] [--tolerance-ms X] [--min-evidence E] [--cache DIR]
-Quoted figures: --tolerance-ms 25 --min-evidence 10 for (b) (chosen on FP1+FP2; FP3 is unseen).
+Quoted figures: --tolerance-ms 25 --min-evidence 12 for (b) (chosen on FP1+FP2; FP3 is unseen).
 ``--cache`` keeps the detector's output per test (the detector is the slow part).
 """
 
