@@ -13,6 +13,8 @@ fireworks incident reported as gunfire, median error <= 2 m, 600-detection windo
 
 Usage:  python benchmarks/bench_associate.py [--seeds 101,102,103] [--work DIR]
         (a last line sums the seeds: rounds found, extra shots, incidents with exact counts)
+The simulated audio and the detections are kept in --work and made again when the simulator's or
+the detector's code changes (``benchmarks/_cache.py``).
 """
 
 from __future__ import annotations
@@ -36,14 +38,17 @@ from locator.detections_io import read_detections, write_detections  # noqa: E40
 from locator.recording_set import load_sensors  # noqa: E402
 from locator.results_io import results_dict  # noqa: E402
 
+from _cache import DETECTOR, SIM, current, mark  # noqa: E402
+
 
 def simulate(seed: int, out: Path) -> Path:
     from sim.presets import load_preset
     from sim.recording import write_recording_set
     from sim.render import simulate as sim
 
-    if not (out / "truth.json").exists():
+    if not ((out / "truth.json").exists() and current(out, "sim", SIM)):
         write_recording_set(sim(load_preset("gunfight"), seed), out, frame="wgs84")
+        mark(out, "sim", SIM)
     return out
 
 
@@ -67,11 +72,12 @@ def main() -> int:
         cache = root / "detections.jsonl"
         sset = load_sensors(root / "sensors.csv")
         t = time.perf_counter()
-        if cache.exists():
+        if cache.exists() and current(root, "detections", SIM + DETECTOR):
             an = locate_detections(read_detections(cache).detections, sset)
         else:
             an = analyze(root)
             write_detections(cache, an.detections)
+            mark(root, "detections", SIM + DETECTOR)
         wall = time.perf_counter() - t
         truth = json.loads((root / "truth.json").read_text())
         rep = score(truth, results_dict(an.incidents, sset.frame, sset.frame_name))

@@ -51,7 +51,7 @@ def city_audio(seconds: float = 120.0, seed: int = 7) -> tuple[np.ndarray, int]:
         n += 1
         if k % 5 == 2:
             lines += ["  [[incident.confuser]]", '  kind = "door_slam"', f"  x_m = {-r * np.cos(a):.1f}",
-                      f"  y_m = {r * np.sin(a):.1f}", f"  t_s = 1.7"]
+                      f"  y_m = {r * np.sin(a):.1f}", "  t_s = 1.7"]
     res = simulate(parse_scenario("\n".join(lines) + "\n", "<bench>"), seed)
     return res.sensors[0].audio, n
 

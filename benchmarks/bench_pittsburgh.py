@@ -16,7 +16,8 @@ number of gunfire shots equals ``num_rounds``.
 
 Usage:  python benchmarks/bench_pittsburgh.py [--fp FP1,FP2,FP3] [--tolerance-ms X] [--min-evidence E] [--cache DIR]
 Quoted figures: --tolerance-ms 25 --min-evidence 12 for (b) (chosen on FP1+FP2; FP3 is unseen).
-``--cache`` keeps the detector's output per test (the detector is the slow part).
+``--cache`` keeps the detector's output per test (the detector is the slow part); a cache made by
+other detector code is not used, and is written again (``benchmarks/_cache.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from locator.detections_io import read_detections, write_detections  # noqa: E40
 from locator.pittsburgh import convert_test, iter_tests  # noqa: E402
 from locator.recording_set import load_recording_set, load_sensors  # noqa: E402
 from locator.solve import solve  # noqa: E402
+
+from _cache import DETECTOR, current, mark  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "pittsburgh-livefire-dev"
 MATCH_NS = 50_000_000
@@ -148,6 +151,12 @@ def main() -> int:
         print(f"no data at {DATA}; nothing to do")
         return 0
     fps = tuple(args.fp.split(","))
+    # a cache made by other detector code is set aside: every test's detections are made again
+    cache_ok = bool(args.cache) and current(Path(args.cache), "detections", DETECTOR)
+    if args.cache and not cache_ok:
+        print(f"{args.cache}: made by other detector code (or unmarked); detecting again", flush=True)
+        for old in Path(args.cache).glob("*.jsonl"):
+            old.unlink()
     rows: dict[str, dict[str, list]] = {}
     t_start = time.perf_counter()
     for test in iter_tests(DATA, fps):
@@ -171,7 +180,7 @@ def main() -> int:
         cache = Path(args.cache) / f"{test.name}.jsonl" if args.cache else None
         if args.skip_audio:
             pass
-        elif cache is not None and cache.exists():
+        elif cache is not None and cache.exists() and cache_ok:
             dets = read_detections(cache).detections
         else:
             dets = detect_recordings(rs.recordings)
@@ -190,6 +199,8 @@ def main() -> int:
         if args.verbose:
             print(f"{fp} {test.name} rounds {test.survey.num_rounds} sensors {len(test.sensors)} | (a) "
                   f"{np.round(ea, 1)} | (b) {np.round(eb, 1)} gunfire shots {nb} | (c) {np.round(ec, 1)}", flush=True)
+    if args.cache and not args.skip_audio:
+        mark(Path(args.cache), "detections", DETECTOR)
     print(f"\nPittsburgh dev set, {', '.join(fps)} ({time.perf_counter() - t_start:.0f} s)")
     head = f"{'':6s} {'row':22s} {'found':>13s}  {'median':>6s} {'p90':>6s}  {'<=15m':>6s}  {'count ok':>8s}"
     print(head)
