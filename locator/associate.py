@@ -19,7 +19,9 @@ looked for.  Each step tries two kinds of hypothesis:
    the sensors outside its pattern that fit it (``_widen``), and a delay two rounds confirmed
    is kept against a round that took another gun's arrival (``_remember``).  A source within
    ``GHOST_M`` and ``MIN_ROUND_S`` of a round is that round's image in a wall, never a round
-   of its own.
+   of its own.  A gun's rounds reach a sensor within a few dB of each other, so a repeat far
+   weaker than its place's rounds (``LEVEL_DROP_DB``) is street noise or coda that lined up
+   at its delays (``_too_weak``).
 2. *New sources* (the numba kernel ``best_hypotheses``).  Every strong detection near the
    front anchors minimal sets: one gated partner (from ``tolerance_s`` before the anchor to
    ``d/c + margin`` after it, mlat-server's gate made one-sided) at each of two of its ``K``
@@ -123,7 +125,7 @@ RIVAL_S = 0.1
 #: 0.5 left out sensors whose position errors cost 6-7 ms; 0.75 and 1.0 did as well otherwise).
 WIDEN_FRACTION = 1.0
 #: A repeat whose arrivals are, in median over its sensors, this much weaker than the place's
-#: rounds at the same sensors is refused (``_level_drop``), dB.  One gun's rounds reach a sensor
+#: rounds at the same sensors is refused (``_Search._too_weak``), dB.  One gun's rounds reach a sensor
 #: within a few dB of each other (charge, turbulence); a chance line-up of street noise or coda
 #: at the pattern's delays is 15-35 dB below a blast (Pittsburgh FP1 audio: the false repeats
 #: of a single round were 25-35 dB below it).
@@ -991,9 +993,10 @@ class _Search:
     def _remember(self, pos: np.ndarray, sens: np.ndarray, delay_s: np.ndarray, t0: float,
                   level_db: np.ndarray | None = None) -> None:
         """Add a shot's arrival pattern (its sensors, their arrival - emission times, s, and
-        peak levels, dB; None: unknown) to the repeat patterns.  One pattern per place: a shot within a few metres of an earlier
-        one updates it, keeping the delays of the sensors that missed this round from the
-        rounds they heard, and how many of the place's rounds each sensor heard."""
+        peak levels, dB; None: unknown) to the repeat patterns.  One pattern per place: a shot
+        within a few metres of an earlier one updates it, keeping the delays of the sensors that
+        missed this round from the rounds they heard, and how many of the place's rounds each
+        sensor heard."""
         n_s = len(self.table.ids)
         delay = np.full(n_s, np.nan)
         hits = np.zeros(n_s, dtype=np.int64)
