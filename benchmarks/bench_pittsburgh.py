@@ -153,7 +153,7 @@ def main() -> int:
     fps = tuple(args.fp.split(","))
     # a cache made by other detector code is set aside: every test's detections are made again
     cache_ok = bool(args.cache) and current(Path(args.cache), "detections", DETECTOR)
-    if args.cache and not cache_ok:
+    if args.cache and not cache_ok and not args.skip_audio:
         print(f"{args.cache}: made by other detector code (or unmarked); detecting again", flush=True)
         for old in Path(args.cache).glob("*.jsonl"):
             old.unlink()

@@ -475,7 +475,7 @@ def _pattern_delays(vals: np.ndarray, tol_s: float) -> np.ndarray:
     best = r - 1 - np.argmax(n[::-1], axis=0)  # the newest of the largest groups
     cols = np.arange(vals.shape[1])
     group = np.where(near[best, :, cols], vals.T, np.nan)  # (k, r)
-    return np.nanmedian(group, axis=1)
+    return _row_medians(group)
 
 
 class _Place(NamedTuple):
