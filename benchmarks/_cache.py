@@ -14,18 +14,22 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 STAMP = "MADE_BY"
 
-#: What simulated recording sets depend on.
+#: What simulated recording sets depend on (the code and its preset scenarios).
 SIM = ("sim",)
-#: What the node's detections depend on.
-DETECTOR = ("dsp", "sensor_node/pipeline.py")
+#: What the node's detections of a recording set depend on: the detector, the node's pipeline,
+#: how ``salvo analyze`` reads the audio and runs them, and the detection log format.
+DETECTOR = ("dsp", "sensor_node/pipeline.py", "locator/analyze.py", "locator/recording_set.py",
+            "locator/detections_io.py")
+#: Files whose contents count: code, and the data it reads (scenarios, classifier weights).
+SUFFIXES = (".py", ".json", ".toml")
 
 
 def fingerprint(parts: tuple[str, ...]) -> str:
-    """sha256 of the ``.py`` and ``.json`` files of ``parts`` (folders or files, relative to the repository)."""
+    """sha256 of the ``SUFFIXES`` files of ``parts`` (folders or files, relative to the repository)."""
     h = hashlib.sha256()
     for part in parts:
         p = REPO / part
-        files = sorted(q for q in p.rglob("*") if q.suffix in (".py", ".json")) if p.is_dir() else [p]
+        files = sorted(q for q in p.rglob("*") if q.suffix in SUFFIXES) if p.is_dir() else [p]
         for q in files:
             h.update(str(q.relative_to(REPO)).encode())
             h.update(q.read_bytes())

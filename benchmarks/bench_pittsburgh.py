@@ -41,6 +41,9 @@ from locator.solve import solve  # noqa: E402
 
 from _cache import DETECTOR, current, mark  # noqa: E402
 
+#: The cached detections also depend on the converter that writes each test's recording set.
+MADE_BY = DETECTOR + ("locator/pittsburgh.py",)
+
 DATA = REPO.parent / "shared" / "data" / "pittsburgh-livefire-dev"
 MATCH_NS = 50_000_000
 
@@ -152,7 +155,7 @@ def main() -> int:
         return 0
     fps = tuple(args.fp.split(","))
     # a cache made by other detector code is set aside: every test's detections are made again
-    cache_ok = bool(args.cache) and current(Path(args.cache), "detections", DETECTOR)
+    cache_ok = bool(args.cache) and current(Path(args.cache), "detections", MADE_BY)
     if args.cache and not cache_ok and not args.skip_audio:
         print(f"{args.cache}: made by other detector code (or unmarked); detecting again", flush=True)
         for old in Path(args.cache).glob("*.jsonl"):
@@ -200,7 +203,7 @@ def main() -> int:
             print(f"{fp} {test.name} rounds {test.survey.num_rounds} sensors {len(test.sensors)} | (a) "
                   f"{np.round(ea, 1)} | (b) {np.round(eb, 1)} gunfire shots {nb} | (c) {np.round(ec, 1)}", flush=True)
     if args.cache and not args.skip_audio:
-        mark(Path(args.cache), "detections", DETECTOR)
+        mark(Path(args.cache), "detections", MADE_BY)
     print(f"\nPittsburgh dev set, {', '.join(fps)} ({time.perf_counter() - t_start:.0f} s)")
     head = f"{'':6s} {'row':22s} {'found':>13s}  {'median':>6s} {'p90':>6s}  {'<=15m':>6s}  {'count ok':>8s}"
     print(head)

@@ -21,7 +21,7 @@ looked for.  Each step tries two kinds of hypothesis:
    ``GHOST_M`` and ``MIN_ROUND_S`` of a round is that round's image in a wall, never a round
    of its own.  A gun's rounds reach a sensor within a few dB of each other, so a repeat far
    weaker than its place's rounds (``LEVEL_DROP_DB``) is street noise or coda that lined up
-   at its delays (``_too_weak``).
+   at its delays (``_too_weak``), and does not count as a repeat, nor as support below.
 2. *New sources* (the numba kernel ``best_hypotheses``).  Every strong detection near the
    front anchors minimal sets: one gated partner (from ``tolerance_s`` before the anchor to
    ``d/c + margin`` after it, mlat-server's gate made one-sided) at each of two of its ``K``
@@ -1126,8 +1126,11 @@ class _Search:
     def _too_weak(self, ref_db: np.ndarray, mem: np.ndarray) -> np.ndarray:
         """(m,) bool: the candidates whose matched detections ``mem`` (m, k) (-1: none) are,
         in median over the sensors where both are known, more than ``LEVEL_DROP_DB`` weaker
-        than ``ref_db`` (k,), the place's levels at its pattern sensors, dB: a chance line-up
-        of noise or coda at a gun's delays, not its next round."""
+        than ``ref_db`` (k,), dB, the levels they are compared with at the pattern's sensors
+        (a place's rounds, for a repeat; the candidate source's own arrivals, for pattern
+        support): a chance line-up of noise or coda at a gun's delays, not its next round.
+        A second gun at the same spot over 12 dB quieter than the first can only be found as
+        a new source."""
         lev = np.where(mem >= 0, self.level[np.maximum(mem, 0)], np.nan)
         with np.errstate(invalid="ignore"):
             return _row_medians(ref_db[None, :] - lev) > LEVEL_DROP_DB  # NaN: nothing to compare
@@ -1232,8 +1235,9 @@ class _Search:
         (``repeat``); an alias made of different rounds' arrivals, or a chance line-up of
         noise, recurs only by chance.  Other rounds within ``REPEAT_AHEAD_S`` either side are
         matched to the pattern of ``used`` at ``repeat_tolerance_s`` (at most one per
-        ``MIN_ROUND_S``, none sharing a detection) and each adds its repeat evidence less the
-        log of the emission times tried (the look-elsewhere cost of the shift search).
+        ``MIN_ROUND_S``, none sharing a detection, none far weaker than ``used``: ``_too_weak``)
+        and each adds its repeat evidence less the log of the emission times tried (the
+        look-elsewhere cost of the shift search).
         """
         cfg = self.cfg
         if cfg.repeat_tolerance_s <= 0:  # repeats off

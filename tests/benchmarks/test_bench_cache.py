@@ -28,7 +28,10 @@ def test_a_cache_is_current_only_for_the_code_that_made_it(tmp_path, monkeypatch
     assert cache.current(out, "detections", ("pkg",))
     assert not cache.current(out, "sim", ("pkg",))  # each kind of output has its own stamp
     (code / "pkg" / "notes.txt").write_text("edited\n")
-    assert cache.current(out, "detections", ("pkg",))  # only code counts
+    assert cache.current(out, "detections", ("pkg",))  # only code and the data it reads count
+    (code / "pkg" / "scene.toml").write_text("[incident]\n")
+    assert not cache.current(out, "detections", ("pkg",))  # a preset scenario is such data
+    (code / "pkg" / "scene.toml").unlink()
     (code / "pkg" / "a.py").write_text("x = 2\n")
     assert not cache.current(out, "detections", ("pkg",))
     (code / "pkg" / "a.py").write_text("x = 1\n")

@@ -479,12 +479,12 @@ def test_a_repeat_that_failed_is_tried_again_once_a_shot_is_found_among_its_arri
 
 
 def _level_stream(rng, second_db):
-    """Six sensors, one round (peak -6 dBFS), and 0.8 s later the same arrival pattern again
+    """Six sensors, one round (peak -6 dBFS) at 1 s, and at 3.5 s the same arrival pattern again
     at five of them, ``second_db`` dB weaker, in weak street noise (-36 dBFS)."""
     sensors = {f"S{i}": np.array([300.0 * (i % 3), 300.0 * (i // 3), 5.0]) + rng.normal(0, 20, 3) for i in range(6)}
     src = np.array([280.0, 140.0, 1.5])
     dets = []
-    for k, (t0, db) in enumerate([(1.0, -6.0), (1.8, -6.0 + second_db)]):
+    for k, (t0, db) in enumerate([(1.0, -6.0), (3.5, -6.0 + second_db)]):
         for j, (sid, p) in enumerate(sensors.items()):
             if k == 1 and j == 5:
                 continue
@@ -493,7 +493,7 @@ def _level_stream(rng, second_db):
                                   peak_dbfs=db + rng.normal(0, 1), kind="blast"))
     for sid in sensors:
         dets += [Detection(sid, T_BASE + int(t * 1e9), sigma_s=0.001, snr_db=rng.normal(8, 2),
-                           peak_dbfs=rng.normal(-36, 2)) for t in rng.uniform(0, 3.5, 40)]
+                           peak_dbfs=rng.normal(-36, 2)) for t in rng.uniform(0, 5.5, 60)]
     dets.sort(key=lambda d: d.t_ns)
     return sensors, dets
 
@@ -506,20 +506,24 @@ def test_a_line_up_far_weaker_than_a_places_rounds_is_no_repeat(monkeypatch):
 
     cfg = AssociationConfig(tolerance_s=0.01)
 
-    def second(dets, sensors):  # whether a shot was found at the second line-up's time
-        return any(abs(s.t0_ns - (T_BASE + 1.8e9)) < 30e6 for s in associate(dets, sensors, cfg))
+    def found(dets, sensors):  # per round (1 s, 3.5 s), whether a shot was found at its time
+        shots = associate(dets, sensors, cfg)
+        return np.array([any(abs(s.t0_ns - (T_BASE + t * 1e9)) < 30e6 for s in shots) for t in (1.0, 3.5)])
 
-    counts = {"weak": 0, "weak, no level check": 0, "a little weaker": 0}
+    counts = {"weak": np.zeros(2, int), "weak, no level check": np.zeros(2, int), "a little weaker": np.zeros(2, int)}
     for seed in range(6):
         sensors, dets = _level_stream(np.random.default_rng(seed), -30.0)
-        counts["weak"] += second(dets, sensors)
+        counts["weak"] += found(dets, sensors)
         with monkeypatch.context() as m:
             m.setattr(assoc, "LEVEL_DROP_DB", np.inf)
-            counts["weak, no level check"] += second(dets, sensors)
+            counts["weak, no level check"] += found(dets, sensors)
         sensors, dets = _level_stream(np.random.default_rng(seed), -6.0)
-        counts["a little weaker"] += second(dets, sensors)
-    assert counts["weak"] == 0 and counts["a little weaker"] == 6, counts
-    assert counts["weak, no level check"] >= 4, counts  # what the check refuses
+        counts["a little weaker"] += found(dets, sensors)
+    # the first round is found either way (in one geometry of the six, never)
+    assert all(c[0] >= 5 for c in counts.values()), counts
+    assert counts["weak"][1] == 0, counts
+    assert counts["weak, no level check"][1] >= 5, counts  # what the check refuses
+    assert counts["a little weaker"][1] == 6, counts
 
 
 def test_online_equals_offline_and_waits_boundedly(rng):
