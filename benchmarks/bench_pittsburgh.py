@@ -78,8 +78,9 @@ def tuples_on_released(test) -> list[float]:
     return errs
 
 
-def score(analysis, test, t_refs) -> tuple[list[float], bool]:
-    """Per round the error (NaN when not found), and whether the gunfire shot count is right."""
+def score(analysis, test, t_refs) -> tuple[list[float], bool, int]:
+    """Per round the error (NaN when not found), whether the gunfire shot count is right, and
+    how many gunfire shots there were."""
     shots = [s for inc in analysis.incidents if inc.klass == "gunfire" for s in inc.shots]
     errs = []
     used = set()
@@ -91,10 +92,10 @@ def score(analysis, test, t_refs) -> tuple[list[float], bool]:
         k = min(cand)[1]
         used.add(k)
         errs.append(float(np.linalg.norm(shots[k].pos_m[:2] - test.survey.pos_m[:2])))
-    return errs, len(shots) == test.survey.num_rounds
+    return errs, len(shots) == test.survey.num_rounds, len(shots)
 
 
-def summary(errs: list[float], counts: list[bool] | None, n_rounds: int) -> str:
+def summary(errs: list[float], counts: list[bool] | None, n_rounds: int, shots: list[int] | None = None) -> str:
     e = np.array(errs, dtype=float)
     found = np.isfinite(e)
     ef = e[found]
@@ -102,7 +103,8 @@ def summary(errs: list[float], counts: list[bool] | None, n_rounds: int) -> str:
     p90 = f"{np.percentile(ef, 90):6.2f}" if ef.size else "   nan"
     w15 = f"{100 * np.mean(e <= 15.0):5.1f}%"  # NaN (not found) counts as not within 15 m
     cnt = f"{100 * np.mean(counts):5.1f}%" if counts is not None else "    - "
-    return f"{found.sum():3d}/{n_rounds:<3d} {100 * found.sum() / n_rounds:5.1f}%  {med} {p90}  {w15}  {cnt}"
+    n_shots = f"{sum(shots):6d}" if shots is not None else "     -"
+    return f"{found.sum():3d}/{n_rounds:<3d} {100 * found.sum() / n_rounds:5.1f}%  {med} {p90}  {w15}  {cnt}  {n_shots}"
 
 
 def _value(text):
@@ -132,8 +134,7 @@ def run_audio(args, rs, dets, test, t_refs):
         assoc, _ = site_configs(rs.sensor_set, cfg_b)
         cfg_b = AnalyzeConfig(association=dataclasses.replace(assoc, **over))
     an_b = locate_detections(dets, rs.sensor_set, cfg_b)
-    eb, cb = score(an_b, test, t_refs)
-    return eb, cb, sum(i.n_shots for i in an_b.incidents if i.klass == "gunfire")
+    return score(an_b, test, t_refs)
 
 
 def main() -> int:
@@ -164,12 +165,13 @@ def main() -> int:
     t_start = time.perf_counter()
     for test in iter_tests(DATA, fps):
         fp = test.firing_position
-        r = rows.setdefault(fp, {"a": [], "a_cnt": [], "b": [], "b_cnt": [], "c": [], "n": 0})
+        r = rows.setdefault(fp, {"a": [], "a_cnt": [], "a_shots": [], "b": [], "b_cnt": [], "b_shots": [], "c": [],
+                                 "n": 0})
         r["n"] += test.survey.num_rounds
         t_refs = reference_times(test)
         out = convert_test(test, Path(args.work) / fp / test.name)
         # (a) locate on allpulses
-        ea, ca, eb, cb = [np.nan] * len(t_refs), False, [np.nan] * len(t_refs), False
+        ea, ca, na, eb, cb, nb = [np.nan] * len(t_refs), False, 0, [np.nan] * len(t_refs), False, 0
         sset_p = load_sensors(out / "pulses" / "sensors.csv", need_audio=False)
         cfg_a = AnalyzeConfig()
         if args.pulses_tolerance_ms:
@@ -177,7 +179,7 @@ def main() -> int:
             cfg_a = AnalyzeConfig(association=dataclasses.replace(assoc, tolerance_s=args.pulses_tolerance_ms / 1e3))
         if not args.skip_pulses:
             an_a = locate_detections(read_detections(out / "pulses" / "detections.jsonl").detections, sset_p, cfg_a)
-            ea, ca = score(an_a, test, t_refs)
+            ea, ca, na = score(an_a, test, t_refs)
         # (b) analyze on the audio
         rs = load_recording_set(out)
         cache = Path(args.cache) / f"{test.name}.jsonl" if args.cache else None
@@ -190,14 +192,15 @@ def main() -> int:
             if cache is not None:
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 write_detections(cache, dets)
-        nb = 0
         if not args.skip_audio:
             eb, cb, nb = run_audio(args, rs, dets, test, t_refs)
         ec = tuples_on_released(test)
         r["a"] += ea
         r["a_cnt"].append(ca)
+        r["a_shots"].append(na)
         r["b"] += eb
         r["b_cnt"].append(cb)
+        r["b_shots"].append(nb)
         r["c"] += ec
         if args.verbose:
             print(f"{fp} {test.name} rounds {test.survey.num_rounds} sensors {len(test.sensors)} | (a) "
@@ -205,23 +208,25 @@ def main() -> int:
     if args.cache and not args.skip_audio:
         mark(Path(args.cache), "detections", MADE_BY)
     print(f"\nPittsburgh dev set, {', '.join(fps)} ({time.perf_counter() - t_start:.0f} s)")
-    head = f"{'':6s} {'row':22s} {'found':>13s}  {'median':>6s} {'p90':>6s}  {'<=15m':>6s}  {'count ok':>8s}"
+    head = (f"{'':6s} {'row':22s} {'found':>13s}  {'median':>6s} {'p90':>6s}  {'<=15m':>6s}  {'count ok':>8s}"
+            f"  {'shots':>6s}")
     print(head)
     print("-" * len(head))
-    allr: dict[str, list] = {"a": [], "a_cnt": [], "b": [], "b_cnt": [], "c": [], "n": 0}
+    allr: dict[str, list] = {"a": [], "a_cnt": [], "a_shots": [], "b": [], "b_cnt": [], "b_shots": [], "c": [], "n": 0}
     for fp, r in list(rows.items()) + [("all", None)]:
         if r is None:
             r = allr
         else:
-            for k in ("a", "a_cnt", "b", "b_cnt", "c"):
+            for k in ("a", "a_cnt", "a_shots", "b", "b_cnt", "b_shots", "c"):
                 allr[k] += r[k]
             allr["n"] += r["n"]
-        print(f"{fp:6s} {'(a) locate/allpulses':22s} {summary(r['a'], r['a_cnt'], r['n'])}")
-        print(f"{fp:6s} {'(b) analyze/audio':22s} {summary(r['b'], r['b_cnt'], r['n'])}")
+        print(f"{fp:6s} {'(a) locate/allpulses':22s} {summary(r['a'], r['a_cnt'], r['n'], r['a_shots'])}")
+        print(f"{fp:6s} {'(b) analyze/audio':22s} {summary(r['b'], r['b_cnt'], r['n'], r['b_shots'])}")
         print(f"{fp:6s} {'(c) ShotSpotter tuples':22s} {summary(r['c'], None, r['n'])}")
     print("\n(c) is ShotSpotter's own pulse grouping, restricted to the released sensors at their sidecar positions,"
           "\n    solved by locator.solve (the fair bar for (b)); columns: rounds found, median/p90 error of found rounds"
-          "\n    (m), share of all rounds within 15 m, share of tests with the exact gunfire shot count.")
+          "\n    (m), share of all rounds within 15 m, share of tests with the exact gunfire shot count, gunfire"
+          "\n    shots reported in all.")
     return 0
 
 
