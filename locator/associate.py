@@ -1499,7 +1499,7 @@ ASSOCIATORS = {"triples": associate_triples}
 
 
 def associate(detections: Iterable[Detection], sensors: Any, config: AssociationConfig | None = None,
-              prior: Sequence[Shot] = ()) -> list[Shot]:
+              prior: Sequence[Shot] = (), context: Iterable[Detection] = ()) -> list[Shot]:
     """Group detections into shots, offline over a whole set.
 
     Parameters
@@ -1513,6 +1513,12 @@ def associate(detections: Iterable[Detection], sensors: Any, config: Association
     prior : sequence of Shot
         Shots already found (earlier windows of a stream): later rounds from their places are
         found as repeats of their arrival patterns (see module).
+    context : iterable of Detection
+        Detections around these that are not to be grouped (already in shots found
+        elsewhere, or outside a search's pool) but were heard: they still count towards
+        each sensor's chance rate and strengths, so that a blast left out still casts its
+        shadow on the echoes after it.  Those of sensors not in ``sensors``, or of kinds in
+        ``config.exclude_kinds`` or ``config.repeat_only_kinds``, are ignored.
 
     Returns
     -------
@@ -1522,7 +1528,21 @@ def associate(detections: Iterable[Detection], sensors: Any, config: Association
     """
     cfg = config or AssociationConfig()
     table = SensorTable.from_any(sensors)
-    return ASSOCIATORS[cfg.method](_usable(detections, table, cfg), table, cfg, None, prior)
+    return ASSOCIATORS[cfg.method](_usable(detections, table, cfg), table, cfg, _context(context, table, cfg), prior)
+
+
+def _context(detections: Iterable[Detection], table: SensorTable, cfg: AssociationConfig
+             ) -> list[list[tuple[int, float, float]]] | None:
+    """Per sensor (table order), ``(t_ns, snr_db, peak_dbfs)`` of the context detections; None if none."""
+    out: list[list[tuple[int, float, float]]] = [[] for _ in table.ids]
+    skip = set(cfg.exclude_kinds) | set(cfg.repeat_only_kinds)  # out of the chance rates (see _Search)
+    n = 0
+    for d in detections:
+        s = table.index.get(d.sensor_id)
+        if s is not None and d.kind not in skip:
+            out[s].append((d.t_ns, d.snr_db, d.peak_dbfs))
+            n += 1
+    return out if n else None
 
 
 class OnlineAssociator:
@@ -1590,10 +1610,7 @@ class OnlineAssociator:
         if not self._buf:
             return []
         dets = _usable(self._buf, self._table, self._cfg)
-        context: list[list[tuple[int, float]]] = [[] for _ in self._table.ids]
-        for d in self._released:
-            if d.kind not in self._cfg.repeat_only_kinds:  # out of the chance rates (see _Search)
-                context[self._table.index[d.sensor_id]].append((d.t_ns, d.snr_db, d.peak_dbfs))
+        context = _context(self._released, self._table, self._cfg)
         shots = ASSOCIATORS[self._cfg.method](dets, self._table, self._cfg, context, self._recent)
         final = [s for s in shots if now_ns is None or self._final_by(s) <= now_ns]
         used = {id(d) for s in final for d in s.detections}

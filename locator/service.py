@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from locator.alerts import AlertHub, format_alert
-from locator.associate import REPEAT_MEMORY_S
+from locator.associate import RATE_HALF_S, REPEAT_MEMORY_S
 from locator.service_config import SensorArray, ServiceConfig
 from locator.service_incidents import LiveIncidents, LiveShot, live_shot
 from locator.service_search import SearchJob, SearchRunner
@@ -363,7 +363,8 @@ class LocatorService:
         ``REPEAT_MEMORY_S`` before its first detection to its last: a round from one of their
         places repeats its arrival pattern, so a burst cut into searches is still found round
         by round.  Preliminary shots are left out: a search over part of a wavefront can make
-        up an alias, and as a pattern it would find copies of itself."""
+        up an alias, and as a pattern it would find copies of itself.  And the detections
+        around the pool that it leaves out (:meth:`_context`)."""
         jobs = []
         for pool in pools:
             used = np.array(sorted({self._index[d.sensor_id] for d in pool}), dtype=np.int64)
@@ -375,8 +376,25 @@ class LocatorService:
                      if pool and s.final and s.source is not None and s.t0_ns <= last and not s.keys & keys
                      and mine.intersection(s.sensors)]
             prior.sort(key=lambda q: q.t0_ns)
-            jobs.append(SearchJob(idx, pool, tuple(prior[-MAX_PRIOR:])))
+            jobs.append(SearchJob(idx, pool, tuple(prior[-MAX_PRIOR:]), self._context(idx, pool, keys)))
         return jobs
+
+    def _context(self, idx: np.ndarray, pool: list[Detection], keys: set[str]) -> tuple[Detection, ...]:
+        """The other recent detections of the sensors ``idx`` within ``RATE_HALF_S`` of the pool:
+        those of final shots, those preliminary shots claim, and those beyond the pool's gates.
+
+        A search sees only its pool, but a sensor heard all of these: they set its chance rate,
+        and a blast whose shot is already final still casts its shadow (``strength_db``) on
+        the echoes after it.  Without them, the echoes of a burst's final rounds, left alone
+        in a later search's pool, line up into shots tens of metres from the gun.
+        """
+        if not pool:
+            return ()
+        weigh = np.zeros(len(self.sensors.ids), dtype=bool)
+        weigh[idx] = True
+        half = int(RATE_HALF_S * NS)
+        lo, hi = min(d.t_ns for d in pool) - half, max(d.t_ns for d in pool) + half
+        return tuple(d for k, d, t, s in self._recent if lo <= t <= hi and weigh[s] and k not in keys)
 
     def _pool_around(self, dets: list[Detection]) -> list[Detection]:
         """Recent detections, not in a final shot, that could share a source with any of ``dets``.
@@ -614,7 +632,8 @@ class LocatorService:
         """Make due shots final (and withdraw what no final solution confirms); returns the cutoff used."""
         cut = self.cutoff_ns(now)
         self._last_cut_ns = cut
-        finals, withdrawn = self._final.finalize(cut, self.incidents.unconfirmed(), yield_to=lambda: bool(self._pending))
+        finals, withdrawn, found = self._final.finalize(cut, self.incidents.unconfirmed(),
+                                                        yield_to=lambda: bool(self._pending))
         for shot in withdrawn:
             inc_id, retracted = self.incidents.withdraw(shot)
             if inc_id is None:
@@ -625,6 +644,8 @@ class LocatorService:
                 self._emit(self.incidents.snapshot(inc_id), math.nan, closing=False)
         if finals:
             self._apply([live_shot(s, True) for s in finals], replayed=replayed, finalising=True)
+        if found:  # preliminary, each to be confirmed by a final search of its own
+            self._apply([live_shot(s, False) for s in found], replayed=replayed)
         return cut
 
     def tick(self, now_ns: int | None = None) -> None:

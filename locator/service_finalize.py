@@ -21,6 +21,7 @@ import heapq
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,6 +30,27 @@ from sensor_node.protocol import Detection
 from salvo.utc import NS_PER_S as NS  # ns per s
 
 log = logging.getLogger("salvo.locator")
+
+
+class Finalized(NamedTuple):
+    """What one call of a finaliser's ``finalize`` settled.
+
+    Attributes
+    ----------
+    final : list of locator.associate.Shot
+        Final solutions, each overlapping a due preliminary shot.
+    withdrawn : list of LiveShot
+        Due preliminary shots that no final solution reproduces.
+    found : list of locator.associate.Shot
+        Shots a final search found beside the one it was for, using no detection of any
+        preliminary shot: candidates no first search proposed (their arrivals went to
+        aliases since replaced).  The service takes them as preliminary shots, so that
+        each gets a final search of its own neighbourhood.
+    """
+
+    final: list
+    withdrawn: list
+    found: list
 
 
 class LocalFinalizer:
@@ -77,8 +99,7 @@ class LocalFinalizer:
         reach = float(d[d <= self._radius_m].max(initial=0.0))
         return shot.t0_ns + int((reach / self._cfg.c_mps + self._cfg.tolerance_s + self._cfg.gate_margin_s) * NS)
 
-    def finalize(self, cut_ns: int, unconfirmed: list, yield_to: Callable[[], bool] | None = None
-                 ) -> tuple[list, list]:
+    def finalize(self, cut_ns: int, unconfirmed: list, yield_to: Callable[[], bool] | None = None) -> Finalized:
         """Final solutions of the preliminary shots due by ``cut_ns``.
 
         Parameters
@@ -94,10 +115,7 @@ class LocalFinalizer:
 
         Returns
         -------
-        shots : list of locator.associate.Shot
-            Final solutions (each overlapping a due preliminary shot, or found beside it).
-        withdrawn : list of LiveShot
-            Due preliminary shots that no final solution reproduces.
+        Finalized
         """
         due = [s for s in unconfirmed if s.source is not None and self.final_by_ns(s) <= cut_ns]
         covered: set[str] = set()  # detections of final shots already found (searches done at once)
@@ -117,6 +135,8 @@ class LocalFinalizer:
                     if _keys(shot) & prelim.keys:
                         covered |= _keys(shot)
         out, withdrawn, done = [], [], set()
+        claimed = set().union(*(p.keys for p in unconfirmed))
+        found: dict[frozenset[str], object] = {}  # by detection keys (two searches may find one shot)
         for prelim in sorted(self._inflight, key=lambda s: s.t0_ns):
             fut = self._inflight[prelim]
             if not fut.done():
@@ -137,10 +157,22 @@ class LocalFinalizer:
                 if not keys & done:
                     out.append(s)
                     done |= keys
+            # A round whose arrivals first went to an alias (since replaced by other preliminary
+            # shots) has no preliminary shot of its own: it would be lost, found by every final
+            # search around it and taken by none.
+            for s in shots:
+                keys = _keys(s)
+                if not keys & prelim.keys and not keys & claimed:
+                    found.setdefault(frozenset(keys), s)
+        new = []
+        for keys, s in found.items():
+            if not keys & done:
+                new.append(s)
+                done |= keys
         self.waiting = len(unconfirmed) - len(due) + len(self._inflight)
         # Due shots whose final search is running or not yet started: their incidents stay open.
         self.holding = frozenset(k for p in [*self._inflight, *waiting] for k in p.keys)
-        return out, withdrawn
+        return Finalized(out, withdrawn, new)
 
 
 def _keys(shot) -> set[str]:
@@ -183,8 +215,7 @@ class OnlineFinalizer:
         for d in detections:
             heapq.heappush(self._heap, (d.t_ns, d.sensor_id, d.seq, d))
 
-    def finalize(self, cut_ns: int, unconfirmed: list, yield_to: Callable[[], bool] | None = None
-                 ) -> tuple[list, list]:
+    def finalize(self, cut_ns: int, unconfirmed: list, yield_to: Callable[[], bool] | None = None) -> Finalized:
         """Release detections up to ``cut_ns`` in time order; final shots (nothing is withdrawn here)."""
         out = []
         while self._heap and self._heap[0][0] <= cut_ns:
@@ -193,7 +224,7 @@ class OnlineFinalizer:
         if self._online.pending and cut_ns - self._last_flush >= int(self._cfg.step_s * NS):
             self._last_flush = cut_ns
             out += self._online.flush(cut_ns)
-        return out, []
+        return Finalized(out, [], [])
 
 
 #: Finalisers by name (``finalizer`` in locator.toml).

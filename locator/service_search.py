@@ -43,13 +43,16 @@ _CFG = None
 
 
 class SearchJob(NamedTuple):
-    """One search: the sensors it weighs (indices into the runner's ids), its detections, and
-    the shots already found around them (``locator.associate.Shot``), whose arrival patterns
-    later rounds from the same places repeat (a burst cut into searches stays one burst)."""
+    """One search: the sensors it weighs (indices into the runner's ids), its detections, the
+    shots already found around them (``locator.associate.Shot``), whose arrival patterns
+    later rounds from the same places repeat (a burst cut into searches stays one burst),
+    and the other detections those sensors made around the pool's time, which are not
+    searched but count towards the chance rates and strengths (``associate``'s ``context``)."""
 
     idx: np.ndarray
     pool: list[Detection]
     prior: tuple[Any, ...] = ()
+    context: tuple[Detection, ...] = ()
 
 
 class SearchRunner:
@@ -95,7 +98,7 @@ class SearchRunner:
 
         Parameters
         ----------
-        jobs : sequence of SearchJob, or of (sensor indices, pool[, prior]) tuples
+        jobs : sequence of SearchJob, or of (sensor indices, pool[, prior[, context]]) tuples
         """
         out: list[list] = [[] for _ in jobs]
         for i, shots in self.search_each(jobs):
@@ -152,13 +155,13 @@ class SearchRunner:
 
 
 def _search(ids: tuple[str, ...], pos: np.ndarray, cfg, idx: np.ndarray, pool: list[Detection],
-            prior: Sequence = ()) -> list:
+            prior: Sequence = (), context: Sequence[Detection] = ()) -> list:
     from locator.associate import SensorTable, associate
 
     if not pool:
         return []
     table = SensorTable.from_any({ids[i]: pos[i] for i in np.asarray(idx, dtype=np.int64)})
-    return associate(pool, table, cfg, prior=prior)
+    return associate(pool, table, cfg, prior=prior, context=context)
 
 
 def _start_worker(ids: tuple[str, ...], pos: np.ndarray, cfg, parent_pid: int, nice: int = 0) -> None:
@@ -183,8 +186,8 @@ def _ready(_: int) -> bool:
     return True
 
 
-def _worker_search(idx: np.ndarray, pool: list[Detection], prior: Sequence = ()) -> list:
-    return _search(_IDS, _POS, _CFG, idx, pool, prior)
+def _worker_search(idx: np.ndarray, pool: list[Detection], prior: Sequence = (), context: Sequence = ()) -> list:
+    return _search(_IDS, _POS, _CFG, idx, pool, prior, context)
 
 
 def warm_up_job(ids: Sequence[str], pos_m: np.ndarray, cfg, radius_m: float = 2000.0

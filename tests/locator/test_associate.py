@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -364,6 +366,39 @@ def test_echoes_and_single_sensor_confusers_make_no_shot(rng):
     shots = associate(dets, sensors, AssociationConfig(tolerance_s=0.006))
     assert len(shots) == 1
     assert shots[0].t0_ns == pytest.approx(T_BASE + 1e9, abs=2e6)
+
+
+def _wall_echo(rng, sensors, wall_m=30.0):
+    """One shot's blasts and, 18 dB weaker, their echo off a wall ``wall_m`` east of the
+    shooter, heard by the sensors west of the wall: a clean wavefront from the mirror-image
+    source, at most 2 wall_m / c after the blast."""
+    src = np.array([200.0, 250.0, 1.5])
+    image = src + np.array([2.0 * wall_m, 0.0, 0.0])
+    blasts, echoes = [], []
+    for sid, p in sensors.items():
+        jitter = rng.normal(0, 0.0003, 2)
+        t_blast, t_echo = 1.0 + np.linalg.norm(p - src) / C + jitter[0], 1.0 + np.linalg.norm(p - image) / C + jitter[1]
+        blasts.append(Detection(sid, T_BASE + int(t_blast * 1e9), 0.001, snr_db=40.0, peak_dbfs=-6.0, kind="blast"))
+        if p[0] < src[0] + wall_m:
+            echoes.append(Detection(sid, T_BASE + int(t_echo * 1e9), 0.001, snr_db=22.0, peak_dbfs=-24.0, kind="blast"))
+    return src, image, blasts, echoes
+
+
+def test_echoes_searched_without_their_blasts_still_lie_in_their_shadow(rng):
+    # A live search over detections left once a shot was final holds only its echoes: a wall's
+    # echo alone is a clean wavefront from the image source.  Told of the blasts (context),
+    # it sees echoes below the decaying level of the blasts just before, and no shot.
+    sensors = _array(rng)
+    src, image, blasts, echoes = _wall_echo(rng, sensors)
+    cfg = AssociationConfig(tolerance_s=0.006)
+    alone = associate(echoes, sensors, cfg)
+    assert len(alone) == 1 and np.linalg.norm(alone[0].pos_m[:2] - image[:2]) < 2.0
+    assert associate(echoes, sensors, cfg, context=blasts) == []
+    (both,) = associate(blasts + echoes, sensors, cfg)  # offline: the blasts in the same search
+    assert np.linalg.norm(both.pos_m[:2] - src[:2]) < 2.0
+    # context of other sensors or excluded kinds is ignored
+    far = [dataclasses.replace(d, sensor_id="elsewhere") for d in blasts]
+    assert len(associate(echoes, sensors, cfg, context=far)) == 1
 
 
 def test_nwave_detections_are_never_located(rng):

@@ -196,3 +196,35 @@ def test_shots_waiting_long_for_their_final_search_keep_their_detections(tmp_pat
         svc._finalize(now)
     final = [s for s in svc.incidents.recent(0) if s.final]
     assert len(final) == 8 and not svc.incidents.unconfirmed()  # none withdrawn
+
+
+def test_echoes_after_a_final_shot_are_searched_in_its_shadow(tmp_path, rng):
+    # Once a shot is final its detections leave the pools of later searches, but they were
+    # heard: a wall's echo arriving after (a clean wavefront from the mirror-image source) is
+    # searched with the blasts as context, lies below their decaying level, and is no shot.
+    import dataclasses
+
+    from locator.wire_server import Received
+
+    ids, pos = make_site(tmp_path, rng, n=16, spacing=150.0)
+    svc = make_service(tmp_path)
+    now = time.time_ns()
+    src, wall_x = np.array([380.0, 250.0, 1.5]), 420.0
+    image = src + np.array([2.0 * (wall_x - src[0]), 0.0, 0.0])
+    west = {sid for sid, p in zip(ids, pos) if p[0] < wall_x}
+    blasts = [dataclasses.replace(d, seq=1, peak_dbfs=-6.0, snr_db=40.0) for d in hear_shot(ids, pos, src, now - 60 * NS, rng)]
+    echoes = [dataclasses.replace(d, seq=2, peak_dbfs=-24.0, snr_db=22.0)
+              for d in hear_shot(ids, pos, image, now - 60 * NS, rng) if d.sensor_id in west]
+    assert len(echoes) >= svc._assoc_cfg.min_sensors + 1
+    svc._process_batch([Received(d, now, now) for d in blasts])
+    svc._finalize(now)
+    assert [len(s.keys) for s in svc.incidents.recent(0) if s.final] == [len(blasts)]
+    svc._process_batch([Received(d, now, now) for d in echoes])
+    for _ in range(2):
+        svc._finalize(now)
+    assert [len(s.keys) for s in svc.incidents.recent(0)] == [len(blasts)]
+    # without the context the same search takes the echoes for a shot from the image source
+    (job,) = svc._jobs([echoes])
+    assert {f"{d.sensor_id}:{d.seq}" for d in job.context} >= {f"{d.sensor_id}:1" for d in blasts if d.sensor_id in west}
+    (alone,) = svc._search([job._replace(context=())])
+    assert len(alone) == 1 and np.linalg.norm(alone[0].pos_m[:2] - image[:2]) < 5.0

@@ -39,16 +39,16 @@ def test_a_final_search_in_flight_is_collected_later_and_holds_its_incident():
     fin = LocalFinalizer(table, AssociationConfig(), 1500.0, lambda d: list(d), submit)
     prelim = _shot(10 * NS, dets)
     late = 10 * NS + 60 * NS
-    out, withdrawn = fin.finalize(late, [prelim])
-    assert (out, withdrawn) == ([], []) and len(submitted) == 1 and fin.pending == 1
+    out, withdrawn, found = fin.finalize(late, [prelim])
+    assert (out, withdrawn, found) == ([], [], []) and len(submitted) == 1 and fin.pending == 1
     assert fin.holding == prelim.keys
     # A second tick while the search runs starts no second search.
     fin.finalize(late, [prelim])
     assert len(submitted) == 1
     final = SimpleNamespace(detections=tuple(dets))
     submitted[0][1].set_result([final])
-    out, withdrawn = fin.finalize(late, [prelim])
-    assert out == [final] and withdrawn == [] and fin.holding == frozenset()
+    out, withdrawn, found = fin.finalize(late, [prelim])
+    assert out == [final] and withdrawn == [] and found == [] and fin.holding == frozenset()
 
 
 def test_a_search_that_finds_nothing_withdraws_the_shot():
@@ -61,8 +61,30 @@ def test_a_search_that_finds_nothing_withdraws_the_shot():
 
     fin = LocalFinalizer(table, AssociationConfig(), 1500.0, lambda d: list(d), submit)
     prelim = _shot(10 * NS, dets)
-    assert fin.finalize(10 * NS, [prelim]) == ([], [])  # not due yet: sensors may still hear it
-    assert fin.finalize(20 * NS, [prelim]) == ([], [prelim])
+    assert fin.finalize(10 * NS, [prelim]) == ([], [], [])  # not due yet: sensors may still hear it
+    assert fin.finalize(20 * NS, [prelim]) == ([], [prelim], [])
+
+
+def test_a_shot_found_beside_is_handed_back_when_no_preliminary_shot_has_it():
+    # A round whose arrivals first went to an alias (since replaced) has no preliminary shot:
+    # the final searches around it find it, and it is handed back to be searched for itself.
+    table, dets = _setup()
+    other = [Detection(f"S{i}", 10 * NS + 70_000_000 + i * NS // 1000, 1e-4, 8, kind="blast") for i in range(4)]
+    third = [Detection(f"S{i}", 10 * NS + 140_000_000 + i * NS // 1000, 1e-4, 9, kind="blast") for i in range(4)]
+    mine, beside, claimed = (SimpleNamespace(detections=tuple(d)) for d in (dets, other, third))
+
+    def submit(pool):
+        fut = Future()
+        fut.set_result([mine, beside, claimed])
+        return fut
+
+    fin = LocalFinalizer(table, AssociationConfig(), 1500.0, lambda d: list(d), submit)
+    prelim, waiting = _shot(10 * NS, dets), _shot(10 * NS + 140_000_000, third)
+    cut = fin.final_by_ns(prelim)
+    assert fin.final_by_ns(waiting) > cut  # only prelim is due
+    out, withdrawn, found = fin.finalize(cut, [prelim, waiting])
+    assert out == [mine] and withdrawn == []
+    assert found == [beside]  # not the shot of the preliminary shot still waiting for its own search
 
 
 def test_incidents_held_open_while_their_final_search_runs():
