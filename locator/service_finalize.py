@@ -135,7 +135,6 @@ class LocalFinalizer:
                     if _keys(shot) & prelim.keys:
                         covered |= _keys(shot)
         out, withdrawn, done = [], [], set()
-        claimed = set().union(*(p.keys for p in unconfirmed))
         found: dict[frozenset[str], object] = {}  # by detection keys (two searches may find one shot)
         for prelim in sorted(self._inflight, key=lambda s: s.t0_ns):
             fut = self._inflight[prelim]
@@ -157,16 +156,18 @@ class LocalFinalizer:
                 if not keys & done:
                     out.append(s)
                     done |= keys
-            # A round whose arrivals first went to an alias (since replaced by other preliminary
-            # shots) has no preliminary shot of its own: it would be lost, found by every final
-            # search around it and taken by none.
             for s in shots:
-                keys = _keys(s)
-                if not keys & prelim.keys and not keys & claimed:
-                    found.setdefault(frozenset(keys), s)
+                keys = frozenset(_keys(s))
+                if not keys & prelim.keys:
+                    found.setdefault(keys, s)
+        # A round whose arrivals first went to an alias has no preliminary shot of its own once
+        # the alias is replaced (by a final shot sharing some of its arrivals, or by a later
+        # preliminary one): it would be found by every final search around it and taken by none.
+        # The preliminary shots that keep their claim are those no final shot here replaces.
+        claimed = set().union(*(p.keys for p in unconfirmed if not p.keys & done))
         new = []
         for keys, s in found.items():
-            if not keys & done:
+            if not keys & done and not keys & claimed:
                 new.append(s)
                 done |= keys
         self.waiting = len(unconfirmed) - len(due) + len(self._inflight)
