@@ -32,24 +32,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from locator._associate_kernels import best_hypotheses_numpy  # noqa: E402
-from locator.analyze import AnalyzeConfig, analyze, locate_detections, site_configs  # noqa: E402
+from locator.analyze import AnalyzeConfig, locate_detections, site_configs  # noqa: E402
 from locator.associate import SensorTable, _Search, _usable, associate  # noqa: E402
-from locator.detections_io import read_detections, write_detections  # noqa: E402
 from locator.recording_set import load_sensors  # noqa: E402
 from locator.results_io import results_dict  # noqa: E402
 
-from _cache import DETECTOR, SIM, current, mark  # noqa: E402
-
-
-def simulate(seed: int, out: Path) -> Path:
-    from sim.presets import load_preset
-    from sim.recording import write_recording_set
-    from sim.render import simulate as sim
-
-    if not ((out / "truth.json").exists() and current(out, "sim", SIM)):
-        write_recording_set(sim(load_preset("gunfight"), seed), out, frame="wgs84")
-        mark(out, "sim", SIM)
-    return out
+from _recordings import detections, simulated  # noqa: E402
 
 
 def densest_window(dets, n=600):
@@ -68,16 +56,10 @@ def main() -> int:
     rows = []
     timing_dets = None
     for seed in (int(s) for s in args.seeds.split(",")):
-        root = simulate(seed, Path(args.work) / f"gunfight-{seed}")
-        cache = root / "detections.jsonl"
+        root = simulated("gunfight", seed, Path(args.work) / f"gunfight-{seed}")
         sset = load_sensors(root / "sensors.csv")
         t = time.perf_counter()
-        if cache.exists() and current(root, "detections", SIM + DETECTOR):
-            an = locate_detections(read_detections(cache).detections, sset)
-        else:
-            an = analyze(root)
-            write_detections(cache, an.detections)
-            mark(root, "detections", SIM + DETECTOR)
+        an = locate_detections(detections(root)[0], sset)
         wall = time.perf_counter() - t
         truth = json.loads((root / "truth.json").read_text())
         rep = score(truth, results_dict(an.incidents, sset.frame, sset.frame_name))
