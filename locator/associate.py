@@ -120,6 +120,13 @@ CHALLENGES = 2
 #: ... anchored at the strong detections this close to one of its arrivals, s (the round
 #: before or after in the fastest automatic fire, plus the wall echo it took instead).
 RIVAL_S = 0.1
+#: ... and fired at most this long before or after it, s.  The aliases of a burst sit where its
+#: rounds' arrivals, echoes and diffracted paths line up: a round period off (near sensors one
+#: round, far sensors the next) or a few hundred metres away (the simulator's small-city seed
+#: 3: 240 m from the gun, 0.4 s before its first round; 0.1 s let it keep the arrivals and seven
+#: more ghosts repeat it).  Unbounded, gunfight seed 121 called one firecracker gunfire; 0.5 and
+#: 1.0 s gave the same on the 18 tuning seeds as 0.1.
+RIVAL_T0_S = 1.0
 #: A sensor outside a repeat's pattern joins it when its detection fits within this share of
 #: ``tolerance_s`` (``_Search._widen``): all of it, as for a new source (gunfight seeds 101-106:
 #: 0.5 left out sensors whose position errors cost 6-7 ms; 0.75 and 1.0 did as well otherwise).
@@ -1400,7 +1407,7 @@ class _Search:
             mem = mem[ok[np.argmax(self.score_[rivals[ok]])]]
             other = self.refine(mem[mem >= 0])
             if (other is None or other.evidence <= got.evidence or not np.isin(other.used, got.used).any()
-                    or abs(other.shot.t0_ns - got.shot.t0_ns) > RIVAL_S * NS):
+                    or abs(other.shot.t0_ns - got.shot.t0_ns) > RIVAL_T0_S * NS):
                 break
             got = other
         return got

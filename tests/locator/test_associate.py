@@ -845,3 +845,35 @@ def test_hypotheses_left_unrefined_as_hopeless_change_nothing(rng, monkeypatch):
     monkeypatch.setattr(A, "HOPELESS_NATS", np.inf)
     full = associate(dets, sensors, cfg)
     assert any(calls) and [s.t0_ns for s in pruned] == [s.t0_ns for s in full] and len(full) >= 26
+
+
+def test_a_ghost_of_a_burst_far_from_it_yields_the_burst_its_arrivals(monkeypatch):
+    """Regression, the case the rule was set on: the simulator's small-city seed 3, its 8-round
+    burst (the node detector's detections, 20-28 s).  A source 240 m from the gun and 0.4 s
+    before its first round, made of the rounds' echoes, diffracted arrivals and a few direct
+    ones, was the best hypothesis at the front; its rival, the first round, was fired more than
+    0.1 s after it and could not claim them, and seven more ghosts repeated its pattern."""
+    from pathlib import Path
+
+    import locator.associate as A
+    from locator.analyze import locate_detections
+    from locator.detections_io import read_detections
+    from locator.recording_set import load_sensors
+    from salvo.utc import parse_utc_ns
+
+    data = Path(__file__).parent / "data" / "small_city_3_burst"
+    dets = read_detections(data / "detections.jsonl").detections
+    sset = load_sensors(data / "sensors.csv")
+    gun = np.array(sset.frame.to_local(40.443391532, -79.992010431, 251.5161))
+    t_first = parse_utc_ns("2026-07-04T21:00:25.998995332Z")
+
+    def rounds():
+        shots = locate_detections(dets, sset).shots
+        return [(s.t0_ns - t_first) / 1e9 for s in shots], [float(np.hypot(*(s.pos_m - gun)[:2])) for s in shots]
+
+    t0, err = rounds()
+    assert len(t0) == 8 and max(err) < 2.0
+    assert np.allclose(np.diff(t0), 0.068, atol=0.01)  # 900 rounds/min
+    monkeypatch.setattr(A, "RIVAL_T0_S", 0.1)
+    t0, err = rounds()
+    assert len(t0) > 8 and max(err) > 200.0
