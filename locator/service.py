@@ -560,7 +560,10 @@ class LocatorService:
         for shot in sorted(shots, key=lambda s: (not s.final, s.t0_ns)):
             if shot.final:
                 self._final_keys.update(shot.keys)
-            inc_id, new_solution = self.incidents.add(shot)
+            inc_id, new_solution, vacated = self.incidents.add(shot)
+            if vacated is not None:
+                self._emit(vacated, math.nan, closing=True)
+                changed.pop(vacated.id, None)
             if inc_id is None:
                 continue
             got = [self._received[k] for k in shot.keys if k in self._received]

@@ -94,7 +94,8 @@ class ServiceConfig:
     incident_gap_s : float
         A shot this long after an incident's last shot starts a new incident, s; default 10.
     incident_radius_m : float
-        A shot farther than this from all of an incident's shots starts a new incident, m; default 300.
+        A shot farther than this from an incident's first shot starts a new incident, m;
+        default 150 (as ``salvo analyze``).
     ground_z_m : float
         Ground height in the sensors' local frame, m, for the aerial-fireworks test of
         ``locator.incidents`` (NaN: no test); default NaN.
@@ -137,7 +138,7 @@ class ServiceConfig:
     replay_window_s: float = 600.0
     restart_grace_s: float = 15.0
     incident_gap_s: float = 10.0
-    incident_radius_m: float = 300.0
+    incident_radius_m: float = 150.0
     ground_z_m: float = float("nan")
     clock_speed: float = 1.0
     clock_epoch_utc: str = ""

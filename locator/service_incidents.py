@@ -1,9 +1,12 @@
 """Incidents built online, shot by shot, as the live service locates them.
 
 Each located shot (preliminary or final) either refines a shot already known --
-it shares a detection ``(sensor, seq)`` with it -- or joins the open incident
-whose last shot is at most ``gap_s`` earlier and which has a shot within
-``radius_m``, or opens a new incident.  Shot identity by detection keys is what
+it shares a detection ``(sensor, seq)`` with it -- or joins the open incident of
+its own kind whose last shot is at most ``gap_s`` earlier and whose first shot is
+within ``radius_m`` (as ``salvo analyze`` groups them: an incident does not creep
+across town shot by shot), or opens a new incident.  The kinds told apart here are
+those of ``locator.incidents`` (gunfire, fireworks aloft, other impulses, echo
+places), judged on final solutions (``LiveIncidents._fits``).  Shot identity by detection keys is what
 makes a restarted locator rebuild the *same* incidents from the detections it
 replays, instead of doubling them.
 
@@ -84,7 +87,7 @@ class LiveIncidents:
     gap_s : float
         Largest time between consecutive shots of one incident, s.
     radius_m : float
-        Largest distance of a new shot from the incident's shots, m.
+        Largest distance of a new shot from the incident's first shot, m.
     labels : locator.incidents.IncidentConfig, optional
         When given, class, confidence and shooters come from
         ``locator.incidents.build_incidents`` over the incident's shots (the same rules as
@@ -135,7 +138,7 @@ class LiveIncidents:
                 for k in s.keys:
                     self._by_key[k] = inc.id
 
-    def add(self, shot: LiveShot) -> tuple[str | None, bool]:
+    def add(self, shot: LiveShot) -> tuple[str | None, bool, StoredIncident | None]:
         """Put a shot in its incident.
 
         Returns
@@ -145,35 +148,69 @@ class LiveIncidents:
         new_solution : bool
             True when the shot brings detections no known shot had (a new or refined
             position); False when it only confirms a known one as final.
+        vacated : StoredIncident or None
+            An incident the shot's preliminary solution had opened and its final one left
+            empty, closed as ``retracted`` (the final solution joined another incident).
         """
         if not self._closed_keys.keys().isdisjoint(shot.keys):
-            return None, False
+            return None, False, None
         inc_id = next((self._by_key[k] for k in shot.keys if k in self._by_key), None)
         new_solution = True
+        vacated = None
         if inc_id is not None and inc_id in self._open:
             shots = self._open[inc_id]
             same = [i for i, s in enumerate(shots) if s.keys & shot.keys]
             if any(shots[i].final and not shot.final for i in same):
-                return None, False  # a final solution is not replaced by a preliminary one
+                return None, False, None  # a final solution is not replaced by a preliminary one
             if same and all(shots[i].keys == shot.keys for i in same):
                 if all(shots[i].final == shot.final for i in same):
-                    return None, False
+                    return None, False, None
                 new_solution = False
+            gone = [shots[i] for i in same]
             for i in reversed(same):
+                for k in shots[i].keys:
+                    if self._by_key.get(k) == inc_id:
+                        del self._by_key[k]
                 del shots[i]
-            shots.append(shot)
-            shots.sort(key=lambda s: s.t0_ns)
-        else:
+            if shot.final:
+                # The preliminary solution may have been an alias elsewhere, or of another kind:
+                # the final one goes where it would have gone first.
+                home = self._match(shot)
+                if home != inc_id and (home is not None or shots):
+                    if not shots:
+                        del self._open[inc_id]
+                        t = min(s.t0_ns for s in gone)
+                        vacated = StoredIncident(inc_id, t, t, "retracted", math.nan, 0, 0, self._frame_name, (), True)
+                    inc_id = None
+        if inc_id is None or inc_id not in self._open:
             inc_id = self._match(shot) or _new_id(shot)
             shots = self._open.setdefault(inc_id, [])
             twin = next((i for i, s in enumerate(shots) if self._same_event(s, shot)), None)
             if twin is not None:
                 shot = _merge(shots.pop(twin), shot)
-            shots.append(shot)
-            shots.sort(key=lambda s: s.t0_ns)
+        shots.append(shot)
+        shots.sort(key=lambda s: s.t0_ns)
         for k in shot.keys:
             self._by_key[k] = inc_id
-        return inc_id, new_solution
+        return inc_id, new_solution, vacated
+
+    def _fits(self, shots: list[LiveShot], shot: LiveShot) -> bool:
+        """Whether ``shot`` is of the kind of the incident of ``shots``, by ``salvo analyze``'s
+        rules (``locator.incidents.build_incidents`` over their final solutions and it):
+        fireworks bursting over a gunfight, or a firecracker string beside it, are an
+        incident of their own.  Only a final solution is judged; preliminary ones join by
+        time and place."""
+        if self._labels is None or not shot.final or shot.source is None:
+            return True
+        known = [s.source for s in shots if s.final and s.source is not None]
+        if not known:
+            return True
+        from locator.incidents import build_incidents
+
+        main = max(build_incidents(known, self._labels), key=lambda g: g.n_shots).klass
+        mine = next(g for g in build_incidents(known + [shot.source], self._labels)
+                    if any(x is shot.source for x in g.shots))
+        return mine.klass == main
 
     def _same_event(self, a: LiveShot, b: LiveShot) -> bool:
         if abs(a.t0_ns - b.t0_ns) > self._same_ns or set(a.sensors) & set(b.sensors):
@@ -184,11 +221,13 @@ class LiveIncidents:
     def _match(self, shot: LiveShot) -> str | None:
         best, best_dt = None, None
         for inc_id, shots in self._open.items():
+            if not shots:
+                continue
             dt = shot.t0_ns - shots[-1].t0_ns
             if dt > self._gap_ns or shot.t0_ns < shots[0].t0_ns - self._gap_ns:
                 continue
-            near = min(math.dist(shot.pos_m[:2], s.pos_m[:2]) for s in shots)
-            if near <= self._radius_m and (best_dt is None or abs(dt) < best_dt):
+            near = math.dist(shot.pos_m[:2], shots[0].pos_m[:2])
+            if near <= self._radius_m and (best_dt is None or abs(dt) < best_dt) and self._fits(shots, shot):
                 best, best_dt = inc_id, abs(dt)
         return best
 

@@ -91,7 +91,7 @@ def test_incidents_held_open_while_their_final_search_runs():
     _, dets = _setup()
     inc = LiveIncidents(CartesianFrame(), "local", gap_s=2.0, radius_m=300.0)
     prelim = _shot(10 * NS, dets)
-    inc_id, _ = inc.add(prelim)
+    inc_id, _, _ = inc.add(prelim)
     long_after = 10 * NS + 30 * NS  # past the give-up age of never-confirmed shots
     assert inc.due(long_after, hold=prelim.keys) == []
     assert inc.due(long_after) == [inc_id]
