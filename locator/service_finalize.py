@@ -122,10 +122,11 @@ class LocalFinalizer:
         waiting = []
         started = False
         for prelim in sorted(due, key=lambda s: s.t0_ns):
-            if prelim in self._inflight or prelim.keys & covered:
+            # (a shot found already holds this one's detections; sharing a few is two guns)
+            if prelim in self._inflight or _mostly(prelim.keys, covered):
                 continue
             if started and yield_to is not None and yield_to():
-                waiting = [p for p in due if p not in self._inflight and not p.keys & covered]
+                waiting = [p for p in due if p not in self._inflight and not _mostly(p.keys, covered)]
                 break
             started = True
             pool = self._pool_around(list(prelim.source.detections))
@@ -174,6 +175,11 @@ class LocalFinalizer:
         # Due shots whose final search is running or not yet started: their incidents stay open.
         self.holding = frozenset(k for p in [*self._inflight, *waiting] for k in p.keys)
         return Finalized(out, withdrawn, new)
+
+
+def _mostly(keys: frozenset[str], covered: set[str]) -> bool:
+    """Whether most of ``keys`` are in ``covered``."""
+    return 2 * len(keys & covered) > len(keys)
 
 
 def _keys(shot) -> set[str]:

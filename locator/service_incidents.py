@@ -159,7 +159,7 @@ class LiveIncidents:
         vacated = None
         if inc_id is not None and inc_id in self._open:
             shots = self._open[inc_id]
-            same = [i for i, s in enumerate(shots) if s.keys & shot.keys]
+            same = [i for i, s in enumerate(shots) if one_shot(s.keys, shot.keys)]
             if any(shots[i].final and not shot.final for i in same):
                 return None, False, None  # a final solution is not replaced by a preliminary one
             if same and all(shots[i].keys == shot.keys for i in same):
@@ -337,6 +337,14 @@ class LiveIncidents:
             inc_id, start, end, cls if shots else "retracted", conf, len(shots), (max(shooters) + 1) if shots else 0,
             self._frame_name, tuple(out), final,
         )
+
+
+def one_shot(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> bool:
+    """Whether two solutions with detection keys ``a`` and ``b`` are one shot: they share most
+    of the detections of the smaller.  Two guns firing together share the few arrivals that
+    coincide at a sensor (``locator.associate.SHARED_MAX``): a round that shares one detection
+    with the other gun's is not that round, and its solution must not replace it."""
+    return 2 * len(a & b) > min(len(a), len(b))
 
 
 def _merge(a: LiveShot, b: LiveShot) -> LiveShot:
