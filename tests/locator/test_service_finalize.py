@@ -95,3 +95,42 @@ def test_incidents_held_open_while_their_final_search_runs():
     long_after = 10 * NS + 30 * NS  # past the give-up age of never-confirmed shots
     assert inc.due(long_after, hold=prelim.keys) == []
     assert inc.due(long_after) == [inc_id]
+
+
+def _at(t_s, xy, keys, final):
+    return LiveShot(int(t_s * NS), (xy[0], xy[1], 1.5), 1.0, frozenset(keys), tuple(k.split(":")[0] for k in keys),
+                    0.9, final)
+
+
+def test_an_incident_does_not_creep_across_town_shot_by_shot():
+    # a shot joins an incident within the radius of its first shot, as salvo analyze groups
+    inc = LiveIncidents(CartesianFrame(), "local", gap_s=10.0, radius_m=150.0)
+    ids = [inc.add(_at(2.0 * k, (100.0 * k, 0.0), {f"S{j}:{k}" for j in range(5)}, True))[0] for k in range(4)]
+    # 0 and 100 m; 200 m is too far from the first shot and opens its own, which 300 m joins
+    assert ids[0] == ids[1] != ids[2] == ids[3]
+
+
+def test_a_round_sharing_an_arrival_with_the_other_guns_round_keeps_its_own_shot():
+    # two guns firing together: where their arrivals coincide the node made one detection,
+    # which both rounds use; the first round's final solution must not replace the second's
+    inc = LiveIncidents(CartesianFrame(), "local", gap_s=10.0, radius_m=150.0)
+    first = [f"S{j}:1" for j in range(8)]
+    second = [f"S{j}:2" for j in range(1, 8)] + ["S0:1"]
+    inc.add(_at(1.0, (0.0, 0.0), first, False))
+    inc.add(_at(1.07, (30.0, 0.0), second, False))
+    inc.add(_at(1.0, (0.0, 0.0), first, True))
+    assert [sorted(s.keys) for s in inc.unconfirmed()] == [sorted(second)]
+    inc.add(_at(1.0, (0.0, 0.0), first[:7], True))  # most of its detections: the same shot, refined
+    assert len(inc.recent(0)) == 2
+
+
+def test_a_final_solution_leaves_the_incident_its_alias_opened():
+    # a preliminary alias 400 m off opened an incident; its final solution is a round of the
+    # burst: it joins the burst's incident, and the alias's incident, now empty, is retracted
+    inc = LiveIncidents(CartesianFrame(), "local", gap_s=10.0, radius_m=150.0)
+    burst, _, _ = inc.add(_at(1.0, (0.0, 0.0), {f"S{j}:1" for j in range(8)}, True))
+    alias, _, _ = inc.add(_at(0.9, (400.0, 0.0), {f"S{j}:2" for j in range(8)}, False))
+    assert alias != burst
+    home, _, vacated = inc.add(_at(1.07, (0.0, 0.0), {f"S{j}:2" for j in range(8)}, True))
+    assert home == burst and vacated is not None and vacated.id == alias and vacated.cls == "retracted"
+    assert inc.open_ids == [burst]
