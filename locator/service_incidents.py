@@ -219,16 +219,20 @@ class LiveIncidents:
         return math.dist(a.pos_m[:2], b.pos_m[:2]) <= max(5.0, 3.0 * err)
 
     def _match(self, shot: LiveShot) -> str | None:
-        best, best_dt = None, None
+        """The open incident ``shot`` joins: of its kind, its last shot at most ``gap_s`` before,
+        its first within ``radius_m``.  Of several, the one with the most final shots (a gun's
+        incident, not one an alias opened beside it), then the nearest in time."""
+        best, best_rank = None, None
         for inc_id, shots in self._open.items():
             if not shots:
                 continue
             dt = shot.t0_ns - shots[-1].t0_ns
             if dt > self._gap_ns or shot.t0_ns < shots[0].t0_ns - self._gap_ns:
                 continue
+            rank = (-sum(s.final for s in shots), abs(dt))
             near = math.dist(shot.pos_m[:2], shots[0].pos_m[:2])
-            if near <= self._radius_m and (best_dt is None or abs(dt) < best_dt) and self._fits(shots, shot):
-                best, best_dt = inc_id, abs(dt)
+            if near <= self._radius_m and (best_rank is None or rank < best_rank) and self._fits(shots, shot):
+                best, best_rank = inc_id, rank
         return best
 
     def recent(self, since_ns: int) -> list[LiveShot]:
