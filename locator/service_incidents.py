@@ -157,6 +157,7 @@ class LiveIncidents:
         inc_id = next((self._by_key[k] for k in shot.keys if k in self._by_key), None)
         new_solution = True
         vacated = None
+        moved, home = False, None  # a final solution leaving its incident, and where it goes (None: a new one)
         if inc_id is not None and inc_id in self._open:
             shots = self._open[inc_id]
             same = [i for i, s in enumerate(shots) if one_shot(s.keys, shot.keys)]
@@ -181,9 +182,9 @@ class LiveIncidents:
                         del self._open[inc_id]
                         t = min(s.t0_ns for s in gone)
                         vacated = StoredIncident(inc_id, t, t, "retracted", math.nan, 0, 0, self._frame_name, (), True)
-                    inc_id = None
+                    inc_id, moved = None, True
         if inc_id is None or inc_id not in self._open:
-            inc_id = self._match(shot) or _new_id(shot)
+            inc_id = (home if moved else self._match(shot)) or _new_id(shot)
             shots = self._open.setdefault(inc_id, [])
             twin = next((i for i, s in enumerate(shots) if self._same_event(s, shot)), None)
             if twin is not None:
