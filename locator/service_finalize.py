@@ -42,9 +42,9 @@ class Finalized(NamedTuple):
     withdrawn : list of LiveShot
         Due preliminary shots that no final solution reproduces.
     found : list of locator.associate.Shot
-        Shots a final search found beside the one it was for, using no detection of any
-        preliminary shot: candidates no first search proposed (their arrivals went to
-        aliases since replaced).  The service takes them as preliminary shots, so that
+        Shots a final search found beside the one it was for, using no detection of a
+        preliminary shot that keeps its claim (one no final shot of the same call replaces):
+        candidates no first search proposed (their arrivals went to aliases since replaced).  The service takes them as preliminary shots, so that
         each gets a final search of its own neighbourhood.
     """
 
