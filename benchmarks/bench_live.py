@@ -18,6 +18,8 @@ Each detection is sent at the moment its sound reaches its node.  Figures:
 * sustained frames/s accepted, frames not acknowledged at the end, incidents found;
 * the locator's CPU (user+sys over the run, in cores) and peak memory (VmHWM), its
   association worker processes included (peaks summed);
+* shots no preliminary search found and a final search did: how many, and their delay
+  (reported apart, like the final solutions');
 * where the latency goes, from the locator's /health: how long a batch of new detections
   waited for the association thread and how long its searches took (p50/p95/p99).
 
@@ -204,7 +206,8 @@ def run_case(name: str, n_nodes: int, spacing_m: float, seconds: float, incident
         "case": name, "nodes": n_nodes, "incidents": n_inc, "found": len(firsts),
         "frames_per_s": frames / duration, "detections": c.get("detections", 0), "sent": result["sent"],
         "unacked": result["unacked"], "rejected": sum(v for k, v in c.items() if k.startswith("rejected_")),
-        "lat": health["alert_latency_s"], "final": health.get("final_latency_s", {}), "shot_to_alert_p50_s": float(np.median(firsts)) if firsts else float("nan"),
+        "lat": health["alert_latency_s"], "final": health.get("final_latency_s", {}),
+        "found_lat": health.get("found_latency_s", {}), "found_late": c.get("shots_found_late", 0), "shot_to_alert_p50_s": float(np.median(firsts)) if firsts else float("nan"),
         "shot_to_alert_p95_s": float(np.percentile(firsts, 95)) if firsts else float("nan"),
         "cpu_cores": (cpu1 - cpu0) / duration, "peak_mib": hwm / 1024, "ack_rtt_p99_s": result["ack_rtt_p99_s"],
         "sender_late_p99_s": result["sender_late_p99_s"], "internal_errors": c.get("internal_errors", 0),
@@ -255,6 +258,9 @@ def main() -> None:
         print(f"{r['case']}: association wait p50/p95/p99 {w.get('p50')} / {w.get('p95')} / {w.get('p99')} s, "
               f"batch searches {b.get('p50')} / {b.get('p95')} / {b.get('p99')} s, busy {r['busy_s']}, "
               f"worker restarts {r['restarts']}")
+        f = r["found_lat"]
+        print(f"{r['case']}: {r['found_late']} shots found only by a final search, alerted "
+              f"p50/p95/p99 {f.get('p50')} / {f.get('p95')} / {f.get('p99')} s after their last detection")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"rejected frames: {base['rejected']} / {big['rejected']}; internal errors: {base['internal_errors']} / "
           f"{big['internal_errors']}; sender lateness p99: {base['sender_late_p99_s']:.3f} / "

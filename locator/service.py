@@ -138,6 +138,10 @@ class LocatorService:
         self.nodes: dict[str, NodeHealth] = {}
         self.latencies_s: deque[float] = deque(maxlen=10_000)
         self.final_latencies_s: deque[float] = deque(maxlen=10_000)
+        # Shots no preliminary search found and a final search did (``Finalized.found``):
+        # from the last detection they use to their alert, s.  They wait for the final
+        # search, so they are reported apart from the preliminary alerts' latency.
+        self.found_latencies_s: deque[float] = deque(maxlen=10_000)
         # Per batch: how long its first detection waited for the association thread (queue
         # and gathering), and how long the batch's searches took, s.
         self.queue_wait_s: deque[float] = deque(maxlen=10_000)
@@ -553,28 +557,39 @@ class LocatorService:
             new_keys = {f"{d.sensor_id}:{d.seq}" for d in groups[i][0]}
             yield [s for s in map(lambda s: live_shot(s, False), shots) if s.keys & new_keys]
 
-    def _apply(self, shots: list[LiveShot], replayed: bool = False, finalising: bool = False) -> None:
-        """Fold shots into incidents; store and announce every incident that changed."""
+    def _apply(self, shots: list[LiveShot], replayed: bool = False, finalising: bool = False,
+               found: bool = False) -> None:
+        """Fold shots into incidents; store and announce every incident that changed.
+
+        ``finalising``: the shots are final solutions; ``found``: preliminary shots that only a
+        final search found.  Both waited for the final search, so their delays go to
+        ``final_latencies_s`` and ``found_latencies_s``, not to the alert latency.
+        """
         wall = time.time_ns()
+        late = self.final_latencies_s if finalising else self.found_latencies_s if found else None
         changed: dict[str, float] = {}
         for shot in sorted(shots, key=lambda s: (not s.final, s.t0_ns)):
             if shot.final:
                 self._final_keys.update(shot.keys)
-            inc_id, new_solution, vacated = self.incidents.add(shot)
+            inc_id, new_solution, vacated, left = self.incidents.add(shot)
             if vacated is not None:
                 self._emit(vacated, math.nan, closing=True)
                 changed.pop(vacated.id, None)
+            if left is not None:
+                changed.setdefault(left, math.nan)  # it lost a shot: its alert is brought up to date
             if inc_id is None:
                 continue
             got = [self._received[k] for k in shot.keys if k in self._received]
             # Latency is measured for alerts that carry a new solution, from the arrival of
             # the last detection that solution used (not for a mere "now final" confirmation).
             lat = (wall - max(got)) / NS if got and new_solution and not replayed else math.nan
-            if finalising:
-                # A final solution waits on purpose for every sensor in range: its delay is
-                # reported apart (final_latency_s), not as the alert latency.
+            if late is not None:
+                # A final search waits on purpose for every sensor in range: what it solves is
+                # reported apart (final_latency_s, found_latency_s), not as the alert latency.
                 if got and not replayed:
-                    self.final_latencies_s.append((wall - max(got)) / NS)
+                    late.append((wall - max(got)) / NS)
+                    if found:
+                        self.ingest.counters["shots_found_late"] += 1
                 lat = math.nan
             changed[inc_id] = lat if math.isnan(changed.get(inc_id, math.nan)) else max(lat, changed[inc_id])
         for inc_id, lat in changed.items():
@@ -648,7 +663,7 @@ class LocatorService:
         if finals:
             self._apply([live_shot(s, True) for s in finals], replayed=replayed, finalising=True)
         if found:  # preliminary, each to be confirmed by a final search of its own
-            self._apply([live_shot(s, False) for s in found], replayed=replayed)
+            self._apply([live_shot(s, False) for s in found], replayed=replayed, found=True)
         return cut
 
     def tick(self, now_ns: int | None = None) -> None:
@@ -690,6 +705,7 @@ class LocatorService:
             "subscribers": self.hub.subscribers,
             "alert_latency_s": _quantiles(self.latencies_s),
             "final_latency_s": _quantiles(self.final_latencies_s),
+            "found_latency_s": _quantiles(self.found_latencies_s),
             "association_busy_s": {k: round(v, 3) for k, v in self.busy_s.items()},
             "association_wait_s": _quantiles(self.queue_wait_s),
             "association_batch_s": _quantiles(self.batch_work_s),

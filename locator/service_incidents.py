@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -63,6 +63,30 @@ class LiveShot:
     p_gunshot: float
     final: bool
     source: Any = field(default=None, compare=False, repr=False)
+
+
+class Added(NamedTuple):
+    """What :meth:`LiveIncidents.add` did with a shot.
+
+    Attributes
+    ----------
+    incident_id : str or None
+        The incident the shot is in; None when the shot changed nothing.
+    new_solution : bool
+        True when the shot brings detections no known shot had (a new or refined
+        position); False when it only confirms a known one as final.
+    vacated : StoredIncident or None
+        An incident the shot's preliminary solution had opened and its final one left
+        empty, closed as ``retracted`` (the final solution joined another incident).
+    left : str or None
+        An incident the final solution left that still has other shots: it changed too,
+        and its alert is to be brought up to date.
+    """
+
+    incident_id: str | None
+    new_solution: bool
+    vacated: StoredIncident | None = None
+    left: str | None = None
 
 
 def live_shot(shot, final: bool) -> LiveShot:
@@ -138,34 +162,22 @@ class LiveIncidents:
                 for k in s.keys:
                     self._by_key[k] = inc.id
 
-    def add(self, shot: LiveShot) -> tuple[str | None, bool, StoredIncident | None]:
-        """Put a shot in its incident.
-
-        Returns
-        -------
-        incident_id : str or None
-            None when the shot changed nothing.
-        new_solution : bool
-            True when the shot brings detections no known shot had (a new or refined
-            position); False when it only confirms a known one as final.
-        vacated : StoredIncident or None
-            An incident the shot's preliminary solution had opened and its final one left
-            empty, closed as ``retracted`` (the final solution joined another incident).
-        """
+    def add(self, shot: LiveShot) -> Added:
+        """Put a shot in its incident; :class:`Added` says what changed."""
         if not self._closed_keys.keys().isdisjoint(shot.keys):
-            return None, False, None
+            return Added(None, False)
         inc_id = next((self._by_key[k] for k in shot.keys if k in self._by_key), None)
         new_solution = True
-        vacated = None
+        vacated, left = None, None
         moved, home = False, None  # a final solution leaving its incident, and where it goes (None: a new one)
         if inc_id is not None and inc_id in self._open:
             shots = self._open[inc_id]
             same = [i for i, s in enumerate(shots) if one_shot(s.keys, shot.keys)]
             if any(shots[i].final and not shot.final for i in same):
-                return None, False, None  # a final solution is not replaced by a preliminary one
+                return Added(None, False)  # a final solution is not replaced by a preliminary one
             if same and all(shots[i].keys == shot.keys for i in same):
                 if all(shots[i].final == shot.final for i in same):
-                    return None, False, None
+                    return Added(None, False)
                 new_solution = False
             gone = [shots[i] for i in same]
             for i in reversed(same):
@@ -178,7 +190,9 @@ class LiveIncidents:
                 # the final one goes where it would have gone first.
                 home = self._match(shot)
                 if home != inc_id and (home is not None or shots):
-                    if not shots:
+                    if shots:
+                        left = inc_id
+                    else:
                         del self._open[inc_id]
                         t = min(s.t0_ns for s in gone)
                         vacated = StoredIncident(inc_id, t, t, "retracted", math.nan, 0, 0, self._frame_name, (), True)
@@ -193,7 +207,7 @@ class LiveIncidents:
         shots.sort(key=lambda s: s.t0_ns)
         for k in shot.keys:
             self._by_key[k] = inc_id
-        return inc_id, new_solution, vacated
+        return Added(inc_id, new_solution, vacated, left)
 
     def _fits(self, shots: list[LiveShot], shot: LiveShot) -> bool:
         """Whether ``shot`` is of the kind of the incident of ``shots``, by ``salvo analyze``'s

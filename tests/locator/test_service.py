@@ -228,3 +228,45 @@ def test_echoes_after_a_final_shot_are_searched_in_its_shadow(tmp_path, rng):
     assert {f"{d.sensor_id}:{d.seq}" for d in job.context} >= {f"{d.sensor_id}:1" for d in blasts if d.sensor_id in west}
     (alone,) = svc._search([job._replace(context=())])
     assert len(alone) == 1 and np.linalg.norm(alone[0].pos_m[:2] - image[:2]) < 5.0
+
+
+def test_a_shot_only_a_final_search_found_is_announced_and_its_delay_reported_apart(tmp_path, rng):
+    # A round whose arrivals first went to aliases is found by a final search, seconds after
+    # its last detection: it is announced, and its delay is not the preliminary alerts' latency.
+    from locator.service_incidents import live_shot
+
+    ids, pos = make_site(tmp_path, rng)
+    svc = make_service(tmp_path)
+    now = time.time_ns()
+    dets = hear_shot(ids, pos, np.array([300.0, 200.0, 1.5]), now - 60 * NS, rng)
+    for d in dets:
+        svc._received[f"{d.sensor_id}:{d.seq}"] = now - 2 * NS
+    (shots,) = svc._search(svc._jobs([dets]))
+    svc._apply([live_shot(shots[0], False)], found=True)
+    assert svc.hub.published == 1 and len(svc.latencies_s) == 0
+    assert len(svc.found_latencies_s) == 1 and 2.0 <= svc.found_latencies_s[0] < 10.0
+    health = svc.health()
+    assert health["counters"]["shots_found_late"] == 1 and health["found_latency_s"]["p50"] >= 2.0
+
+
+def test_the_incident_a_final_solution_leaves_is_announced_again(tmp_path, rng):
+    # An alias's preliminary solution joined an incident 400 m from its gun; its final solution
+    # moves to the gun's incident.  The incident it left is announced again with one shot fewer.
+    from locator.service_incidents import LiveShot
+
+    make_site(tmp_path, rng)
+    svc = make_service(tmp_path, incident_gap_s=10.0)
+    t = time.time_ns() - 60 * NS
+
+    def at(dt_s, x, tag, final):
+        keys = frozenset(f"S{j}:{tag}" for j in range(8))
+        return LiveShot(t + int(dt_s * NS), (x, 0.0, 1.5), 1.0, keys, tuple(f"S{j}" for j in range(8)), 0.9, final)
+
+    svc._apply([at(1.0, 0.0, 1, True)], finalising=True)
+    svc._apply([at(1.5, 400.0, 3, True)], finalising=True)
+    svc._apply([at(0.9, 405.0, 2, False)])  # the alias, beside the other gun
+    _, before = svc.hub.subscribe(0)
+    svc._apply([at(1.07, 0.0, 2, True)], finalising=True)
+    _, alerts = svc.hub.subscribe(before[-1].seq)
+    counts = {a.incident.id: a.incident.n_shots for a in alerts}
+    assert sorted(counts.values()) == [1, 2] and len(counts) == 2

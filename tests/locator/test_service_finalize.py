@@ -91,7 +91,7 @@ def test_incidents_held_open_while_their_final_search_runs():
     _, dets = _setup()
     inc = LiveIncidents(CartesianFrame(), "local", gap_s=2.0, radius_m=300.0)
     prelim = _shot(10 * NS, dets)
-    inc_id, _, _ = inc.add(prelim)
+    inc_id = inc.add(prelim).incident_id
     long_after = 10 * NS + 30 * NS  # past the give-up age of never-confirmed shots
     assert inc.due(long_after, hold=prelim.keys) == []
     assert inc.due(long_after) == [inc_id]
@@ -128,9 +128,22 @@ def test_a_final_solution_leaves_the_incident_its_alias_opened():
     # a preliminary alias 400 m off opened an incident; its final solution is a round of the
     # burst: it joins the burst's incident, and the alias's incident, now empty, is retracted
     inc = LiveIncidents(CartesianFrame(), "local", gap_s=10.0, radius_m=150.0)
-    burst, _, _ = inc.add(_at(1.0, (0.0, 0.0), {f"S{j}:1" for j in range(8)}, True))
-    alias, _, _ = inc.add(_at(0.9, (400.0, 0.0), {f"S{j}:2" for j in range(8)}, False))
+    burst = inc.add(_at(1.0, (0.0, 0.0), {f"S{j}:1" for j in range(8)}, True)).incident_id
+    alias = inc.add(_at(0.9, (400.0, 0.0), {f"S{j}:2" for j in range(8)}, False)).incident_id
     assert alias != burst
-    home, _, vacated = inc.add(_at(1.07, (0.0, 0.0), {f"S{j}:2" for j in range(8)}, True))
+    home, _, vacated, left = inc.add(_at(1.07, (0.0, 0.0), {f"S{j}:2" for j in range(8)}, True))
     assert home == burst and vacated is not None and vacated.id == alias and vacated.cls == "retracted"
-    assert inc.open_ids == [burst]
+    assert left is None and inc.open_ids == [burst]
+
+
+def test_an_incident_a_final_solution_leaves_is_brought_up_to_date():
+    # the alias's incident also holds a true shot of its own: it stays open, one shot fewer,
+    # and add says so, so that its alert no longer counts the shot that left
+    inc = LiveIncidents(CartesianFrame(), "local", gap_s=10.0, radius_m=150.0)
+    burst = inc.add(_at(1.0, (0.0, 0.0), {f"S{j}:1" for j in range(8)}, True)).incident_id
+    alias = inc.add(_at(0.9, (400.0, 0.0), {f"S{j}:2" for j in range(8)}, False)).incident_id
+    assert inc.add(_at(1.5, (410.0, 0.0), {f"S{j}:3" for j in range(8)}, True)).incident_id == alias
+    assert inc.snapshot(alias).n_shots == 2
+    home, _, vacated, left = inc.add(_at(1.07, (0.0, 0.0), {f"S{j}:2" for j in range(8)}, True))
+    assert home == burst and vacated is None and left == alias
+    assert inc.snapshot(alias).n_shots == 1 and inc.snapshot(burst).n_shots == 2

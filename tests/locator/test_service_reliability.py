@@ -1,7 +1,6 @@
 """At-least-once delivery end to end: real node uplinks with disk spools, a locator killed with SIGKILL
 in the middle of a burst and started again, and a node that was offline for minutes catching up."""
 
-import os
 import signal
 import socket
 import subprocess
