@@ -45,6 +45,8 @@ from sensor_node.protocol import Detection, Heartbeat
 log = logging.getLogger("salvo.locator")
 #: Most earlier shots a search gets as patterns to repeat (a 30-round burst and a second gun).
 MAX_PRIOR = 40
+#: Best-connected vertices whose neighbourhoods ``has_triangle`` searches before its exact test.
+TRIANGLE_TRIES = 16
 from salvo.utc import NS_PER_S as NS  # ns per s
 
 
@@ -501,27 +503,28 @@ class LocatorService:
             return True
         s = np.fromiter((self._index[d.sensor_id] for d in pool), np.int64, len(pool))
         t = np.fromiter((d.t_ns for d in pool), np.int64, len(pool))
-        adj = self._gate(t, s, t, s) & (s[:, None] != s[None, :])
         where = {(d.sensor_id, d.seq): i for i, d in enumerate(pool)}
         for d in new:
             i = where.get((d.sensor_id, d.seq))
             if i is None:
                 continue
-            nb = np.flatnonzero(adj[i])
-            sub = adj[np.ix_(nb, nb)]
+            # Only the new detection's neighbours are gated with one another: a burst's pool
+            # holds hundreds of detections, and the whole pool's gate would be its square.
+            nb = np.flatnonzero(self._gate(t[i : i + 1], s[i : i + 1], t, s)[0] & (s != s[i]))
+            if nb.size < m:
+                continue
+            sub = self._gate(t[nb], s[nb], t[nb], s[nb]) & (s[nb][:, None] != s[nb][None, :])
+            deg = sub.sum(axis=1)
             alive = np.ones(nb.size, dtype=bool)
             while True:  # peel vertices with too few neighbours left
-                deg = sub[:, alive].sum(axis=1)
                 drop = alive & (deg < m - 1)
                 if not drop.any():
                     break
                 alive &= ~drop
+                deg -= sub[:, drop].sum(axis=1)
             if alive.sum() < m:
                 continue
-            if m < 3:
-                return True
-            a = sub[np.ix_(alive, alive)].astype(np.int32)
-            if ((a @ a) * a).any():
+            if m < 3 or has_triangle(sub[np.ix_(alive, alive)]):
                 return True
         return False
 
@@ -752,6 +755,23 @@ def stream_clock(config: ServiceConfig):
         return epoch + int((time.time_ns() - epoch) * speed)
 
     return now
+
+
+def has_triangle(adj: np.ndarray) -> bool:
+    """Whether the graph of the symmetric boolean adjacency ``adj`` (n, n) has a triangle.
+
+    A busy pool's graph is dense and a triangle lies among the neighbours of almost any
+    well-connected vertex: those of the best-connected few are tried first (each costs its
+    degree squared); only then the exact test over every edge, ``(A @ A) * A`` in float32
+    (BLAS; an integer product is not), whose cost is n cubed.
+    """
+    order = np.argsort(-adj.sum(axis=1), kind="stable")
+    for v in order[:TRIANGLE_TRIES]:
+        nb = np.flatnonzero(adj[v])
+        if nb.size >= 2 and adj[np.ix_(nb, nb)].any():
+            return True
+    a = adj.astype(np.float32)
+    return bool(((a @ a) * a).any())
 
 
 def _quantiles(values) -> dict[str, float | None]:
