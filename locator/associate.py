@@ -933,7 +933,7 @@ class _Search:
             # rounds are taken as repeats and what is left of its wavefronts lines up into
             # aliases easily: a new source there must be that much stronger.
             t0 = float(sol.t0_s)
-            need += self._burst_extra(t0)
+            need += self._burst_extra(t0, float(self.t[used].min()))
             ev = self.evidence(pos, float(sol.t0_s), res, used, sol.wind_mps)
             if (ev < need and strength >= cfg.support_min_strength_db
                     and np.count_nonzero(self._hearing(pos, None)) <= cfg.support_max_sensors):
@@ -1327,13 +1327,24 @@ class _Search:
         cfg = self.cfg
         return cfg.min_evidence if cfg.min_evidence is not None else 8.0 + 0.75 * min(len(self.table.ids), 16)
 
-    def _burst_extra(self, t0: float) -> float:
+    def _burst_extra(self, t0: float, heard: float | None = None) -> float:
         """The evidence a new source emitting at ``t0`` (s) needs beyond ``min_evidence``:
-        ``burst_extra_evidence`` while a remembered place is firing (a round within
-        ``burst_window_s``), else 0."""
-        cfg = self.cfg
-        if any(min(abs(t0 - r) for r in q.rounds) <= cfg.burst_window_s for q in self.patterns):
-            return cfg.burst_extra_evidence
+        ``burst_extra_evidence`` while a remembered place is firing, else 0.
+
+        Firing: a round within ``burst_window_s`` of ``t0``, or, given ``heard`` (the
+        source's first arrival, s), the round's first arrival within ``burst_window_s`` of
+        it.  What makes aliases easy is the burst's arrivals and echoes filling the sensors'
+        streams; a source far off (1 km: 3 s of travel) that would emit a second before the
+        first round is heard among them all the same.
+        """
+        cfg, w = self.cfg, self.cfg.burst_window_s
+        for q in self.patterns:
+            if min(abs(t0 - r) for r in q.rounds) <= w:
+                return cfg.burst_extra_evidence
+            if heard is not None:
+                lead = float(q.delay.min()) if q.delay.size else 0.0
+                if min(abs(heard - r - lead) for r in q.rounds) <= w:
+                    return cfg.burst_extra_evidence
         return 0.0
 
     def _hopeless(self, anchor: int, mem: np.ndarray) -> bool:
@@ -1350,7 +1361,7 @@ class _Search:
                              self.wind, np.ascontiguousarray(mem, dtype=np.int64), self.t, self.sens, self.strength,
                              self.cfg.detection_probability, rng, self._rate_key, self._rate_base, self._rate_str,
                              self.cfg.tolerance_s, RATE_HALF_S, self._gate_s)
-        return ev < self._need() + self._burst_extra(float(t0)) - HOPELESS_NATS
+        return ev < self._need() + self._burst_extra(float(t0), float(self.t[mem].min())) - HOPELESS_NATS
 
     def _aloft(self, got: _Found) -> _Found:
         """``got``, or the same arrivals' source high above it when that explains them much better

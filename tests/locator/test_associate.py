@@ -877,3 +877,21 @@ def test_a_ghost_of_a_burst_far_from_it_yields_the_burst_its_arrivals(monkeypatc
     monkeypatch.setattr(A, "RIVAL_T0_S", 0.1)
     t0, err = rounds()
     assert len(t0) > 8 and max(err) > 200.0
+
+
+def test_a_far_source_heard_during_a_burst_needs_the_burst_extra(rng):
+    # A source 1 km off that would emit over a second before a burst's first round is heard
+    # 3 s later, among the burst's arrivals and echoes, where aliases line up easily: it
+    # needs the burst's extra evidence as a source emitting during the burst does.
+    s, _, truth = _burst_search(rng, 10**9)
+    s.run()
+    assert s.patterns
+    place = s.patterns[0]
+    first = min(place.rounds)
+    heard_first = first + float(place.delay.min())
+    extra = s.cfg.burst_extra_evidence
+    assert s._burst_extra(first + 0.1) == extra
+    early = first - 1.5 * s.cfg.burst_window_s
+    assert s._burst_extra(early) == 0.0
+    assert s._burst_extra(early, heard=heard_first + 0.2) == extra  # far off: heard during the burst
+    assert s._burst_extra(early, heard=early + 0.05) == 0.0  # near: fired and heard before it
