@@ -883,7 +883,7 @@ def test_a_far_source_heard_during_a_burst_needs_the_burst_extra(rng):
     # A source 1 km off that would emit over a second before a burst's first round is heard
     # 3 s later, among the burst's arrivals and echoes, where aliases line up easily: it
     # needs the burst's extra evidence as a source emitting during the burst does.
-    s, _, truth = _burst_search(rng, 10**9)
+    s, _, _ = _burst_search(rng, 10**9)
     s.run()
     assert s.patterns
     place = s.patterns[0]

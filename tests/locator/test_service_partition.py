@@ -31,7 +31,15 @@ def test_has_triangle_agrees_with_brute_force(rng):
         ring = np.zeros((n, n), dtype=bool)
         ring[np.arange(n), (np.arange(n) + 1) % n] = True
         graphs.append(ring | ring.T)
+    # a triangle only among the least-connected vertices, beside a dense bipartite graph:
+    # the quick look at the best-connected ones misses it, the exact test must not
+    big = np.zeros((43, 43), dtype=bool)
+    half = np.arange(40) < 20
+    big[:40, :40] = half[:, None] != half[None, :]
+    big[40:, 40:] = ~np.eye(3, dtype=bool)
+    graphs.append(big)
     answers = [has_triangle(a) for a in graphs]
+    assert answers[-1]
     assert answers == [_brute_triangle(a) for a in graphs]
     assert any(answers) and not all(answers)
 
