@@ -59,16 +59,21 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-evidence", type=float, default=None,
                    help="log-likelihood ratio, source against chance, a shot needs (default 8 + 0.75 x sensors; a 4-6 sensor "
                         "array cannot reach that and needs about 10)")
+    p.add_argument("--max-sigma-ms", type=float, default=None,
+                   help="leave out detections whose onset was timed worse than this, ms, before the clock's "
+                        "sigma is added (default none; on a noisy street 0.5 drops the slow-rising triggers "
+                        "of traffic and voices and keeps muzzle blasts)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
 def _config(args: argparse.Namespace):
     from locator.analyze import AnalyzeConfig
 
-    return AnalyzeConfig(), {k: v for k, v in (("tolerance_s", None if args.tolerance_ms is None else
-                                                  args.tolerance_ms / 1e3),
-                                                 ("min_sensors", args.min_sensors),
-                                                 ("min_evidence", args.min_evidence)) if v is not None}
+    limit = None if args.max_sigma_ms is None else args.max_sigma_ms / 1e3
+    tol = None if args.tolerance_ms is None else args.tolerance_ms / 1e3
+    overrides = {k: v for k, v in (("tolerance_s", tol), ("min_sensors", args.min_sensors),
+                                   ("min_evidence", args.min_evidence)) if v is not None}
+    return AnalyzeConfig(max_pick_sigma_s=limit), overrides
 
 
 def _run(args: argparse.Namespace, kind: str) -> int:

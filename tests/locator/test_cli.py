@@ -15,15 +15,17 @@ SENSORS = {f"S{i}": np.array(p, float) for i, p in
            enumerate([(0, 0, 6), (260, 10, 8), (10, 250, 5), (270, 260, 9), (130, -60, 7), (-60, 130, 6)])}
 
 
-def _write_inputs(tmp_path, shots, broken=False):
+def _write_inputs(tmp_path, shots, broken=False, sigma_s=()):
     (tmp_path / "sensors.csv").write_text("sensor_id,x_m,y_m,z_m\n" + "".join(
         f"{k},{p[0]},{p[1]},{p[2]}\n" for k, p in SENSORS.items()))
     (tmp_path / "site.json").write_text(json.dumps({"temperature_c": 20.0, "ground_z_m": 0.0}))
     lines = []
-    for t0, src in shots:
+    for j, (t0, src) in enumerate(shots):
+        sig = {"sigma_s": sigma_s[j]} if j < len(sigma_s) else {}
         for k, p in SENSORS.items():
             t = T0 + int((t0 + np.linalg.norm(p - src) / 343.2) * 1e9)
-            lines.append(json.dumps({"sensor_id": k, "t_utc": format_utc_ns(t, 9), "snr_db": 30.0, "kind": "blast"}))
+            lines.append(json.dumps({"sensor_id": k, "t_utc": format_utc_ns(t, 9), "snr_db": 30.0, "kind": "blast",
+                                     **sig}))
     if broken:
         lines.insert(2, '{"sensor_id": "S1", "t_utc": ')
     (tmp_path / "d.jsonl").write_text("\n".join(lines) + "\n")
@@ -40,6 +42,28 @@ def test_locate_writes_results_geojson_and_plot(tmp_path, capsys):
     assert abs(doc["incidents"][0]["shots"][0]["x_m"] - 120.0) < 1.0
     assert len(json.loads((tmp_path / "r.geojson").read_text())["features"]) == 2
     assert (tmp_path / "m.png").stat().st_size > 1000
+
+
+def test_max_sigma_leaves_out_the_sources_timed_too_loosely(tmp_path):
+    # a sharp blast and, 1 s later, a slow-rising sound heard as well by every sensor; the sensors'
+    # clocks are "unknown" (1 ms of sigma each): the limit is on the onset's own timing
+    _write_inputs(tmp_path, [(0.5, np.array([120.0, 130.0, 1.5])), (1.5, np.array([40.0, 200.0, 1.5]))],
+                  sigma_s=(0.0001, 0.003))
+    args = ["locate", str(tmp_path / "d.jsonl"), "--sensors", str(tmp_path / "sensors.csv"), "--out",
+            str(tmp_path / "r.json"), "--min-evidence", "8", "--quiet"]
+    assert main(args) == 0
+    both = [s for inc in json.loads((tmp_path / "r.json").read_text())["incidents"] for s in inc["shots"]]
+    assert len(both) == 2
+    assert main(args + ["--max-sigma-ms", "0.5"]) == 0
+    kept = [s for inc in json.loads((tmp_path / "r.json").read_text())["incidents"] for s in inc["shots"]]
+    assert len(kept) == 1 and abs(kept[0]["x_m"] - 120.0) < 1.0
+
+
+def test_a_limit_that_is_not_positive_exits_2_naming_it(tmp_path, capsys):
+    _write_inputs(tmp_path, [(0.5, np.array([120.0, 130.0, 1.5]))])
+    assert main(["locate", str(tmp_path / "d.jsonl"), "--sensors", str(tmp_path / "sensors.csv"), "--out",
+                 str(tmp_path / "r.json"), "--max-sigma-ms", "0", "--quiet"]) == 2
+    assert "max_pick_sigma_s must be > 0" in capsys.readouterr().err
 
 
 def test_broken_line_exits_2_naming_the_line_unless_keep_going(tmp_path, capsys):
