@@ -16,8 +16,8 @@ number of gunfire shots equals ``num_rounds``.
 
 Usage:  python benchmarks/bench_pittsburgh.py [--fp FP1,FP2,FP3] [--tolerance-ms X] [--min-evidence E]
         [--max-sigma-ms S] [--cache DIR]
-Quoted figures: --tolerance-ms 25 --min-evidence 7 --max-sigma-ms 0.5 for (b) (chosen on FP1+FP2; FP3 is
-unseen; session 11).  Before session 11: --tolerance-ms 25 --min-evidence 12.
+Quoted figures: --tolerance-ms 25 --min-evidence 7 --max-sigma-ms 0.5 --set min_sensors=3 for (b) (chosen on
+FP1+FP2; FP3 is unseen; session 11).  Before session 11: --tolerance-ms 25 --min-evidence 12.
 ``--cache`` keeps the detector's output per test (the detector is the slow part); a cache made by
 other detector code is not used, and is written again (``benchmarks/_cache.py``).
 """
