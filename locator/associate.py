@@ -156,6 +156,10 @@ CADENCE_ROUNDS = 1
 CADENCE_JITTER = 0.2
 CADENCE_MAX_S = 0.2
 CADENCE_FRACTION = 0.35
+#: Rounds after a candidate that ``_Search._train`` looks for on its beat.
+TRAIN_BEATS = 4
+#: ... each within this much of its beat, s (a gun's cycle varies by a few ms).
+TRAIN_SLACK_S = 0.006
 #: Most candidate repeats scored by ``_Search.pattern_support`` (a 3-round string has 2).
 SUPPORT_TRIES = 4
 #: At most this share of a repeat's matching detections may be ones an accepted shot took.
@@ -1202,15 +1206,91 @@ class _Search:
                 for k in short.tolist():
                     if not ok[k] and own_beat and n_fit[k] >= on_beat and _on_cadence(rounds, float(shift[k])):
                         ok[k] = True
+            train = self._train(place, shift, mem, res, n_fit, p_hear) if own_beat else set()
+            ok[list(train)] = True
             good = np.flatnonzero(ok)
             if good.size == 0:
                 continue
             k = good[np.argmin(shift[good])]
             if best is None or shift[k] < best[0]:
                 sel = mem[k] >= 0
-                bonus = self.cfg.cadence_bonus if own_beat and _on_cadence(rounds, float(shift[k])) else 0.0
+                beat_known = own_beat and (_on_cadence(rounds, float(shift[k])) or int(k) in train)
+                bonus = self.cfg.cadence_bonus if beat_known else 0.0
                 best = (shift[k], mem[k][sel], res[k][sel], anc[k], p_k.get(int(k), p_hear), float(pos[2]), bonus)
         return best
+
+    def _train(self, place: _Place, shift: np.ndarray, mem: np.ndarray, res: np.ndarray, n_fit: np.ndarray,
+               p_hear: np.ndarray) -> set[int]:
+        """The candidates (indices into ``shift``) that open automatic fire from ``place``: each
+        is then taken as a round on a known beat (``cadence_bonus``).
+
+        A gun that fired and then opens up automatically puts its rounds on one beat,
+        ``MIN_ROUND_S``-``CADENCE_MAX_S`` apart.  A second gun firing between them deafens many
+        sensors to some rounds and fills the streams with arrivals: the first rounds after the
+        place's last may be lost, and each later one may fall short of ``min_evidence`` as a
+        lone repeat, while the train of them would not (chance line-ups keep no beat).  A
+        candidate with the evidence a round on a known beat needs, taken as the ``m``-th round
+        after the place's last (``m <= TRAIN_BEATS``), is followed beat by beat (each within
+        ``TRAIN_SLACK_S``, none sharing a detection) while the best candidate there adds
+        evidence (its repeat evidence less the log of the candidates there).  The train must
+        hold three rounds in a row (the candidate, those after it, and the place's last round
+        when ``m`` is 1), and what the rounds after the candidate add, less the log of the
+        trains tried, must be worth ``cadence_bonus``.  Once two rounds are in on a beat,
+        ``_on_cadence`` takes over.
+        """
+        if TRAIN_BEATS <= 0 or not self.cfg.cadence_bonus:
+            return set()
+        cfg = self.cfg
+        mine = sorted(place.rounds)
+        last = mine[-1]
+        if len(mine) >= 2 and last - mine[-2] <= CADENCE_MAX_S:  # already firing on a beat: _on_cadence
+            return set()
+        c = np.flatnonzero((n_fit >= cfg.min_sensors) & (shift > last + 0.5 * MIN_ROUND_S)
+                           & (shift <= last + TRAIN_BEATS * CADENCE_MAX_S))
+        c_all = np.flatnonzero((n_fit >= cfg.min_sensors) & (shift > last + 0.5 * MIN_ROUND_S)
+                               & (shift <= last + (TRAIN_BEATS + 2) * CADENCE_MAX_S))
+        if c.size == 0 or c_all.size < 2:
+            return set()
+        ev = {}
+        for k in c_all.tolist():
+            sel = mem[k] >= 0
+            ev[k] = self.evidence(place.pos, float(shift[k]), res[k][sel], mem[k][sel], self.wind,
+                                  tol_s=cfg.repeat_tolerance_s, floor_s=REPEAT_FLOOR_S, p_hear=p_hear)
+        t_all = shift[c_all]
+        # as much as a round on a known beat needs, and a train worth as much as knowing it
+        need = self._need() - cfg.repeat_bonus - cfg.cadence_bonus
+        cost = math.log(TRAIN_BEATS * c.size)
+        out: set[int] = set()
+        for a in c.tolist():
+            if ev[a] < need:
+                continue
+            best_sup = -math.inf
+            for m in range(1, TRAIN_BEATS + 1):
+                beat = (float(shift[a]) - last) / m
+                if not MIN_ROUND_S <= beat <= CADENCE_MAX_S:
+                    continue
+                taken = set(mem[a][mem[a] >= 0].tolist())
+                t_prev, sup, hits = float(shift[a]), -cost, 0
+                for _ in range(TRAIN_BEATS):
+                    want = t_prev + beat
+                    near = c_all[np.abs(t_all - want) <= min(CADENCE_JITTER * beat, TRAIN_SLACK_S)]
+                    near = [k for k in near.tolist() if not taken & set(mem[k][mem[k] >= 0].tolist())]
+                    gain = [ev[k] for k in near]
+                    if not near or max(gain) - math.log(len(near)) <= 0:
+                        break
+                    k = near[int(np.argmax(gain))]
+                    sup += ev[k] - math.log(len(near))
+                    taken |= set(mem[k][mem[k] >= 0].tolist())
+                    t_prev = float(shift[k])
+                    hits += 1
+                # three rounds in a row on the beat: the candidate, the rounds after it and the
+                # place's last round when it is the one just before
+                if hits + 1 + (m == 1) < 3:
+                    continue
+                best_sup = max(best_sup, sup)
+            if best_sup >= cfg.cadence_bonus:
+                out.add(a)
+        return out
 
     def _follows(self, place: _Place) -> bool:
         """Whether the last two rounds of ``place`` each follow a round of a place that started

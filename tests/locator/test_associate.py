@@ -357,6 +357,51 @@ def test_strength_ranks_echoes_below_the_next_round():
     assert 0 < s[2] < 10  # the next round stands out by what the last one decayed
 
 
+def _opening_burst(rng, heard=6):
+    """A gun heard by 11 of 16 sensors fires four aimed rounds 0.5 s apart, then opens up
+    automatically on the beat of the last (85 ms): the burst's first three rounds are lost (a
+    second gun's arrivals deafen every sensor) and each of the next three reaches only
+    ``heard`` of the 11.  Street noise, 20 detections a second per sensor.  Returns the
+    sensors, the detections, and the burst's rounds that were heard as (t0, position) pairs."""
+    sensors = _array(rng)
+    src = np.array([300.0, 250.0, 1.5])
+    near = sorted(sensors, key=lambda k: np.linalg.norm(sensors[k][:2] - src[:2]))[:11]
+    aimed = [(0.5 * k, src) for k in range(1, 5)]
+    t_auto = [2.0 + 0.085 * k + rng.normal(0, 0.002) for k in range(4, 7)]
+    dets = _stream(rng, {k: sensors[k] for k in near}, aimed, miss=0.0, echoes=0)
+    for t0 in t_auto:
+        for sid in rng.choice(near, size=heard, replace=False):
+            ta = t0 + np.linalg.norm(sensors[sid] - src) / C + rng.normal(0, 0.0002)
+            dets.append(Detection(sid, T_BASE + int(ta * 1e9), sigma_s=0.0005, snr_db=rng.normal(30, 3), kind="blast"))
+    for sid in sensors:
+        dets += [Detection(sid, T_BASE + int(t * 1e9), sigma_s=0.001, snr_db=rng.normal(12, 3))
+                 for t in rng.uniform(0, 4.0, 80)]
+    dets.sort(key=lambda d: d.t_ns)
+    return sensors, dets, aimed, [(t, src) for t in t_auto]
+
+
+def test_a_burst_whose_first_rounds_were_lost_is_found_by_its_beat(monkeypatch):
+    """Each of the burst's rounds that were heard matches too few sensors to repeat the gun's
+    place on its own (``min_evidence`` raised so that a lone repeat needs more than it has),
+    but they keep one beat after the gun's last aimed round, and as a train they are taken
+    (``_Search._train``); without it none is.  Nothing else becomes a shot."""
+    import locator.associate as assoc
+
+    found, found_without, aimed_found, other = 0, 0, 0, 0
+    cfg = AssociationConfig(tolerance_s=0.006, min_evidence=30.0)
+    for seed in range(4):
+        sensors, dets, aimed, burst = _opening_burst(np.random.default_rng(seed))
+        shots = associate(dets, sensors, cfg)
+        got = sum(e is not None and e < 2.0 for e in _match(shots, burst))
+        hit = sum(e is not None and e < 2.0 for e in _match(shots, aimed))
+        found, aimed_found, other = found + got, aimed_found + hit, other + len(shots) - got - hit
+        with monkeypatch.context() as m:
+            m.setattr(assoc, "TRAIN_BEATS", 0)
+            found_without += sum(e is not None for e in _match(associate(dets, sensors, cfg), burst))
+    assert aimed_found == 16 and other == 0
+    assert found >= 6 and found_without == 0, (found, found_without)
+
+
 def test_online_keeps_patterns_across_searches(rng):
     # a burst longer than a search step: later rounds repeat the patterns of rounds already
     # released, found the same way as offline
