@@ -41,7 +41,7 @@ class AnalyzeConfig:
     max_pick_sigma_s : float or None
         Detections whose onset was timed worse than this are left out before association, s
         (their ``sigma_s`` as detected or logged, before the sensor's clock sigma is added;
-        default None: none are).  A setting for a noisy street: there the detector also
+        an unknown one, NaN, is kept; default None: none are left out).  A setting for a noisy street: there the detector also
         triggers on slow-rising sounds (traffic, voices, rattles) whose onset it can time only
         to ms, while a muzzle blast rises in a few samples.  On the Pittsburgh FP1+FP2 audio
         0.0005 keeps 92% of the detections within 3 ms of ShotSpotter's own pulses and 3.6%
