@@ -80,6 +80,47 @@ def tuples_on_released(test) -> list[float]:
     return errs
 
 
+def sharpness(test, dets, limit_s: float) -> tuple[list[float], list[float], list[int]]:
+    """Onset sigmas (s) of the detections within 3 ms of one of ShotSpotter's tuple pulses at the
+    same released sensor and of all the others, and per round how many of its pulses on released
+    sensors have such a detection timed within ``limit_s``."""
+    near_s = 3e-3
+    rel = {s.serial for s in test.sensors}
+    by_sensor: dict[str, list] = {}
+    for d in dets:
+        by_sensor.setdefault(d.sensor_id, []).append(d)
+    pulses = [[q for q in shot if q.serial in rel] for shot in test.tuple_pulses()]
+    true_ids = set()
+    sharp_per_round = []
+    for shot in pulses:
+        n = 0
+        for q in shot:
+            hits = [d for d in by_sensor.get(q.serial, ()) if abs(d.t_ns - q.t_ns) * 1e-9 < near_s]
+            true_ids.update(id(d) for d in hits)
+            n += any(d.sigma_s <= limit_s for d in hits)
+        sharp_per_round.append(n)
+    sig_true = [d.sigma_s for d in dets if id(d) in true_ids]
+    sig_other = [d.sigma_s for d in dets if id(d) not in true_ids]
+    return sig_true, sig_other, sharp_per_round
+
+
+def steady_offsets(test) -> dict[str, list[float]]:
+    """Per released sensor, each round's arrival minus its straight-line delay from the survey at
+    the pulse positions, less the round's median over its sensors, s."""
+    rel = {s.serial for s in test.sensors}
+    src = np.asarray(test.survey.pos_m, dtype=float)
+    out: dict[str, list[float]] = {}
+    for shot in test.tuple_pulses():
+        t = np.array([q.t_ns * 1e-9 for q in shot])
+        d = np.array([np.linalg.norm(np.asarray(q.pos_m) - src) for q in shot]) / test.c_mps
+        r = (t - t[0]) - d
+        r -= np.median(r)
+        for q, v in zip(shot, r):
+            if q.serial in rel:
+                out.setdefault(q.serial, []).append(float(v))
+    return out
+
+
 def score(analysis, test, t_refs) -> tuple[list[float], bool, int]:
     """Per round the error (NaN when not found), whether the gunfire shot count is right, and
     how many gunfire shots there were."""
@@ -155,6 +196,10 @@ def main() -> int:
     ap.add_argument("--skip-audio", action="store_true", help="rows (a) and (c) only (the detector and (b) are slow)")
     ap.add_argument("--skip-pulses", action="store_true", help="rows (b) and (c) only")
     ap.add_argument("--verbose", action="store_true", help="one line per test")
+    ap.add_argument("--sharpness", action="store_true",
+                    help="also: onset sigmas of the detections at ShotSpotter's pulses and of the others, the rounds "
+                         "with 3 / 4 arrivals within --max-sigma-ms (0.5 if not given), and each sensor's steady "
+                         "offset from the straight-line delay at the survey")
     args = ap.parse_args()
     if not DATA.is_dir():
         print(f"no data at {DATA}; nothing to do")
@@ -171,7 +216,7 @@ def main() -> int:
     for test in iter_tests(DATA, fps):
         fp = test.firing_position
         r = rows.setdefault(fp, {"a": [], "a_cnt": [], "a_shots": [], "b": [], "b_cnt": [], "b_shots": [], "c": [],
-                                 "n": 0})
+                                 "n": 0, "sig_true": [], "sig_other": [], "sharp": [], "offsets": {}})
         r["n"] += test.survey.num_rounds
         t_refs = reference_times(test)
         out = convert_test(test, Path(args.work) / fp / test.name)
@@ -199,6 +244,14 @@ def main() -> int:
                 write_detections(cache, dets)
         if not args.skip_audio:
             eb, cb, nb = run_audio(args, rs, dets, test, t_refs)
+            if args.sharpness:
+                st, so, per_round = sharpness(test, dets, (args.max_sigma_ms or 0.5) / 1e3)
+                r["sig_true"] += st
+                r["sig_other"] += so
+                r["sharp"] += per_round
+        if args.sharpness:
+            for k, v in steady_offsets(test).items():
+                r["offsets"].setdefault(k, []).extend(v)
         ec = tuples_on_released(test)
         r["a"] += ea
         r["a_cnt"].append(ca)
@@ -228,6 +281,24 @@ def main() -> int:
         print(f"{fp:6s} {'(a) locate/allpulses':22s} {summary(r['a'], r['a_cnt'], r['n'], r['a_shots'])}")
         print(f"{fp:6s} {'(b) analyze/audio':22s} {summary(r['b'], r['b_cnt'], r['n'], r['b_shots'])}")
         print(f"{fp:6s} {'(c) ShotSpotter tuples':22s} {summary(r['c'], None, r['n'])}")
+    if args.sharpness:
+        limit = (args.max_sigma_ms or 0.5) / 1e3
+        print(f"\nonset sigma, ms (p10 / p50 / p90), and the share timed within {1e3 * limit:g} ms; rounds with 3 / 4 "
+              f"such arrivals at ShotSpotter's pulses; each sensor's steady offset from the straight-line delay")
+        for fp, r in rows.items():
+            if r["sig_true"]:
+                a, b = np.array(r["sig_true"]) * 1e3, np.array(r["sig_other"]) * 1e3
+                sharp = np.array(r["sharp"])
+                print(f"{fp}: at pulses {np.percentile(a, 10):.2f} / {np.median(a):.2f} / {np.percentile(a, 90):.2f} "
+                      f"({100 * np.mean(a <= 1e3 * limit):.1f}% of {a.size}); others {np.percentile(b, 10):.2f} / "
+                      f"{np.median(b):.2f} / {np.percentile(b, 90):.2f} ({100 * np.mean(b <= 1e3 * limit):.1f}% of "
+                      f"{b.size}); rounds with >= 3: {int(np.sum(sharp >= 3))}, >= 4: {int(np.sum(sharp >= 4))} "
+                      f"of {sharp.size}")
+            med = [1e3 * float(np.median(v)) for v in r["offsets"].values()]
+            spread = [1e3 * float(np.std(v)) for v in r["offsets"].values() if len(v) > 2]
+            if med:
+                print(f"{fp}: sensors' steady offsets {min(med):+.1f} to {max(med):+.1f} ms, round-to-round scatter "
+                      f"median {np.median(spread):.1f} ms (max {max(spread):.1f})")
     print("\n(c) is ShotSpotter's own pulse grouping, restricted to the released sensors at their sidecar positions,"
           "\n    solved by locator.solve (the fair bar for (b)); columns: rounds found, median/p90 error of found rounds"
           "\n    (m), share of all rounds within 15 m, share of tests with the exact gunfire shot count, gunfire"
