@@ -17,7 +17,9 @@ number of gunfire shots equals ``num_rounds``.
 Usage:  python benchmarks/bench_pittsburgh.py [--fp FP1,FP2,FP3] [--tolerance-ms X] [--min-evidence E]
         [--max-sigma-ms S] [--cache DIR]
 Quoted figures: --tolerance-ms 25 --min-evidence 7 --max-sigma-ms 0.5 --set min_sensors=3 for (b) (chosen on
-FP1+FP2; FP3 is unseen; session 11).  Before session 11: --tolerance-ms 25 --min-evidence 12.
+FP1+FP2; FP3 is unseen; session 11), with and without --pool-positions (session 12: each sensor at the
+median of its sidecar fixes over the firing position's tests, as ``salvo convert-shotspotter
+--pool-positions`` writes them).  Before session 11: --tolerance-ms 25 --min-evidence 12.
 ``--cache`` keeps the detector's output per test (the detector is the slow part); a cache made by
 other detector code is not used, and is written again (``benchmarks/_cache.py``).
 """
@@ -37,7 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from locator.analyze import AnalyzeConfig, detect_recordings, locate_detections, site_configs  # noqa: E402
 from locator.detections_io import read_detections, write_detections  # noqa: E402
-from locator.pittsburgh import convert_test, iter_tests  # noqa: E402
+from locator.pittsburgh import convert_test, iter_tests, pooled_positions  # noqa: E402
 from locator.recording_set import load_recording_set, load_sensors  # noqa: E402
 from locator.solve import solve  # noqa: E402
 
@@ -62,9 +64,11 @@ def reference_times(test) -> list[int]:
     return out
 
 
-def tuples_on_released(test) -> list[float]:
-    """ShotSpotter's tuples restricted to the released sensors at sidecar positions: error per round, m."""
-    side = {s.serial: s.pos_m for s in test.sensors}
+def tuples_on_released(test, positions=None) -> list[float]:
+    """ShotSpotter's tuples restricted to the released sensors at sidecar positions (``positions``:
+    the pooled ones, :func:`locator.pittsburgh.pooled_positions`): error per round, m."""
+    side = {s.serial: s.pos_m if positions is None else positions[(test.firing_position, s.serial)]
+            for s in test.sensors}
     errs = []
     for shot in test.tuple_pulses():
         q = [x for x in shot if x.serial in side]
@@ -196,6 +200,9 @@ def main() -> int:
     ap.add_argument("--skip-audio", action="store_true", help="rows (a) and (c) only (the detector and (b) are slow)")
     ap.add_argument("--skip-pulses", action="store_true", help="rows (b) and (c) only")
     ap.add_argument("--verbose", action="store_true", help="one line per test")
+    ap.add_argument("--pool-positions", action="store_true",
+                    help="(b) and (c): each sensor at the median of its sidecar fixes over the firing position's "
+                         "tests (salvo convert-shotspotter --pool-positions), not each test's own fix")
     ap.add_argument("--sharpness", action="store_true",
                     help="also: onset sigmas of the detections at ShotSpotter's pulses and of the others, the rounds "
                          "with 3 / 4 arrivals within --max-sigma-ms (0.5 if not given), and each sensor's steady "
@@ -213,13 +220,14 @@ def main() -> int:
             old.unlink()
     rows: dict[str, dict[str, list]] = {}
     t_start = time.perf_counter()
+    positions = pooled_positions(iter_tests(DATA, fps)) if args.pool_positions else None
     for test in iter_tests(DATA, fps):
         fp = test.firing_position
         r = rows.setdefault(fp, {"a": [], "a_cnt": [], "a_shots": [], "b": [], "b_cnt": [], "b_shots": [], "c": [],
                                  "n": 0, "sig_true": [], "sig_other": [], "sharp": [], "offsets": {}})
         r["n"] += test.survey.num_rounds
         t_refs = reference_times(test)
-        out = convert_test(test, Path(args.work) / fp / test.name)
+        out = convert_test(test, Path(args.work) / fp / test.name, positions)
         # (a) locate on allpulses
         ea, ca, na, eb, cb, nb = [np.nan] * len(t_refs), False, 0, [np.nan] * len(t_refs), False, 0
         sset_p = load_sensors(out / "pulses" / "sensors.csv", need_audio=False)
@@ -252,7 +260,7 @@ def main() -> int:
         if args.sharpness:
             for k, v in steady_offsets(test).items():
                 r["offsets"].setdefault(k, []).extend(v)
-        ec = tuples_on_released(test)
+        ec = tuples_on_released(test, positions)
         r["a"] += ea
         r["a_cnt"].append(ca)
         r["a_shots"].append(na)
@@ -299,7 +307,10 @@ def main() -> int:
             if med:
                 print(f"{fp}: sensors' steady offsets {min(med):+.1f} to {max(med):+.1f} ms, round-to-round scatter "
                       f"median {np.median(spread):.1f} ms (max {max(spread):.1f})")
-    print("\n(c) is ShotSpotter's own pulse grouping, restricted to the released sensors at their sidecar positions,"
+    where = ("each sensor's sidecar fixes pooled over the firing position's tests (median)" if args.pool_positions
+             else "each test's own sidecar fixes")
+    print(f"\nsensor positions for (b) and (c): {where}")
+    print("(c) is ShotSpotter's own pulse grouping, restricted to the released sensors at their sidecar positions,"
           "\n    solved by locator.solve (the fair bar for (b)); columns: rounds found, median/p90 error of found rounds"
           "\n    (m), share of all rounds within 15 m, share of tests with the exact gunfire shot count, gunfire"
           "\n    shots reported in all.")

@@ -47,6 +47,9 @@ def register(subparsers) -> None:
     c.add_argument("src", help="the release folder (holding FP1, FP2, ...) or one test folder")
     c.add_argument("out", help="output folder")
     c.add_argument("--firing-positions", help="comma-separated subset, e.g. FP1,FP2")
+    c.add_argument("--pool-positions", action="store_true",
+                   help="place each sensor at the median of its sidecar position fixes over the converted tests of "
+                        "its firing position, instead of each test's own fix (which scatter by metres)")
     c.set_defaults(func=_convert)
 
 
@@ -148,9 +151,13 @@ def _convert(args: argparse.Namespace) -> int:
     src = Path(args.src)
     fps = tuple(s.strip() for s in args.firing_positions.split(",")) if args.firing_positions else None
     if (src / f"{src.name}.survey.json").exists():
+        if args.pool_positions:
+            from salvo.errors import ConfigError
+
+            raise ConfigError(f"--pool-positions needs the release folder (FP1, FP2, ...), not one test: {src}")
         test = load_test(src)
         done = [convert_test(test, Path(args.out) / test.firing_position / test.name)]
     else:
-        done = convert_release(src, args.out, fps)
+        done = convert_release(src, args.out, fps, pool_positions=args.pool_positions)
     print(f"salvo convert-shotspotter: {len(done)} test(s) -> {args.out}", file=sys.stderr)
     return 0

@@ -96,3 +96,29 @@ def test_convert_shotspotter_then_locate(pittsburgh, tmp_path, capsys):
              for s in i["shots"]]
     assert len(shots) == survey["num_rounds"] == 1
     assert np.hypot(shots[0]["x_m"] - survey["x_m"], shots[0]["y_m"] - survey["y_m"]) < 10.0
+
+
+def test_convert_shotspotter_pools_each_sensors_position_over_the_tests(pittsburgh, tmp_path, capsys):
+    import csv
+    import shutil
+
+    src = tmp_path / "release" / "FP1"
+    for name in ("test_004", "test_005", "test_006"):
+        shutil.copytree(pittsburgh / "FP1" / name, src / name)
+
+    def positions(out, name):
+        with open(out / "FP1" / name / "sensors.csv", newline="") as fh:
+            return {r["sensor_id"]: np.array([float(r[k]) for k in ("x_m", "y_m", "z_m")]) for r in csv.DictReader(fh)}
+
+    assert main(["convert-shotspotter", str(tmp_path / "release"), str(tmp_path / "own")]) == 0
+    assert main(["convert-shotspotter", str(tmp_path / "release"), str(tmp_path / "pooled"), "--pool-positions"]) == 0
+    own = {n: positions(tmp_path / "own", n) for n in ("test_004", "test_005", "test_006")}
+    pooled = {n: positions(tmp_path / "pooled", n) for n in ("test_004", "test_005", "test_006")}
+    serial = "SCP-00-BNQ-1409"  # released in all three
+    fixes = np.array([own[n][serial] for n in own])
+    assert np.ptp(fixes, axis=0).max() > 1.0  # the fixes differ by metres
+    for n in pooled:
+        np.testing.assert_allclose(pooled[n][serial], np.median(fixes, axis=0), atol=1e-3)
+    # one test alone has nothing to pool over
+    rc = main(["convert-shotspotter", str(src / "test_004"), str(tmp_path / "one"), "--pool-positions"])
+    assert rc == 2 and "--pool-positions needs the release folder" in capsys.readouterr().err
