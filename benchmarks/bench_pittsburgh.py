@@ -302,6 +302,10 @@ def main() -> int:
                       f"{np.median(b):.2f} / {np.percentile(b, 90):.2f} ({100 * np.mean(b <= 1e3 * limit):.1f}% of "
                       f"{b.size}); rounds with >= 3: {int(np.sum(sharp >= 3))}, >= 4: {int(np.sum(sharp >= 4))} "
                       f"of {sharp.size}")
+                # (b)'s rounds not within 15 m (missed or misplaced), by how many such arrivals they had
+                bad = sharp[~(np.array(r["b"]) <= 15.0)]
+                print(f"{fp}: (b)'s rounds not within 15 m: {bad.size}, of which with <= 3 such arrivals "
+                      f"{int(np.sum(bad <= 3))}, >= 4 {int(np.sum(bad >= 4))}")
             med = [1e3 * float(np.median(v)) for v in r["offsets"].values()]
             spread = [1e3 * float(np.std(v)) for v in r["offsets"].values() if len(v) > 2]
             if med:
