@@ -15,7 +15,7 @@ best time truth there is); its error is the distance to the survey.  "count ok":
 number of gunfire shots equals ``num_rounds``.
 
 Usage:  python benchmarks/bench_pittsburgh.py [--fp FP1,FP2,FP3] [--tolerance-ms X] [--min-evidence E]
-        [--max-sigma-ms S] [--cache DIR]
+        [--max-sigma-ms S] [--set FIELD=VALUE] [--pool-positions] [--sharpness] [--cache DIR]
 Quoted figures: --tolerance-ms 25 --min-evidence 7 --max-sigma-ms 0.5 --set min_sensors=3 for (b) (chosen on
 FP1+FP2; FP3 is unseen; session 11), with and without --pool-positions (session 12: each sensor at the
 median of its sidecar fixes over the firing position's tests, as ``salvo convert-shotspotter

@@ -512,7 +512,7 @@ class _Place(NamedTuple):
 
 class _Found(NamedTuple):
     """A hypothesis that cleared ``min_evidence``: the shot, its detections (indices) and its
-    evidence, nats."""
+    evidence, nats (a sparse array's new source: with its string's ``pattern_support``)."""
 
     shot: Shot
     used: np.ndarray
@@ -943,8 +943,9 @@ class _Search:
                     and np.count_nonzero(self._hearing(pos, None)) <= cfg.support_max_sensors):
                 # a sparse array's fit has few redundant arrivals: let the other rounds of a
                 # string from this place speak for it.  Counted whether or not the fit clears
-                # ``need`` alone, so that rival sources (``_challenge``) are compared on the same
-                # terms: an echo line-up that repeats with the string would otherwise outscore
+                # ``need`` alone (the support is never negative, so whether a hypothesis clears
+                # it is unchanged), so that rival sources (``_challenge``) that pass these gates
+                # are compared on the same terms: an echo line-up that repeats with the string would otherwise outscore
                 # the true arrivals that cleared the bar without asking (Pittsburgh FP2 test_033:
                 # 7.0 alone against 6.1 + 32.6, and the string was placed 90 m off).
                 ev += self.pattern_support(pos, used, t0, sol.wind_mps)

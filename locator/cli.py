@@ -44,7 +44,7 @@ def register(subparsers) -> None:
                     "sidecar positions (for salvo analyze) and pulses/ with every pulse as a detection log "
                     "(for salvo locate).",
     )
-    c.add_argument("src", help="the release folder (holding FP1, FP2, ...) or one test folder")
+    c.add_argument("src", help="the release folder (holding FP1, FP2, ...) or one test folder (not with --pool-positions)")
     c.add_argument("out", help="output folder")
     c.add_argument("--firing-positions", help="comma-separated subset, e.g. FP1,FP2")
     c.add_argument("--pool-positions", action="store_true",
@@ -152,9 +152,9 @@ def _convert(args: argparse.Namespace) -> int:
     fps = tuple(s.strip() for s in args.firing_positions.split(",")) if args.firing_positions else None
     if (src / f"{src.name}.survey.json").exists():
         if args.pool_positions:
-            from salvo.errors import ConfigError
+            from salvo.errors import InputError
 
-            raise ConfigError(f"--pool-positions needs the release folder (FP1, FP2, ...), not one test: {src}")
+            raise InputError(f"{src}: --pool-positions needs the release folder (holding FP1, FP2, ...), not one test")
         test = load_test(src)
         done = [convert_test(test, Path(args.out) / test.firing_position / test.name)]
     else:

@@ -90,7 +90,9 @@ class IncidentConfig:
     ground_z_m : float or None
         Ground height in the local frame, m; None: no aerial test.
     aerial_m : float
-        Height above ground from which a source is an aerial burst, m (default 15).
+        Height above ground from which a source is an aerial burst, m (default 15).  Its free
+        3D height is only tried with ``FREE_HEIGHT_MIN_SENSORS`` (8) arrivals or more: a burst
+        heard by fewer is aerial only if the association placed it aloft, else gunfire.
     min_p_gunshot : float
         Classifier vote (:func:`gunfire_vote`) below which an incident is ``"impulse"`` (default 0.5).
     c_mps : float
@@ -177,7 +179,7 @@ def _height_above_ground(shot, cfg: IncidentConfig) -> float:
     floor = cfg.timing_sigma_s
     sig = np.array([max(d.sigma_s, floor) if math.isfinite(d.sigma_s) else floor for d in shot.detections])
     sol = solve(shot.sensor_pos_m, toas, sig, mode="3d", c_mps=cfg.c_mps)
-    if not sol.ok:
+    if not sol.ok or np.count_nonzero(sol.used) < FREE_HEIGHT_MIN_SENSORS:  # the robust fit may drop some
         return math.nan
     sz = math.sqrt(max(float(sol.cov_m2[2, 2]), 0.0))
     # Height is only believed when freeing it explains the arrivals much better than the

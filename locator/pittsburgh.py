@@ -384,6 +384,11 @@ def pooled_positions(tests: Iterable[ReleaseTest]) -> dict[tuple[str, str], np.n
     usual survey of a fixed installation; it uses the sidecars alone, never the pulse records'
     positions or the truth.
 
+    Parameters
+    ----------
+    tests : iterable of ReleaseTest
+        Any tests; each firing position's are pooled separately.
+
     Returns
     -------
     dict
@@ -410,8 +415,21 @@ def convert_test(test: ReleaseTest, out_dir: str | Path,
 
     The two ``sensors.csv`` files are kept apart on purpose: the sidecar and the pulse
     positions of one sensor differ by metres, and an analysis of the audio must not see the
-    latter.  Positions are the release's local frame (``x_m, y_m, z_m``): this test's sidecar
-    fixes, or, for the sensors ``positions`` holds (:func:`pooled_positions`), those.
+    latter.  Positions are the release's local frame (``x_m, y_m, z_m``).
+
+    Parameters
+    ----------
+    test : ReleaseTest
+    out_dir : str or Path
+    positions : dict, optional
+        ``(firing_position, serial) -> (3,)`` sensor positions, metres, in the firing position's
+        frame (:func:`pooled_positions`), used instead of this test's sidecar fixes; it must hold
+        every released sensor of the test.  None: the sidecar fixes.
+
+    Raises
+    ------
+    InputError
+        When ``positions`` lacks one of the test's sensors, or a file cannot be written.
     """
     import json as _json
     import shutil
@@ -429,9 +447,12 @@ def convert_test(test: ReleaseTest, out_dir: str | Path,
             (d / "site.json").write_text(_json.dumps(site, indent=1) + "\n", encoding="utf-8")
         rows = []
         for s in test.sensors:
+            if positions is not None and (test.firing_position, s.serial) not in positions:
+                raise InputError(f"{where(test.path)}: no pooled position for sensor {s.serial} "
+                                 f"({test.firing_position}); pool over the tests being converted")
             name = f"{s.serial}.wav"
             shutil.copyfile(s.wav_path, out / name)
-            at = s.pos_m if positions is None else positions.get((test.firing_position, s.serial), s.pos_m)
+            at = s.pos_m if positions is None else positions[(test.firing_position, s.serial)]
             rows.append([s.serial, name, format_utc_ns(s.start_ns, 6), *(round(float(v), 4) for v in at), "gps"])
         _write_csv(out / "sensors.csv", ["sensor_id", "file", "start_utc", "x_m", "y_m", "z_m", "clock"], rows)
         survey = {"test": test.name, "firing_position": test.firing_position, "num_rounds": test.survey.num_rounds,
@@ -459,6 +480,8 @@ def convert_release(root: str | Path, out: str | Path, firing_positions: tuple[s
     """Convert every test under ``root`` to ``out/FPk/test_nnn`` (see :func:`convert_test`);
     ``pool_positions``: each sensor at the median of its sidecar fixes over the converted tests
     of its firing position (:func:`pooled_positions`) instead of each test's own fix."""
-    tests = list(iter_tests(root, firing_positions))
-    positions = pooled_positions(tests) if pool_positions else None
-    return [convert_test(t, Path(out) / t.firing_position / t.name, positions) for t in tests]
+    if not iter_test_dirs(root, firing_positions):
+        raise InputError(f"{where(Path(root))}: no test folders (FPk/test_nnn with test_nnn.survey.json) under it")
+    positions = pooled_positions(iter_tests(root, firing_positions)) if pool_positions else None
+    return [convert_test(t, Path(out) / t.firing_position / t.name, positions)
+            for t in iter_tests(root, firing_positions)]

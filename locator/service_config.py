@@ -98,7 +98,8 @@ class ServiceConfig:
         default 150 (as ``salvo analyze``).
     ground_z_m : float
         Ground height in the sensors' local frame, m, for the aerial-fireworks test of
-        ``locator.incidents`` (NaN: no test); default NaN.
+        ``locator.incidents`` (NaN: no test; tried on shots of 8 arrivals or more,
+        ``FREE_HEIGHT_MIN_SENSORS``); default NaN.
     clock_speed : float
         Replay speed-up of the whole system (``salvo demo``): the service's clock runs this
         many times faster than UTC from ``clock_epoch_utc`` on; 1 in the field; default 1.

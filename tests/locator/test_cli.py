@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from salvo.cli import main
 from salvo.utc import format_utc_ns
@@ -119,6 +120,19 @@ def test_convert_shotspotter_pools_each_sensors_position_over_the_tests(pittsbur
     assert np.ptp(fixes, axis=0).max() > 1.0  # the fixes differ by metres
     for n in pooled:
         np.testing.assert_allclose(pooled[n][serial], np.median(fixes, axis=0), atol=1e-3)
-    # one test alone has nothing to pool over
+    # one test alone has nothing to pool over; a firing position's folder holds no FPk/test_nnn
     rc = main(["convert-shotspotter", str(src / "test_004"), str(tmp_path / "one"), "--pool-positions"])
     assert rc == 2 and "--pool-positions needs the release folder" in capsys.readouterr().err
+    rc = main(["convert-shotspotter", str(src), str(tmp_path / "fp"), "--pool-positions"])
+    assert rc == 2 and "FP1: no test folders" in capsys.readouterr().err
+
+
+def test_convert_with_positions_lacking_a_sensor_names_it(pittsburgh, tmp_path):
+    from locator.pittsburgh import convert_test, load_test, pooled_positions
+    from salvo.errors import InputError
+
+    test = load_test(pittsburgh / "FP1" / "test_004")
+    positions = pooled_positions([test])
+    del positions[("FP1", "SCP-00-BNQ-1409")]
+    with pytest.raises(InputError, match=r"test_004: no pooled position for sensor SCP-00-BNQ-1409"):
+        convert_test(test, tmp_path / "t4", positions)

@@ -99,12 +99,17 @@ def test_a_free_height_is_believed_only_from_eight_arrivals(rng):
     cfg = AssociationConfig(tolerance_s=0.04, source_z_m=1.5)
     dets = _stream(np.array([150.0, 150.0, 90.0]), 1.0, rng)
     (shot,) = associate(dets, SENSORS, cfg)
-    few = dataclasses.replace(shot, detections=shot.detections[:6], sensor_pos_m=shot.sensor_pos_m[:6],
-                              residual_s=shot.residual_s[:6])
     icfg = IncidentConfig(ground_z_m=0.0, c_mps=C)
-    (all8,), (six,) = build_incidents([shot], icfg), build_incidents([few], icfg)
+
+    def first(s, n):
+        return dataclasses.replace(s, detections=s.detections[:n], sensor_pos_m=s.sensor_pos_m[:n],
+                                   residual_s=s.residual_s[:n])
+
+    (all8,) = build_incidents([shot], icfg)
     assert all8.klass == "fireworks" and all8.height_m[0] > 40.0
-    assert six.klass == "gunfire" and np.isnan(six.height_m[0])
+    for n in (6, 7):
+        (few,) = build_incidents([first(shot, n)], icfg)
+        assert few.klass == "gunfire" and np.isnan(few.height_m[0]), n
 
 
 def test_a_shot_the_association_placed_aloft_is_fireworks():
