@@ -945,9 +945,9 @@ class _Search:
                 # string from this place speak for it.  Counted whether or not the fit clears
                 # ``need`` alone (the support is never negative, so whether a hypothesis clears
                 # it is unchanged), so that rival sources (``_challenge``) that pass these gates
-                # are compared on the same terms: an echo line-up that repeats with the string would otherwise outscore
-                # the true arrivals that cleared the bar without asking (Pittsburgh FP2 test_033:
-                # 7.0 alone against 6.1 + 32.6, and the string was placed 90 m off).
+                # are compared on the same terms: an echo line-up that repeats with the string
+                # would otherwise outscore the true arrivals that cleared the bar without asking
+                # (Pittsburgh FP2 test_033: 7.0 alone against 6.1 + 32.6; the string 90 m off).
                 ev += self.pattern_support(pos, used, t0, sol.wind_mps)
         else:
             need -= cfg.repeat_bonus + bonus

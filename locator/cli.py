@@ -44,7 +44,8 @@ def register(subparsers) -> None:
                     "sidecar positions (for salvo analyze) and pulses/ with every pulse as a detection log "
                     "(for salvo locate).",
     )
-    c.add_argument("src", help="the release folder (holding FP1, FP2, ...) or one test folder (not with --pool-positions)")
+    c.add_argument("src", help="the release folder (holding FP1, FP2, ...) or one test folder "
+                               "(not with --pool-positions)")
     c.add_argument("out", help="output folder")
     c.add_argument("--firing-positions", help="comma-separated subset, e.g. FP1,FP2")
     c.add_argument("--pool-positions", action="store_true",

@@ -64,10 +64,10 @@ ECHO_CHANCE = 0.01
 #: The test asks the 3D fit to halve the residual scatter per degree of freedom of the fit on
 #: the ground; for a shot truly on the ground with Gaussian errors that part of the test passes
 #: by chance (F-test with 1 and n - 4 degrees of freedom) for ~23% of 5-arrival shots, ~9% of 6
-#: and ~2% of 8.  The Pittsburgh audio's 5-sensor rounds, with sensor positions metres off, lost a round
-#: 1.7 m from the survey to it (FP2 test_021); the association tries a source aloft from the
-#: same count (``locator.associate.AERIAL_MIN_SENSORS``).  The gunfight's 18 tuning seeds gave
-#: the same with 5 or 8.
+#: and ~2% of 8.  The Pittsburgh audio's 5-6 sensor rounds, with sensor positions metres off,
+#: lost rounds 1.7 and 4.3 m from the survey to it (FP2 test_021; FP3 test_041, not tuned on); the
+#: association tries a source aloft from the same count (``locator.associate.AERIAL_MIN_SENSORS``).
+#: The gunfight's tuning and held-out seeds gave the same with 5 or 8.
 FREE_HEIGHT_MIN_SENSORS = 8
 
 
