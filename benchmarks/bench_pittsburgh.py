@@ -125,6 +125,30 @@ def steady_offsets(test) -> dict[str, list[float]]:
     return out
 
 
+def print_fix_scatter(root: Path, fps: tuple[str, ...], positions: dict) -> None:
+    """Per firing position, how far each sensor's per-test sidecar fixes lie from its pooled
+    position (sensors with 3 fixes or more): the median distance in x/y (range over sensors),
+    the largest, and the standard deviation in z (range), m."""
+    fixes: dict[tuple[str, str], list[np.ndarray]] = {}
+    for test in iter_tests(root, fps):
+        for s in test.sensors:
+            fixes.setdefault((test.firing_position, s.serial), []).append(np.asarray(s.pos_m, dtype=float))
+    for fp in fps:
+        med, top, zsd = [], [], []
+        for (f, serial), v in fixes.items():
+            if f != fp or len(v) < 3:
+                continue
+            v = np.array(v)
+            d = np.linalg.norm(v[:, :2] - positions[(f, serial)][:2], axis=1)
+            med.append(float(np.median(d)))
+            top.append(float(d.max()))
+            zsd.append(float(v[:, 2].std()))
+        if med:
+            print(f"{fp}: sidecar fixes of {len(med)} sensors from their pooled position: median {min(med):.1f}-"
+                  f"{max(med):.1f} m in x/y (largest {max(top):.1f} m), z standard deviation {min(zsd):.1f}-"
+                  f"{max(zsd):.1f} m")
+
+
 def score(analysis, test, t_refs) -> tuple[list[float], bool, int]:
     """Per round the error (NaN when not found), whether the gunfire shot count is right, and
     how many gunfire shots there were."""
@@ -314,6 +338,8 @@ def main() -> int:
     where = ("each sensor's sidecar fixes pooled over the firing position's tests (median)" if args.pool_positions
              else "each test's own sidecar fixes")
     print(f"\nsensor positions for (b) and (c): {where}")
+    if positions is not None:
+        print_fix_scatter(DATA, fps, positions)
     print("(c) is ShotSpotter's own pulse grouping, restricted to the released sensors at their sidecar positions,"
           "\n    solved by locator.solve (the fair bar for (b)); columns: rounds found, median/p90 error of found rounds"
           "\n    (m), share of all rounds within 15 m, share of tests with the exact gunfire shot count, gunfire"

@@ -377,9 +377,10 @@ def pooled_positions(tests: Iterable[ReleaseTest]) -> dict[tuple[str, str], np.n
     """Each released sensor's position as the median of its audio sidecars' fixes over ``tests``.
 
     The sensors are fixed installations, but each test's sidecar carries its own fix of the
-    sensor's position, and on FP1-FP3 one sensor's fixes scatter a median 2-5 m across the
-    tests (up to 25 m) in x/y and 3-10 m (standard deviation) in z.  An arrival-time misfit of
-    that size is 6-30 ms, the whole error budget of a 4-sensor fit.  The per-coordinate
+    sensor's position, and on FP1-FP3 one sensor's fixes lie a median 1.6-4.8 m in x/y from
+    their median (up to 25 m) and scatter 2.6-10.4 m (standard deviation) in z
+    (``benchmarks/bench_pittsburgh.py --pool-positions``).  An arrival-time misfit of that size
+    is 5-30 ms, the whole error budget of a 4-sensor fit.  The per-coordinate
     median of a sensor's fixes over the tests of one firing position (one local frame) is the
     usual survey of a fixed installation; it uses the sidecars alone, never the pulse records'
     positions or the truth.
