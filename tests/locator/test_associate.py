@@ -885,6 +885,91 @@ def test_a_sensor_deaf_from_another_shots_arrival_is_not_expected_to_hear_a_roun
     assert not blind[1].any() and not blind[2].any()
 
 
+def test_a_sensor_in_the_coda_of_a_louder_sound_is_not_expected_to_hear_a_round(rng):
+    # ``_masked``: a pattern sensor that matched nothing, its arrival within MASK_S after a
+    # detection at least as loud as the place's rounds usually are there
+    from locator.associate import MASK_S
+
+    sensors = _array(rng, n=9)
+    dets = _stream(rng, sensors, [(1.0, np.array([200.0, 250.0, 1.5]))], miss=0.0, echoes=0)
+    dets = [dataclasses.replace(d, peak_dbfs=-6.0) for d in dets]
+    table = SensorTable.from_any(sensors)
+    cfg = AssociationConfig(tolerance_s=0.006)
+    s = _Search(_usable(dets, table, cfg), table, cfg)
+    sp = s.sens.copy()
+    off = s.t - 1.0  # a pattern whose round at 1.0 s would arrive just where they are
+    none = np.full((1, sp.size), -1)
+    t0 = np.array([1.0 + 0.5 * MASK_S, 1.0 + 1.5 * MASK_S, 1.0 - 0.005])
+    loud, quiet = np.full(sp.size, -8.0), np.full(sp.size, -3.0)
+    assert s._masked(sp, off, t0[:1], none, loud).all()
+    assert not s._masked(sp, off, t0[:1], none, quiet).any()  # the sound is quieter than the round
+    assert not s._masked(sp, off, t0[1:], np.full((2, sp.size), -1), loud).any()  # too long before, or after
+    matched = none.copy()
+    matched[0, :3] = 0
+    assert s._masked(sp, off, t0[:1], matched, loud)[0].tolist() == [False] * 3 + [True] * (sp.size - 3)
+
+
+def _masked_round_stream(rng, coda: bool):
+    """Twelve sensors; a gun at one place fires at 1, 4, 7 and 10 s (peak -10 dBFS at every
+    sensor), then at 13 s a round that only the five sensors nearest it hear.  With
+    ``coda``, each of the other seven has a louder sound (-4 dBFS: another gun's arrival, not
+    lined up as any source) 3.5-16.7 ms before that round's arrival there.  Weak street noise
+    throughout.  Returns the sensors, the detections and the five sensors' ids."""
+    sensors = _array(rng, n=12, spacing=200.0)
+    src = np.array([150.0, 180.0, 1.5])
+    dist = {sid: np.linalg.norm(p - src) for sid, p in sensors.items()}
+    near = sorted(dist, key=dist.get)[:5]
+    # how long before the last round's arrival each far sensor's louder sound is, s: 2.2 ms
+    # apart, so that no four of them line up as a round of the place
+    lead = dict(zip(sorted(set(sensors) - set(near)), rng.permutation(0.0035 + 0.0022 * np.arange(7))))
+    dets = []
+    for t0 in (1.0, 4.0, 7.0, 10.0, 13.0):
+        for sid in sensors:
+            ta = t0 + dist[sid] / C + rng.normal(0, 0.0001)
+            if t0 < 13.0 or sid in near:
+                dets.append(Detection(sid, T_BASE + int(ta * 1e9), sigma_s=0.001, snr_db=30.0 + rng.normal(0, 1),
+                                      peak_dbfs=-10.0 + rng.normal(0, 1), kind="blast"))
+            elif coda:
+                tb = ta - lead[sid]
+                dets.append(Detection(sid, T_BASE + int(tb * 1e9), sigma_s=0.001, snr_db=36.0 + rng.normal(0, 1),
+                                      peak_dbfs=-4.0 + rng.normal(0, 1), kind="blast"))
+    for sid in sensors:
+        dets += [Detection(sid, T_BASE + int(t * 1e9), sigma_s=0.001, snr_db=rng.normal(8, 2),
+                           peak_dbfs=rng.normal(-40, 2)) for t in rng.uniform(0, 16.0, 40)]
+    dets.sort(key=lambda d: d.t_ns)
+    return sensors, dets, near
+
+
+def test_a_round_whose_far_sensors_were_in_a_louder_sounds_coda_is_still_found(monkeypatch):
+    """Two guns firing interleaved: at the sensors nearer the other gun a round arrives in the
+    coda of that gun's last one and is not detected.  Five of the place's twelve sensors are
+    short of ``repeat_fraction`` as a plain miss; with the seven deaf ones left out
+    (``_masked``) they are a repeat of the place's four rounds before.  Without the louder
+    sounds (plain misses), or without ``MASK_S``, the round is no repeat."""
+    import locator.associate as assoc
+
+    cfg = AssociationConfig(tolerance_s=0.008)
+
+    def repeat(coda: bool, seed: int):  # the sensors of the repeat found among the last round's detections
+        sensors, dets, near = _masked_round_stream(np.random.default_rng(seed), coda)
+        split = T_BASE + int(12.5e9)  # the round at 10 s is heard everywhere by 12.2 s
+        prior = associate([d for d in dets if d.t_ns < split], sensors, cfg)
+        assert len(prior) == 4
+        table = SensorTable.from_any(sensors)
+        s = _Search(_usable([d for d in dets if d.t_ns >= split], table, cfg), table, cfg, prior=prior)
+        got = s.repeat(np.flatnonzero(s.active))
+        if got is None:
+            return None
+        assert abs(got.shot.t0_ns - (T_BASE + int(13e9))) < 1e6
+        return sorted(got.shot.sensor_ids) == sorted(near)
+
+    seeds = range(6)
+    assert all(repeat(True, k) for k in seeds)
+    assert all(repeat(False, k) is None for k in seeds)
+    monkeypatch.setattr(assoc, "MASK_S", 0.0)
+    assert all(repeat(True, k) is None for k in seeds)
+
+
 def test_a_source_high_above_the_array_is_placed_aloft(monkeypatch):
     # an aerial firework bursting 100 m up: fitted on the ground its arrivals are a source 6 ms
     # late, aloft they fit much better; a shot on the ground stays there
