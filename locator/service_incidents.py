@@ -213,8 +213,8 @@ class LiveIncidents:
         """Whether ``shot`` is of the kind of the incident of ``shots``, by ``salvo analyze``'s
         rules (``locator.incidents.build_incidents`` over their final solutions and it):
         fireworks bursting over a gunfight, or a firecracker string beside it, are an
-        incident of their own.  Only a final solution is judged; preliminary ones join by
-        time and place."""
+        incident of their own; an echo place of the incident's gun is of its kind.  Only a
+        final solution is judged; preliminary ones join by time and place."""
         if self._labels is None or not shot.final or shot.source is None:
             return True
         known = [s.source for s in shots if s.final and s.source is not None]
@@ -225,7 +225,9 @@ class LiveIncidents:
         main = max(build_incidents(known, self._labels), key=lambda g: g.n_shots).klass
         mine = next(g for g in build_incidents(known + [shot.source], self._labels)
                     if any(x is shot.source for x in g.shots))
-        return mine.klass == main
+        # an echo of the incident's gun stays with it (``_stored`` leaves it out of the shots):
+        # alone, a run of its rounds would have no gun to follow and be called gunfire
+        return mine.klass == main or mine.klass == "echo"
 
     def _same_event(self, a: LiveShot, b: LiveShot) -> bool:
         if abs(a.t0_ns - b.t0_ns) > self._same_ns or set(a.sensors) & set(b.sensors):
@@ -328,6 +330,13 @@ class LiveIncidents:
             # gunfight); the live incident keeps them together, labelled by its largest part.
             main = max(groups, key=lambda g: g.n_shots)
             cls, conf = main.klass, float(main.confidence)
+            if cls != "echo":
+                # ... but not the rounds of a place that follows its gun's by one steady lag:
+                # the gun's echoes lined up, which joined while that place had too few rounds
+                # to tell (``_fits``), and which ``salvo analyze`` reports apart, not as shots
+                echo = {id(q) for g in groups if g.klass == "echo" for q in g.shots}
+                shots = [s for s in shots if id(s.source) not in echo]
+                groups = [g for g in groups if g.klass != "echo"]
             who: dict[int, int] = {}
             base = 0
             for g in groups:

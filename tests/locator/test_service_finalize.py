@@ -147,3 +147,34 @@ def test_an_incident_a_final_solution_leaves_is_brought_up_to_date():
     home, _, vacated, left = inc.add(_at(1.07, (0.0, 0.0), {f"S{j}:2" for j in range(8)}, True))
     assert home == burst and vacated is None and left == alias
     assert inc.snapshot(alias).n_shots == 1 and inc.snapshot(burst).n_shots == 2
+
+
+def _round(t_s, xy, k, level):
+    """A final live shot with a located source of six arrivals (``k`` numbers its detections)."""
+    dets = tuple(Detection(f"S{i}", int((t_s + 0.1 * i) * NS), 1e-4, snr_db=20.0, peak_dbfs=level - i, p_gunshot=0.95,
+                           kind="blast", seq=k) for i in range(6))
+    pos = np.array([*xy, 1.5])
+    source = SimpleNamespace(t0_ns=int(t_s * NS), pos_m=pos, err_m=0.8, detections=dets, residual_s=np.zeros(6),
+                             sensor_pos_m=np.zeros((6, 3)), solution=None)
+    return LiveShot(int(t_s * NS), tuple(pos), 0.8, frozenset(f"S{i}:{k}" for i in range(6)),
+                    tuple(d.sensor_id for d in dets), 0.95, True, source)
+
+
+def test_a_guns_echoes_lined_up_are_not_shots_of_its_incident(rng):
+    """A reflector 40 m off the gun: a ghost "fires" 88 ms after each round.  Its first rounds
+    join the gun's incident before its place has the rounds to be told an echo (``_fits``);
+    once it has, the incident reports the gun's rounds alone, as ``salvo analyze`` does."""
+    from locator.incidents import IncidentConfig
+
+    inc = LiveIncidents(CartesianFrame(), "local", gap_s=10.0, radius_m=150.0, labels=IncidentConfig())
+    gun = [10.0, 10.37, 10.61, 10.90, 11.29, 11.71]
+    k = 0
+    for t in gun:
+        k += 1
+        inc_id = inc.add(_round(t, np.array([100.0, 100.0]) + rng.normal(0, 0.5, 2), k, -20.0)).incident_id
+        k += 1
+        inc.add(_round(t + 0.088 + rng.normal(0, 0.003), np.array([110.0, 140.0]) + rng.normal(0, 0.5, 2), k, -30.0))
+    assert sum(len(inc._open[i]) for i in inc.open_ids) == 12  # every ghost is held somewhere
+    snap = inc.snapshot(inc_id)
+    assert snap.cls == "gunfire" and snap.n_shots == 6 and snap.n_shooters == 1
+    assert sorted(s.t_ns for s in snap.shots) == [int(t * NS) for t in gun]
