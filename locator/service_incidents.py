@@ -222,12 +222,14 @@ class LiveIncidents:
             return True
         from locator.incidents import build_incidents
 
-        main = max(build_incidents(known, self._labels), key=lambda g: g.n_shots).klass
         mine = next(g for g in build_incidents(known + [shot.source], self._labels)
                     if any(x is shot.source for x in g.shots))
-        # an echo of the incident's gun stays with it (``_stored`` leaves it out of the shots):
-        # alone, a run of its rounds would have no gun to follow and be called gunfire
-        return mine.klass == main or mine.klass == "echo"
+        # It fits where ``salvo analyze`` would group it with the incident's shots: with them its
+        # place's vote may change their kind too (a firecracker string's first pops may pass for
+        # gunfire, the string as a whole does not).  An echo of the incident's gun stays with it
+        # (``_stored`` leaves it out of the shots): alone, a run of its rounds would have no gun
+        # to follow and be called gunfire.
+        return mine.klass == "echo" or any(x is q for x in mine.shots for q in known)
 
     def _same_event(self, a: LiveShot, b: LiveShot) -> bool:
         if abs(a.t0_ns - b.t0_ns) > self._same_ns or set(a.sensors) & set(b.sensors):

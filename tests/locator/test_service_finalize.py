@@ -149,9 +149,10 @@ def test_an_incident_a_final_solution_leaves_is_brought_up_to_date():
     assert inc.snapshot(alias).n_shots == 1 and inc.snapshot(burst).n_shots == 2
 
 
-def _round(t_s, xy, k, level):
-    """A final live shot with a located source of six arrivals (``k`` numbers its detections)."""
-    dets = tuple(Detection(f"S{i}", int((t_s + 0.1 * i) * NS), 1e-4, snr_db=20.0, peak_dbfs=level - i, p_gunshot=0.95,
+def _round(t_s, xy, k, level, p=0.95):
+    """A final live shot with a located source of six arrivals (``k`` numbers its detections)
+    that the classifier gives ``p`` of being gunfire."""
+    dets = tuple(Detection(f"S{i}", int((t_s + 0.1 * i) * NS), 1e-4, snr_db=20.0, peak_dbfs=level - i, p_gunshot=p,
                            kind="blast", seq=k) for i in range(6))
     pos = np.array([*xy, 1.5])
     source = SimpleNamespace(t0_ns=int(t_s * NS), pos_m=pos, err_m=0.8, detections=dets, residual_s=np.zeros(6),
@@ -178,3 +179,18 @@ def test_a_guns_echoes_lined_up_are_not_shots_of_its_incident(rng):
     snap = inc.snapshot(inc_id)
     assert snap.cls == "gunfire" and snap.n_shots == 6 and snap.n_shooters == 1
     assert sorted(s.t_ns for s in snap.shots) == [int(t * NS) for t in gun]
+
+
+def test_a_firecracker_strings_first_pops_that_pass_for_gunfire_stay_with_the_string(rng):
+    """A string's first two pops that the classifier takes for gunfire open an incident; the
+    pops after them, which it does not, join it (``salvo analyze`` groups them all, and the
+    place's vote makes the string an impulse), instead of leaving two gunfire shots alone."""
+    from locator.incidents import IncidentConfig
+
+    inc = LiveIncidents(CartesianFrame(), "local", gap_s=10.0, radius_m=150.0, labels=IncidentConfig())
+    for k in range(12):
+        p = 0.8 if k < 2 else 0.1
+        inc.add(_round(10.0 + 0.12 * k, np.array([200.0, 50.0]) + rng.normal(0, 0.5, 2), k + 1, -25.0, p))
+    (only,) = inc.open_ids
+    snap = inc.snapshot(only)
+    assert snap.n_shots == 12 and snap.cls != "gunfire"
