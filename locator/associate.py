@@ -18,7 +18,7 @@ looked for.  Each step tries two kinds of hypothesis:
    and, when a round is short of sensors, not at all one still deaf from another shot's
    arrival (``_blind``) or in the coda of a sound as loud as the round (``_masked``: the
    other gun of an interleaved pair).  A repeat takes in the sensors that fit it but did not
-   match its pattern, deaf ones excepted (``_widen``), and a delay two rounds confirmed
+   match its pattern (``_widen``; not those it was let off as deaf), and a delay two rounds confirmed
    is kept against a round that took another gun's arrival (``_remember``).  A source within
    ``GHOST_M`` and ``MIN_ROUND_S`` of a round is that round's image in a wall, never a round
    of its own.  A gun's rounds reach a sensor within a few dB of each other, so a repeat far
@@ -1160,9 +1160,11 @@ class _Search:
     def _masked(self, sp: np.ndarray, off: np.ndarray, t0: np.ndarray, mem: np.ndarray,
                 usual_db: np.ndarray) -> np.ndarray:
         """(m, k) bool: per emission time of ``t0`` (m,), s, the pattern sensors ``sp`` that
-        matched nothing (``mem`` (m, k), -1) and whose arrival (delays ``off``, s) falls within
-        ``MASK_S`` after a detection at least as loud (peak, dB) as the place's rounds usually
-        arrive there (``usual_db`` (k,); NaN: unknown, never masked)."""
+        matched nothing (``mem`` (m, k), -1) and whose predicted arrival (delays ``off``, s)
+        falls ``repeat_tolerance_s`` to ``MASK_S`` after a detection at least as loud (peak, dB)
+        as the place's rounds usually arrive there (``usual_db`` (k,); NaN: unknown, never
+        masked).  A detection closer before the prediction than ``repeat_tolerance_s`` would
+        have been matched as the arrival itself, had it been one."""
         out = np.zeros((t0.size, sp.size), dtype=np.bool_)
         missed = (mem < 0).any(axis=0)
         for j, s in enumerate(sp.tolist()):
@@ -1228,7 +1230,8 @@ class _Search:
             if anc.size == 0:
                 continue
             shift, mem, res, n_fit = self._match_pattern(sp, off, self._rounds_near(pos), anc)
-            n_fit[self._too_weak(_row_medians(place.levels[:, sp].T), mem)] = 0
+            usual_db = _row_medians(place.levels[:, sp].T)  # each sensor's usual level of its rounds
+            n_fit[self._too_weak(usual_db, mem)] = 0
             p_hear = self._p_hear(sp, hits, len(rounds))
             ok = self._enough(n_fit, self._expected(p_hear))
             own_beat = not self._follows(place)  # a ghost keeps its gun's beat, not one of its own
@@ -1240,7 +1243,7 @@ class _Search:
             if short.size:
                 # ... nor those whose arrival fell in the coda of a louder sound (``_masked``)
                 blind = self._blind(sp, off, shift[short]) | self._masked(
-                    sp, off, shift[short], mem[short], _row_medians(place.levels[:, sp].T))
+                    sp, off, shift[short], mem[short], usual_db)
                 for k, b in zip(short.tolist(), blind):
                     if b.any():
                         p_b = p_hear.copy()

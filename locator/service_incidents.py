@@ -5,8 +5,9 @@ it shares a detection ``(sensor, seq)`` with it -- or joins the open incident of
 its own kind whose last shot is at most ``gap_s`` earlier and whose first shot is
 within ``radius_m`` (as ``salvo analyze`` groups them: an incident does not creep
 across town shot by shot), or opens a new incident.  The kinds told apart here are
-those of ``locator.incidents`` (gunfire, fireworks aloft, other impulses, echo
-places), judged on final solutions (``LiveIncidents._fits``).  Shot identity by detection keys is what
+those of ``locator.incidents`` (gunfire, fireworks aloft, other impulses), judged on
+final solutions as ``salvo analyze`` groups them (``LiveIncidents._fits``); an echo
+place of an incident's gun stays in its incident but not among its shots.  Shot identity by detection keys is what
 makes a restarted locator rebuild the *same* incidents from the detections it
 replays, instead of doubling them.
 
@@ -210,10 +211,11 @@ class LiveIncidents:
         return Added(inc_id, new_solution, vacated, left)
 
     def _fits(self, shots: list[LiveShot], shot: LiveShot) -> bool:
-        """Whether ``shot`` is of the kind of the incident of ``shots``, by ``salvo analyze``'s
-        rules (``locator.incidents.build_incidents`` over their final solutions and it):
+        """Whether ``shot`` is of the kind of the incident of ``shots`` once it is among them, by
+        ``salvo analyze``'s rules (``locator.incidents.build_incidents`` over their final
+        solutions and it, the largest group not an echo place's setting the incident's kind):
         fireworks bursting over a gunfight, or a firecracker string beside it, are an
-        incident of their own; an echo place of the incident's gun is of its kind.  Only a
+        incident of their own; an echo place of the incident's gun belongs to it.  Only a
         final solution is judged; preliminary ones join by time and place."""
         if self._labels is None or not shot.final or shot.source is None:
             return True
@@ -222,14 +224,17 @@ class LiveIncidents:
             return True
         from locator.incidents import build_incidents
 
-        mine = next(g for g in build_incidents(known + [shot.source], self._labels)
-                    if any(x is shot.source for x in g.shots))
-        # It fits where ``salvo analyze`` would group it with the incident's shots: with them its
-        # place's vote may change their kind too (a firecracker string's first pops may pass for
-        # gunfire, the string as a whole does not).  An echo of the incident's gun stays with it
-        # (``_stored`` leaves it out of the shots): alone, a run of its rounds would have no gun
-        # to follow and be called gunfire.
-        return mine.klass == "echo" or any(x is q for x in mine.shots for q in known)
+        groups = build_incidents(known + [shot.source], self._labels)
+        mine = next(g for g in groups if any(x is shot.source for x in g.shots))
+        # An echo of the incident's gun stays with it (``_stored`` leaves it out of the shots):
+        # alone, a run of its rounds would have no gun to follow and be called gunfire.
+        if mine.klass == "echo":
+            return True
+        # Its kind is judged with the incident's shots, as ``salvo analyze`` would group them:
+        # with them its place's vote may change their kind too (a firecracker string's first
+        # pops may pass for gunfire, the string as a whole does not).
+        main = max((g for g in groups if g.klass != "echo"), key=lambda g: g.n_shots)
+        return mine.klass == main.klass
 
     def _same_event(self, a: LiveShot, b: LiveShot) -> bool:
         if abs(a.t0_ns - b.t0_ns) > self._same_ns or set(a.sensors) & set(b.sensors):
@@ -329,16 +334,18 @@ class LiveIncidents:
 
             groups = build_incidents([s.source for s in shots], self._labels)
             # locator.incidents may split one place and time by kind (an aerial burst over a
-            # gunfight); the live incident keeps them together, labelled by its largest part.
-            main = max(groups, key=lambda g: g.n_shots)
-            cls, conf = main.klass, float(main.confidence)
-            if cls != "echo":
+            # gunfight); the live incident keeps them together, labelled by its largest part ...
+            real = [g for g in groups if g.klass != "echo"]
+            if real:
                 # ... but not the rounds of a place that follows its gun's by one steady lag:
-                # the gun's echoes lined up, which joined while that place had too few rounds
-                # to tell (``_fits``), and which ``salvo analyze`` reports apart, not as shots
+                # the gun's echoes lined up, which ``_fits`` keeps with it and ``salvo analyze``
+                # reports apart, not as shots (nor as the incident's kind, when the gun lost
+                # more rounds than its echoes did)
                 echo = {id(q) for g in groups if g.klass == "echo" for q in g.shots}
                 shots = [s for s in shots if id(s.source) not in echo]
-                groups = [g for g in groups if g.klass != "echo"]
+                groups = real
+            main = max(groups, key=lambda g: g.n_shots)
+            cls, conf = main.klass, float(main.confidence)
             who: dict[int, int] = {}
             base = 0
             for g in groups:

@@ -175,7 +175,7 @@ def test_a_guns_echoes_lined_up_are_not_shots_of_its_incident(rng):
         inc_id = inc.add(_round(t, np.array([100.0, 100.0]) + rng.normal(0, 0.5, 2), k, -20.0)).incident_id
         k += 1
         inc.add(_round(t + 0.088 + rng.normal(0, 0.003), np.array([110.0, 140.0]) + rng.normal(0, 0.5, 2), k, -30.0))
-    assert sum(len(inc._open[i]) for i in inc.open_ids) == 12  # every ghost is held somewhere
+    assert inc.open_ids == [inc_id] and len(inc._open[inc_id]) == 12  # the ghosts are held with their gun
     snap = inc.snapshot(inc_id)
     assert snap.cls == "gunfire" and snap.n_shots == 6 and snap.n_shooters == 1
     assert sorted(s.t_ns for s in snap.shots) == [int(t * NS) for t in gun]
@@ -194,3 +194,23 @@ def test_a_firecracker_strings_first_pops_that_pass_for_gunfire_stay_with_the_st
     (only,) = inc.open_ids
     snap = inc.snapshot(only)
     assert snap.n_shots == 12 and snap.cls != "gunfire"
+
+
+def test_a_gun_that_lost_more_rounds_than_its_echoes_is_still_gunfire(rng):
+    """Five rounds of a gun, the third lost, and the echo place of all five: the echoes are the
+    larger part, but the incident is gunfire with the gun's four shots, not an echo."""
+    from locator.incidents import IncidentConfig
+
+    inc = LiveIncidents(CartesianFrame(), "local", gap_s=10.0, radius_m=150.0, labels=IncidentConfig())
+    gun = [10.0, 10.37, 10.61, 10.90, 11.29]
+    k = 0
+    for j, t in enumerate(gun):
+        if j != 2:
+            k += 1
+            got = inc.add(_round(t, np.array([100.0, 100.0]) + rng.normal(0, 0.5, 2), k, -20.0)).incident_id
+            if j == 0:
+                inc_id = got
+        k += 1
+        inc.add(_round(t + 0.088 + rng.normal(0, 0.003), np.array([110.0, 140.0]) + rng.normal(0, 0.5, 2), k, -30.0))
+    snap = inc.snapshot(inc_id)
+    assert snap.cls == "gunfire" and snap.n_shots == 4 and snap.n_shooters == 1
