@@ -125,8 +125,19 @@ def _gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy, tl, cand
 
 
 @njit(cache=True)
+def covered_s(x, half, t_end):
+    """How much of the rate window ``x +- half`` (s) lies before ``t_end`` (s), the time up to
+    which the detections are known: ``2 half`` offline; near the present of a live stream,
+    what has been heard so far (at least ``half``: the window's centre is always known).
+    A sensor's rate is its count over this, not over the whole window: counting a burst's
+    last second of detections over ten seconds, half of them still to come, makes each
+    look rarer than it is, and the echoes of a burst line up into confident ghosts."""
+    return min(2.0 * half, max(half, t_end - (x - half)))
+
+
+@njit(cache=True)
 def evidence_windows(spos, src, t0, c, wind, p_hear, rate_key, rate_base, rate_str, msens, mstr, res, ws, half, gate,
-                     free, out):
+                     free, t_end, out):
     """Log-likelihood ratio of a source against chance, for each window (``_Search.evidence``).
 
     Parameters
@@ -142,6 +153,8 @@ def evidence_windows(spos, src, t0, c, wind, p_hear, rate_key, rate_base, rate_s
     res : (m,) float64, |residual| of each member, s.  ws : (W,) float64, windows, s.
     half : float, half-width of the rate window, s.
     gate : float, span of one wavefront's arrivals, s.  free : int, best gains not counted.
+    t_end : (S,) float64, s: how far each sensor's detections are known (inf: complete); a rate
+        window reaching past it is only counted over its known part (:func:`covered_s`).
     out : (W,) float64.
     """
     n_sens = spos.shape[0]
@@ -153,11 +166,13 @@ def evidence_windows(spos, src, t0, c, wind, p_hear, rate_key, rate_base, rate_s
     lo = np.empty(n_sens, np.int64)
     hi = np.empty(n_sens, np.int64)
     n_all = np.empty(n_sens)
+    span = np.empty(n_sens)  # the known part of each rate window, s
     for s in range(n_sens):
         x = rate_base[s] + pred[s]
         lo[s] = _lower_bound(rate_key, 0, n_key, x - half)
         hi[s] = _lower_bound(rate_key, 0, n_key, x + half)
         n_all[s] = max(hi[s] - lo[s], 1)
+        span[s] = covered_s(pred[s], half, t_end[s])
     n_as = np.empty(m)
     for k in range(m):
         s = msens[k]
@@ -170,7 +185,6 @@ def evidence_windows(spos, src, t0, c, wind, p_hear, rate_key, rate_base, rate_s
             n_as[k] = c
         else:
             n_as[k] = hi[s] - lo[s]
-    two_half = 2.0 * half
     gw = np.empty(m)
     gg = np.empty(m)
     for wi in range(ws.shape[0]):
@@ -179,7 +193,7 @@ def evidence_windows(spos, src, t0, c, wind, p_hear, rate_key, rate_base, rate_s
         # every sensor in range as if it missed: log((1 - p) / (1 - P_s)) ...
         for s in range(n_sens):
             if p_hear[s] > 0.0:
-                ps = -np.expm1(-n_all[s] / two_half * 2.0 * w)
+                ps = -np.expm1(-n_all[s] / span[s] * 2.0 * w)
                 total += np.log((1.0 - p_hear[s]) / max(1.0 - ps, 1e-9))
         # ... then the ones that fit: that term back out, log(p / P_s) in (as-strong rate)
         nk = 0
@@ -187,9 +201,9 @@ def evidence_windows(spos, src, t0, c, wind, p_hear, rate_key, rate_base, rate_s
             s = msens[k]
             if res[k] <= w and p_hear[s] > 0.0:
                 p = p_hear[s]
-                ps = -np.expm1(-n_all[s] / two_half * 2.0 * w)
+                ps = -np.expm1(-n_all[s] / span[s] * 2.0 * w)
                 total -= np.log((1.0 - p) / max(1.0 - ps, 1e-9))
-                rate = max(n_as[k] - 1.0, 1.0) / two_half
+                rate = max(n_as[k] - 1.0, 1.0) / span[s]
                 g1 = np.log(p / -np.expm1(-rate * 2.0 * w))
                 g2 = np.log(p / -np.expm1(-rate * gate))
                 i = nk  # insertion, ascending, stable
@@ -210,7 +224,7 @@ def evidence_windows(spos, src, t0, c, wind, p_hear, rate_key, rate_base, rate_s
 
 @njit(cache=True)
 def source_evidence(spos, sx, sy, z0, t0, c, wind, members, t, sens, strength, p_hear, hear_range, rate_key,
-                    rate_base, rate_str, tol, half, gate):
+                    rate_base, rate_str, tol, half, gate, t_end):
     """Evidence (nats) of a new source at ``(sx, sy, z0)`` m emitting at ``t0`` s with the
     detections ``members`` (indices, at most one per sensor): ``_Search.evidence`` of their
     residuals there, in one call (the pre-refine check ``_Search._hopeless`` makes for every
@@ -221,7 +235,7 @@ def source_evidence(spos, sx, sy, z0, t0, c, wind, members, t, sens, strength, p
     spos : (S, 3) float64, m.  c : float, m/s.  wind : (2,) float64, m/s.
     members : (m,) int64.  t : (n,) float64, s.  sens : (n,) int64.  strength : (n,) float64, dB.
     p_hear : float, ``detection_probability``.  hear_range : float, m (inf: no limit).
-    rate_key, rate_base, rate_str, half, gate : as :func:`evidence_windows`.
+    rate_key, rate_base, rate_str, half, gate, t_end : as :func:`evidence_windows`.
     tol : float, the association's tolerance, s.
     """
     m = members.shape[0]
@@ -253,7 +267,7 @@ def source_evidence(spos, sx, sy, z0, t0, c, wind, members, t, sens, strength, p
     src[2] = z0
     out = np.empty(1)
     evidence_windows(spos, src, t0, c, wind, ph, rate_key, rate_base, rate_str, msens, mstr, res, ws, half, gate,
-                     3, out)
+                     3, t_end, out)
     return out[0]
 
 

@@ -129,6 +129,9 @@ RIVAL_S = 0.1
 #: more ghosts repeat it).  Unbounded, gunfight seed 121 called one firecracker gunfire; 0.5 and
 #: 1.0 s gave the same on the 18 tuning seeds as 0.1.
 RIVAL_T0_S = 1.0
+#: ... and, when it fires more than ``RIVAL_S`` before or after it (another sound, not the same
+#: one better fitted), this much more evidence, nats: the front hypothesis keeps a near tie.
+RIVAL_NATS = 3.0
 #: A sensor outside a repeat's pattern joins it when its detection fits within this share of
 #: ``tolerance_s`` (``_Search._widen``): all of it, as for a new source (gunfight seeds 101-106:
 #: 0.5 left out sensors whose position errors cost 6-7 ms; 0.75 and 1.0 did as well otherwise).
@@ -612,10 +615,14 @@ def strength_db(t_s: np.ndarray, level_db: np.ndarray, snr_db: np.ndarray, windo
 
 
 def as_strong_rate_hz(t: np.ndarray, snr_db: np.ndarray, sens: np.ndarray, n_sens: int,
-                      half_s: float = RATE_HALF_S) -> np.ndarray:
+                      half_s: float = RATE_HALF_S, t_end: np.ndarray | None = None) -> np.ndarray:
     """Per detection, how often its sensor makes a detection at least as strong, per s: the
-    count of such other detections within +-``half_s`` (at least one) over ``2 half_s``.
-    Unknown strengths (NaN) count as equal to every other."""
+    count of such other detections within +-``half_s`` (at least one) over ``2 half_s``, or
+    over the part of it before ``t_end[s]`` (s), the time up to which sensor ``s``'s detections
+    are known (``_associate_kernels.covered_s``; None: all are).  Unknown strengths (NaN) count
+    as equal to every other."""
+    from locator._associate_kernels import covered_s
+
     rate = np.empty(t.size)
     for s in range(n_sens):
         ix = np.flatnonzero(sens == s)
@@ -626,7 +633,9 @@ def as_strong_rate_hz(t: np.ndarray, snr_db: np.ndarray, sens: np.ndarray, n_sen
         known = np.isfinite(ss)
         stronger = np.where(known[:, None] & known[None, :], ss[None, :] >= ss[:, None], True)
         n_as = (near & stronger).sum(axis=1) - 1
-        rate[ix] = np.maximum(n_as, 1) / (2.0 * half_s)
+        end = math.inf if t_end is None else float(t_end[s])
+        span = np.array([covered_s(x, half_s, end) for x in tt.tolist()]) if math.isfinite(end) else 2.0 * half_s
+        rate[ix] = np.maximum(n_as, 1) / span
     return rate
 
 
@@ -648,7 +657,7 @@ class _Search:
 
     def __init__(self, dets: Sequence[Detection], table: SensorTable, cfg: AssociationConfig,
                  context_ns: Sequence[Sequence[tuple[int, float, float]]] | None = None,
-                 prior: Sequence[Shot] = ()):
+                 prior: Sequence[Shot] = (), horizon_ns: int | None = None):
         self.dets = dets
         self.table = table
         self.cfg = cfg
@@ -734,10 +743,16 @@ class _Search:
         self._rate_base = np.arange(n_sens) * span - t_lo
         self._rate_key = np.concatenate([r + b for r, b in zip(self.rate_t, self._rate_base)] or [np.zeros(0)])
         self._rate_str = np.concatenate(self.rate_strength or [np.zeros(0)])
+        # How far each sensor's detections are known, s: offline all of them; live, up to the
+        # horizon (when every sensor had been heard), or its own latest detection if later.
+        self.t_end = np.full(n_sens, np.inf)
+        if horizon_ns is not None:
+            h = (horizon_ns - self.ref_ns) * 1e-9
+            self.t_end[:] = [max(h, float(r[-1])) if r.size else h for r in self.rate_t]
         self._gate_s = 2.0 * table.diameter_m / cfg.c_mps  # widest span of one wavefront's arrivals, s
         rate = np.full(m, np.inf)  # a repeat-only detection weighs nothing in a hypothesis
         ok = self.new_ok
-        rate[ok] = as_strong_rate_hz(self.t[ok], self.strength[ok], self.sens[ok], n_sens)
+        rate[ok] = as_strong_rate_hz(self.t[ok], self.strength[ok], self.sens[ok], n_sens, RATE_HALF_S, self.t_end)
         self.wgt = surprise_weights(rate, 2.0 * cfg.tolerance_s)
         # anchors and partners: detections that stand out (NaN, unknown, counts as standing out)
         # and are among the few strongest of their sensor's recent ones
@@ -828,7 +843,7 @@ class _Search:
         evidence_windows(self.table.pos_m, np.asarray(pos, dtype=np.float64), float(t0), cfg.c_mps,
                          np.asarray(wind, dtype=np.float64), self._hearing(pos, p_hear), self._rate_key,
                          self._rate_base, self._rate_str, self.sens[members], self.strength[members], res, ws,
-                         RATE_HALF_S, self._gate_s, free, out)
+                         RATE_HALF_S, self._gate_s, free, self.t_end, out)
         return float(out[0]) if floor_s is None else float(out.max()) - math.log(ws.size)
 
     def _hearing(self, pos: np.ndarray, p_hear: np.ndarray | None) -> np.ndarray:
@@ -848,10 +863,14 @@ class _Search:
     def _evidence_terms(self, pos: np.ndarray, t0: float, members: np.ndarray, wind: np.ndarray,
                         p_hear: np.ndarray | None = None):
         """What ``evidence`` needs whatever the window: per sensor in hearing range the count of
-        its detections within +-``RATE_HALF_S`` of the predicted arrival, and per member the
-        count of those at least as strong as it (unknown strength: all).  With
+        its detections within +-``RATE_HALF_S`` of the predicted arrival and how much of that
+        window is known (s, ``covered_s``), and per member the count of those at least as strong
+        as it (unknown strength: all).  With
         ``_evidence_at``, the plain-numpy twin of the kernel ``evidence_windows``."""
+        from locator._associate_kernels import covered_s
+
         pred = t0 + travel_s(pos, self.table.pos_m, self.cfg.c_mps, wind)
+        span = np.array([covered_s(x, RATE_HALF_S, e) for x, e in zip(pred.tolist(), self.t_end.tolist())])
         key = self._rate_base + pred  # into the sensors' concatenated, offset times
         lo = np.searchsorted(self._rate_key, key - RATE_HALF_S)
         hi = np.searchsorted(self._rate_key, key + RATE_HALF_S)
@@ -862,27 +881,26 @@ class _Search:
             f = self.strength[q]
             seg = self._rate_str[lo[s] : hi[s]]
             n_as[k] = np.count_nonzero(seg >= f) if math.isfinite(f) else seg.size
-        return p_s, (hi - lo).astype(np.float64), ms, n_as
+        return p_s, (hi - lo).astype(np.float64), span, ms, n_as
 
     def _evidence_at(self, terms, res: np.ndarray, w, free: int) -> np.ndarray:
         """``evidence`` for each window of ``w`` (W,), s; ``free``: the best gains that fit by
         construction.  Returns (W,)."""
-        p_s, n_all, ms, n_as = terms
+        p_s, n_all, span, ms, n_as = terms
         w = np.atleast_1d(np.asarray(w, dtype=np.float64))[:, None]  # (W, 1)
-        two_half = 2.0 * RATE_HALF_S
         hear = p_s > 0.0
         ok = (res[None, :] <= w) & hear[ms][None, :]  # (W, m); one member per sensor
         # a sensor that does not fit: log((1 - p) / (1 - P_s)), P_s from all its detections
-        p_all = -np.expm1(-np.maximum(n_all[hear], 1.0)[None, :] / two_half * 2.0 * w)
+        p_all = -np.expm1(-np.maximum(n_all[hear], 1.0)[None, :] / span[hear][None, :] * 2.0 * w)
         miss_all = np.log((1.0 - p_s[hear])[None, :] / np.maximum(1.0 - p_all, 1e-9))
-        p_mem = -np.expm1(-np.maximum(n_all[ms], 1.0)[None, :] / two_half * 2.0 * w)
+        p_mem = -np.expm1(-np.maximum(n_all[ms], 1.0)[None, :] / span[ms][None, :] * 2.0 * w)
         p = p_s[ms][None, :]
         with np.errstate(divide="ignore"):  # members out of hearing (p 0) never count
             miss_mem = np.log((1.0 - p) / np.maximum(1.0 - p_mem, 1e-9))
         total = miss_all.sum(axis=1) - np.where(ok, miss_mem, 0.0).sum(axis=1)
         # a sensor that fits: log(p / P_s), P_s from those at least as strong as its member
         # (at least one a window: silence is no proof that nothing else happened)
-        rate = np.maximum(n_as - 1.0, 1.0)[None, :] / two_half
+        rate = np.maximum(n_as - 1.0, 1.0)[None, :] / span[ms][None, :]
         with np.errstate(divide="ignore"):
             g_w = np.where(ok, np.log(p / -np.expm1(-rate * 2.0 * w)), np.inf)
             g_gate = np.log(p / -np.expm1(-rate * self._gate_s))  # (1, m)
@@ -1492,7 +1510,7 @@ class _Search:
         ev = source_evidence(self.table.pos_m, float(x), float(y), float(self.z0), float(t0), self.cfg.c_mps,
                              self.wind, np.ascontiguousarray(mem, dtype=np.int64), self.t, self.sens, self.strength,
                              self.cfg.detection_probability, rng, self._rate_key, self._rate_base, self._rate_str,
-                             self.cfg.tolerance_s, RATE_HALF_S, self._gate_s)
+                             self.cfg.tolerance_s, RATE_HALF_S, self._gate_s, self.t_end)
         return ev < self._need() + self._burst_extra(float(t0), float(self.t[mem].min())) - HOPELESS_NATS
 
     def _aloft(self, got: _Found) -> _Found:
@@ -1549,8 +1567,13 @@ class _Search:
                 break
             mem = mem[ok[np.argmax(self.score_[rivals[ok]])]]
             other = self.refine(mem[mem >= 0])
-            if (other is None or other.evidence <= got.evidence or not np.isin(other.used, got.used).any()
-                    or abs(other.shot.t0_ns - got.shot.t0_ns) > RIVAL_T0_S * NS):
+            if other is None:
+                break
+            # the same sound better fitted takes over on any margin; another needs RIVAL_NATS more
+            lag = abs(other.shot.t0_ns - got.shot.t0_ns)
+            margin = RIVAL_NATS if lag > RIVAL_S * NS else 0.0
+            if (other.evidence <= got.evidence + margin or not np.isin(other.used, got.used).any()
+                    or lag > RIVAL_T0_S * NS):
                 break
             got = other
         return got
@@ -1631,25 +1654,27 @@ class _Search:
 
 def associate_triples(detections: Sequence[Detection], table: SensorTable, cfg: AssociationConfig,
                       context_ns: Sequence[Sequence[tuple[int, float, float]]] | None = None,
-                      prior: Sequence[Shot] = ()) -> list[Shot]:
+                      prior: Sequence[Shot] = (), horizon_ns: int | None = None) -> list[Shot]:
     """The "triples" associator over a time-sorted list of usable detections (see module).
 
     ``context_ns``: per sensor (table order), ``(t_ns, snr_db, peak_dbfs)`` of detections
     already used elsewhere, which still count towards the chance rates; ``prior``: shots found
-    earlier (online: released), whose arrival patterns later rounds may repeat.
+    earlier (online: released), whose arrival patterns later rounds may repeat;
+    ``horizon_ns``: how far the detections are known (UTC ns; None: all of them).
     """
     if len(detections) < cfg.min_sensors or len(table.ids) < cfg.min_sensors:
         return []
-    return _Search(detections, table, cfg, context_ns, prior).run()
+    return _Search(detections, table, cfg, context_ns, prior, horizon_ns).run()
 
 
 #: Associators by name: ``f(detections sorted by time, SensorTable, AssociationConfig, context_ns=None,
-#: prior=()) -> list[Shot]``.
+#: prior=(), horizon_ns=None) -> list[Shot]``.
 ASSOCIATORS = {"triples": associate_triples}
 
 
 def associate(detections: Iterable[Detection], sensors: Any, config: AssociationConfig | None = None,
-              prior: Sequence[Shot] = (), context: Iterable[Detection] = ()) -> list[Shot]:
+              prior: Sequence[Shot] = (), context: Iterable[Detection] = (),
+              horizon_ns: int | None = None) -> list[Shot]:
     """Group detections into shots, offline over a whole set.
 
     Parameters
@@ -1669,6 +1694,10 @@ def associate(detections: Iterable[Detection], sensors: Any, config: Association
         each sensor's chance rate and strengths, so that a blast left out still casts its
         shadow on the echoes after it.  Those of sensors not in ``sensors``, or of kinds in
         ``config.exclude_kinds`` or ``config.repeat_only_kinds``, are ignored.
+    horizon_ns : int, optional
+        UTC ns up to which the detections are known: a live stream's present.  A sensor's
+        chance rate near it is counted over what has been heard so far (see
+        ``_associate_kernels.covered_s``).  None (offline): the set is complete.
 
     Returns
     -------
@@ -1678,7 +1707,8 @@ def associate(detections: Iterable[Detection], sensors: Any, config: Association
     """
     cfg = config or AssociationConfig()
     table = SensorTable.from_any(sensors)
-    return ASSOCIATORS[cfg.method](_usable(detections, table, cfg), table, cfg, _context(context, table, cfg), prior)
+    return ASSOCIATORS[cfg.method](_usable(detections, table, cfg), table, cfg, _context(context, table, cfg), prior,
+                                   horizon_ns)
 
 
 def _context(detections: Iterable[Detection], table: SensorTable, cfg: AssociationConfig
@@ -1761,7 +1791,7 @@ class OnlineAssociator:
             return []
         dets = _usable(self._buf, self._table, self._cfg)
         context = _context(self._released, self._table, self._cfg)
-        shots = ASSOCIATORS[self._cfg.method](dets, self._table, self._cfg, context, self._recent)
+        shots = ASSOCIATORS[self._cfg.method](dets, self._table, self._cfg, context, self._recent, now_ns)
         final = [s for s in shots if now_ns is None or self._final_by(s) <= now_ns]
         used = {id(d) for s in final for d in s.detections}
         keep = [d for d in self._buf if id(d) not in used]

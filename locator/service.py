@@ -354,14 +354,15 @@ class LocatorService:
             self._runner = self._final_runner = SearchRunner(self.sensors.ids, self.sensors.pos_m, self._assoc_cfg, 0)
         return self._runner.search(jobs)
 
-    def _submit_final(self, pool: list[Detection]) -> concurrent.futures.Future:
-        """Start the search of a final solution (collected by the finaliser at a later tick)."""
+    def _submit_final(self, pool: list[Detection], cut_ns: int) -> concurrent.futures.Future:
+        """Start the search of a final solution (collected by the finaliser at a later tick);
+        ``cut_ns``: the watermark, up to which every live node has been heard."""
         if self._final_runner is None:
             self._search([])
         assert self._final_runner is not None
-        return self._final_runner.submit(self._jobs([pool])[0])
+        return self._final_runner.submit(self._jobs([pool], cut_ns)[0])
 
-    def _jobs(self, pools: list[list[Detection]]) -> list[SearchJob]:
+    def _jobs(self, pools: list[list[Detection]], horizon_ns: int) -> list[SearchJob]:
         """Each pool with the sensors its search weighs: those that reported in it and their
         neighbours within ``locate_margin_m`` (whose silence is evidence); a city-wide table
         would make every search weigh a thousand sensors that could not have heard the shot.
@@ -370,7 +371,9 @@ class LocatorService:
         places repeats its arrival pattern, so a burst cut into searches is still found round
         by round.  Preliminary shots are left out: a search over part of a wavefront can make
         up an alias, and as a pattern it would find copies of itself.  And the detections
-        around the pool that it leaves out (:meth:`_context`)."""
+        around the pool that it leaves out (:meth:`_context`).  ``horizon_ns``: how far the
+        sensors have been heard (UTC ns): a rate window reaching past it counts only what
+        came before (``locator.associate.associate``)."""
         jobs = []
         for pool in pools:
             used = np.array(sorted({self._index[d.sensor_id] for d in pool}), dtype=np.int64)
@@ -382,7 +385,7 @@ class LocatorService:
                      if pool and s.final and s.source is not None and s.t0_ns <= last and not s.keys & keys
                      and mine.intersection(s.sensors)]
             prior.sort(key=lambda q: q.t0_ns)
-            jobs.append(SearchJob(idx, pool, tuple(prior[-MAX_PRIOR:]), self._context(idx, pool, keys)))
+            jobs.append(SearchJob(idx, pool, tuple(prior[-MAX_PRIOR:]), self._context(idx, pool, keys), horizon_ns))
         return jobs
 
     def _context(self, idx: np.ndarray, pool: list[Detection], keys: set[str]) -> tuple[Detection, ...]:
@@ -556,7 +559,9 @@ class LocatorService:
         if self._runner is None:
             self._search([])
         assert self._runner is not None
-        for i, shots in self._runner.search_each(self._jobs([pool for _, pool in groups])):
+        # every live node has been heard up to the last watermark (0 before the first tick:
+        # then each sensor up to its own latest detection)
+        for i, shots in self._runner.search_each(self._jobs([pool for _, pool in groups], self._last_cut_ns)):
             new_keys = {f"{d.sensor_id}:{d.seq}" for d in groups[i][0]}
             yield [s for s in map(lambda s: live_shot(s, False), shots) if s.keys & new_keys]
 

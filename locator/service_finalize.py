@@ -66,8 +66,9 @@ class LocalFinalizer:
         ``pool_around(detections) -> list[Detection]``: the recent detections that could
         share a source with any of these (the service's gated pool).
     submit : callable
-        ``submit(pool) -> Future`` of ``list[Shot]``: association over the sensors around
-        the pool, possibly in another process.  Final solutions wait on purpose, so their
+        ``submit(pool, cut_ns) -> Future`` of ``list[Shot]``: association over the sensors
+        around the pool, possibly in another process, with the detections known up to the
+        watermark ``cut_ns``.  Final solutions wait on purpose, so their
         searches are started at one tick and collected at a later one, and the service's
         association thread is free meanwhile for the first searches of new shots.
     """
@@ -130,7 +131,7 @@ class LocalFinalizer:
                 break
             started = True
             pool = self._pool_around(list(prelim.source.detections))
-            fut = self._inflight[prelim] = self._submit(pool) if pool else _resolved([])
+            fut = self._inflight[prelim] = self._submit(pool, cut_ns) if pool else _resolved([])
             if fut.done() and fut.exception() is None:
                 for shot in fut.result():
                     if _keys(shot) & prelim.keys:

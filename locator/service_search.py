@@ -53,6 +53,7 @@ class SearchJob(NamedTuple):
     pool: list[Detection]
     prior: tuple[Any, ...] = ()
     context: tuple[Detection, ...] = ()
+    horizon_ns: int | None = None
 
 
 class SearchRunner:
@@ -155,13 +156,13 @@ class SearchRunner:
 
 
 def _search(ids: tuple[str, ...], pos: np.ndarray, cfg, idx: np.ndarray, pool: list[Detection],
-            prior: Sequence = (), context: Sequence[Detection] = ()) -> list:
+            prior: Sequence = (), context: Sequence[Detection] = (), horizon_ns: int | None = None) -> list:
     from locator.associate import SensorTable, associate
 
     if not pool:
         return []
     table = SensorTable.from_any({ids[i]: pos[i] for i in np.asarray(idx, dtype=np.int64)})
-    return associate(pool, table, cfg, prior=prior, context=context)
+    return associate(pool, table, cfg, prior=prior, context=context, horizon_ns=horizon_ns)
 
 
 def _start_worker(ids: tuple[str, ...], pos: np.ndarray, cfg, parent_pid: int, nice: int = 0) -> None:
@@ -186,8 +187,9 @@ def _ready(_: int) -> bool:
     return True
 
 
-def _worker_search(idx: np.ndarray, pool: list[Detection], prior: Sequence = (), context: Sequence = ()) -> list:
-    return _search(_IDS, _POS, _CFG, idx, pool, prior, context)
+def _worker_search(idx: np.ndarray, pool: list[Detection], prior: Sequence = (), context: Sequence = (),
+                   horizon_ns: int | None = None) -> list:
+    return _search(_IDS, _POS, _CFG, idx, pool, prior, context, horizon_ns)
 
 
 def warm_up_job(ids: Sequence[str], pos_m: np.ndarray, cfg, radius_m: float = 2000.0

@@ -133,7 +133,8 @@ def test_gather_kernel_matches_numpy_twin(rng):
 def _evidence_loop(s, pos, t0, res, members, wind, w, free, p_hear=None):
     """The evidence's defining formula, one sensor at a time (the twin of ``_Search._evidence_at``);
     ``p_hear``: each sensor's probability of hearing the source, 0 for those not expected to
-    (None: ``detection_probability`` for all)."""
+    (None: ``detection_probability`` for all).  A sensor's rate is its count over the part of its
+    window before ``s.t_end[k]``, never less than the half before its centre."""
     pred = t0 + travel_s(pos, s.table.pos_m, s.cfg.c_mps, wind)
     gate = 2.0 * s.table.diameter_m / s.cfg.c_mps
     gains, total = [], 0.0
@@ -143,25 +144,31 @@ def _evidence_loop(s, pos, t0, res, members, wind, w, free, p_hear=None):
         if p == 0:
             continue
         near = np.abs(s.rate_t[k] - pred[k]) <= RATE_HALF_S
+        lo, hi = pred[k] - RATE_HALF_S, min(pred[k] + RATE_HALF_S, max(s.t_end[k], pred[k]))
+        span = hi - lo
         if k in fit:
             f = s.strength[fit[k]]
             n_as = int(np.sum(near & (s.rate_strength[k] >= f))) if np.isfinite(f) else int(near.sum())
-            rate = max(n_as - 1, 1) / (2 * RATE_HALF_S)
+            rate = max(n_as - 1, 1) / span
             gains.append((np.log(p / (1 - np.exp(-rate * 2 * w))), np.log(p / (1 - np.exp(-rate * gate)))))
         else:
-            p_s = 1 - np.exp(-max(int(near.sum()), 1) / (2 * RATE_HALF_S) * 2 * w)
+            p_s = 1 - np.exp(-max(int(near.sum()), 1) / span * 2 * w)
             total += np.log((1 - p) / max(1 - p_s, 1e-9))
     gains.sort()
     return total + sum(g for g, _ in gains[:-free]) + sum(g for _, g in gains[-free:-1])
 
 
-def test_evidence_matches_its_per_sensor_formula(rng):
+@pytest.mark.parametrize("horizon_s", [None, 2.0])
+def test_evidence_matches_its_per_sensor_formula(rng, horizon_s):
+    # horizon: the stream known only up to 2 s after its first detection (a live search)
     sensors = _array(rng, n=9)
     truth = [(1.0 + 0.3 * k, np.array([120.0 + 40 * k, 150.0, 1.5])) for k in range(4)]
     dets = _stream(rng, sensors, truth, miss=0.1, echoes=3)
     table = SensorTable.from_any(sensors)
     cfg = AssociationConfig()
-    s = _Search(_usable(dets, table, cfg), table, cfg)
+    first = min(d.t_ns for d in dets)
+    s = _Search(_usable(dets, table, cfg), table, cfg,
+                horizon_ns=None if horizon_s is None else first + int(horizon_s * 1e9))
     for _ in range(40):
         members = np.array([rng.choice(np.flatnonzero(s.sens == k)) for k in rng.permutation(9)[: rng.integers(2, 9)]])
         res = rng.normal(0, 0.004, members.size)
@@ -182,7 +189,7 @@ def test_evidence_matches_its_per_sensor_formula(rng):
                 evidence_windows(table.pos_m, pos, t0, cfg.c_mps, wind, s._hearing(pos, mask), s._rate_key,
                                  s._rate_base, s._rate_str,
                                  s.sens[members], s.strength[members], np.abs(res), ws,
-                                 RATE_HALF_S, s._gate_s, free, kernel)
+                                 RATE_HALF_S, s._gate_s, free, s.t_end, kernel)
                 np.testing.assert_allclose(kernel, want, rtol=1e-9, atol=1e-9)
 
 
@@ -214,7 +221,8 @@ def test_source_evidence_kernel_matches_the_evidence_it_stands_for(rng, hear_ran
         want = s.evidence(pos, t0, res, members, s.wind)
         got = source_evidence(table.pos_m, pos[0], pos[1], s.z0, t0, cfg.c_mps, s.wind, members, s.t, s.sens,
                               s.strength, cfg.detection_probability, np.inf if hear_range_m is None else hear_range_m,
-                              s._rate_key, s._rate_base, s._rate_str, cfg.tolerance_s, RATE_HALF_S, s._gate_s)
+                              s._rate_key, s._rate_base, s._rate_str, cfg.tolerance_s, RATE_HALF_S, s._gate_s,
+                              s.t_end)
         assert np.isclose(got, want, rtol=1e-9, atol=1e-9)
         seen.append(want)
     assert min(seen) < -10.0 and max(seen) > 10.0  # hopeless hypotheses and true sources both compared
@@ -1054,3 +1062,39 @@ def test_a_far_source_heard_during_a_burst_needs_the_burst_extra(rng):
     assert s._burst_extra(early) == 0.0
     assert s._burst_extra(early, heard=heard_first + 0.2) == extra  # far off: heard during the burst
     assert s._burst_extra(early, heard=early + 0.05) == 0.0  # near: fired and heard before it
+
+
+def test_a_burst_heard_up_to_the_present_keeps_its_arrivals_from_its_alias(monkeypatch):
+    """Regression, the live locator's case: the simulator's gunfight seed 114, its 30-round burst
+    known only up to 3.56 s after its first round (the node detector's detections, from 0.5 s
+    before it), as a live search sees it while the last arrivals come in.  A source 200 m from
+    the gun and 0.64 s after its first round lines up fifteen sensors' direct arrivals of as
+    many rounds (an alias of the burst's beat) and wants the first round's arrivals; taken, it
+    is the pattern every later "round" repeats.  Counted over the whole ten seconds of each
+    rate window, of which the last second was not yet heard, every arrival looked rarer than
+    it is and the alias won by 3 nats; counted over what was heard (``horizon_ns``), the two
+    are within a nat, and a near tie leaves the front round its arrivals (``RIVAL_NATS``)."""
+    from pathlib import Path
+
+    import locator.associate as A
+    from locator.analyze import AnalyzeConfig, site_configs
+    from locator.detections_io import read_detections
+    from locator.recording_set import load_sensors
+    from salvo.utc import parse_utc_ns
+
+    data = Path(__file__).parent / "data" / "gunfight_114_burst"
+    dets = read_detections(data / "detections.jsonl").detections
+    sset = load_sensors(data / "sensors.csv")
+    cfg, _ = site_configs(sset, AnalyzeConfig())
+    gun = np.array(sset.frame.to_local(41.878910261, -87.631245609, 181.5018))
+    horizon = parse_utc_ns("2026-07-05T02:10:03.997008668Z") + int(3.56e9)
+
+    def off_gun(**kw):  # distances of the shots found from the gun, m
+        shots = A.associate(dets, sset.positions, cfg, **kw)
+        return np.array([float(np.hypot(*(s.pos_m - gun)[:2])) for s in shots])
+
+    err = off_gun(horizon_ns=horizon)
+    assert err.size >= 28 and err.max() < 5.0
+    assert (off_gun() > 100.0).sum() >= 10  # rates counted over the unheard second too
+    monkeypatch.setattr(A, "RIVAL_NATS", 0.0)
+    assert (off_gun(horizon_ns=horizon) > 100.0).sum() >= 10  # the alias wins a near tie

@@ -163,13 +163,13 @@ def test_a_search_gets_the_earlier_shots_around_it_as_patterns(tmp_path, rng):
     shots = [associate(r, table)[0] for r in rounds]
     for k, s in enumerate(shots):
         svc.incidents.add(live_shot(s, final=k != 1))
-    (job,) = svc._jobs([rounds[2]])  # a search over round 2's detections
+    (job,) = svc._jobs([rounds[2]], t0)  # a search over round 2's detections
     assert [s.t0_ns for s in job.prior] == [shots[0].t0_ns, shots[3].t0_ns]
     late = [dataclasses.replace(d, seq=next(seq)) for d in hear_shot(ids, pos, src, t0 + 5 * NS, rng)]
     svc.incidents.add(live_shot(associate(late, table)[0], final=True))  # fired after the pool's last arrival
-    (again,) = svc._jobs([rounds[2]])
+    (again,) = svc._jobs([rounds[2]], t0)
     assert again.prior == job.prior
-    assert len(job.idx) == len(ids) and job.pool == rounds[2]
+    assert len(job.idx) == len(ids) and job.pool == rounds[2] and job.horizon_ns == t0
 
 
 def test_shots_waiting_long_for_their_final_search_keep_their_detections(tmp_path, rng):
@@ -224,7 +224,7 @@ def test_echoes_after_a_final_shot_are_searched_in_its_shadow(tmp_path, rng):
         svc._finalize(now)
     assert [len(s.keys) for s in svc.incidents.recent(0)] == [len(blasts)]
     # without the context the same search takes the echoes for a shot from the image source
-    (job,) = svc._jobs([echoes])
+    (job,) = svc._jobs([echoes], now)
     assert {f"{d.sensor_id}:{d.seq}" for d in job.context} >= {f"{d.sensor_id}:1" for d in blasts if d.sensor_id in west}
     (alone,) = svc._search([job._replace(context=())])
     assert len(alone) == 1 and np.linalg.norm(alone[0].pos_m[:2] - image[:2]) < 5.0
@@ -241,7 +241,7 @@ def test_a_shot_only_a_final_search_found_is_announced_and_its_delay_reported_ap
     dets = hear_shot(ids, pos, np.array([300.0, 200.0, 1.5]), now - 60 * NS, rng)
     for d in dets:
         svc._received[f"{d.sensor_id}:{d.seq}"] = now - 2 * NS
-    (shots,) = svc._search(svc._jobs([dets]))
+    (shots,) = svc._search(svc._jobs([dets], now))
     svc._apply([live_shot(shots[0], False)], found=True)
     assert svc.hub.published == 1 and len(svc.latencies_s) == 0
     assert len(svc.found_latencies_s) == 1 and 2.0 <= svc.found_latencies_s[0] < 10.0

@@ -31,9 +31,9 @@ def test_a_final_search_in_flight_is_collected_later_and_holds_its_incident():
     table, dets = _setup()
     submitted = []
 
-    def submit(pool):
+    def submit(pool, cut_ns):
         fut = Future()
-        submitted.append((pool, fut))
+        submitted.append((pool, cut_ns, fut))
         return fut
 
     fin = LocalFinalizer(table, AssociationConfig(), 1500.0, lambda d: list(d), submit)
@@ -41,12 +41,13 @@ def test_a_final_search_in_flight_is_collected_later_and_holds_its_incident():
     late = 10 * NS + 60 * NS
     out, withdrawn, found = fin.finalize(late, [prelim])
     assert (out, withdrawn, found) == ([], [], []) and len(submitted) == 1 and fin.pending == 1
+    assert submitted[0][1] == late  # searched with the detections known up to the watermark
     assert fin.holding == prelim.keys
     # A second tick while the search runs starts no second search.
     fin.finalize(late, [prelim])
     assert len(submitted) == 1
     final = SimpleNamespace(detections=tuple(dets))
-    submitted[0][1].set_result([final])
+    submitted[0][2].set_result([final])
     out, withdrawn, found = fin.finalize(late, [prelim])
     assert out == [final] and withdrawn == [] and found == [] and fin.holding == frozenset()
 
@@ -54,7 +55,7 @@ def test_a_final_search_in_flight_is_collected_later_and_holds_its_incident():
 def test_a_search_that_finds_nothing_withdraws_the_shot():
     table, dets = _setup()
 
-    def submit(pool):
+    def submit(pool, cut_ns):
         fut = Future()
         fut.set_result([])
         return fut
@@ -73,7 +74,7 @@ def test_a_shot_found_beside_is_handed_back_when_no_preliminary_shot_has_it():
     third = [Detection(f"S{i}", 10 * NS + 140_000_000 + i * NS // 1000, 1e-4, 9, kind="blast") for i in range(4)]
     mine, beside, claimed = (SimpleNamespace(detections=tuple(d)) for d in (dets, other, third))
 
-    def submit(pool):
+    def submit(pool, cut_ns):
         fut = Future()
         fut.set_result([mine, beside, claimed])
         return fut
