@@ -193,8 +193,8 @@ def test_evidence_matches_its_per_sensor_formula(rng, horizon_s):
                 np.testing.assert_allclose(kernel, want, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("hear_range_m", [None, 400.0])
-def test_source_evidence_kernel_matches_the_evidence_it_stands_for(rng, hear_range_m):
+@pytest.mark.parametrize("hear_range_m, horizon_s", [(None, None), (400.0, None), (None, 1.5)])
+def test_source_evidence_kernel_matches_the_evidence_it_stands_for(rng, hear_range_m, horizon_s):
     # ``source_evidence`` (the pre-refine check in one call) against ``_Search.evidence`` of the
     # residuals at the same source, computed the long way
     sensors = _array(rng, n=12)
@@ -202,7 +202,9 @@ def test_source_evidence_kernel_matches_the_evidence_it_stands_for(rng, hear_ran
     dets = _stream(rng, sensors, truth, miss=0.1, echoes=2)
     table = SensorTable.from_any(sensors)
     cfg = AssociationConfig(hear_range_m=hear_range_m, wind_mps=(2.0, -1.0))
-    s = _Search(_usable(dets, table, cfg), table, cfg)
+    first = min(d.t_ns for d in dets)
+    s = _Search(_usable(dets, table, cfg), table, cfg,
+                horizon_ns=None if horizon_s is None else first + int(horizon_s * 1e9))
     seen = []
     for _ in range(30):
         if rng.random() < 0.5:  # near a true source, with the arrivals gathered there
@@ -1098,3 +1100,20 @@ def test_a_burst_heard_up_to_the_present_keeps_its_arrivals_from_its_alias(monke
     assert (off_gun() > 100.0).sum() >= 10  # rates counted over the unheard second too
     monkeypatch.setattr(A, "RIVAL_NATS", 0.0)
     assert (off_gun(horizon_ns=horizon) > 100.0).sum() >= 10  # the alias wins a near tie
+
+
+def test_a_rate_near_the_present_is_counted_over_what_was_heard():
+    # one detection a second, all as strong, heard up to t = 20 s (and one sensor up to 12 s)
+    from locator.associate import as_strong_rate_hz
+
+    t = np.concatenate([np.arange(0.0, 20.5), np.arange(0.0, 12.5)])
+    sens = np.array([0] * 21 + [1] * 13)
+    snr = np.full(t.size, 10.0)
+    full = as_strong_rate_hz(t, snr, sens, 2, 5.0)
+    now = as_strong_rate_hz(t, snr, sens, 2, 5.0, np.array([20.0, 12.0]))
+    mid = (t == 10.0) & (sens == 0)
+    assert full[mid] == now[mid] == 1.0  # the whole window heard: 10 others in 10 s
+    last = (t == 20.0) & (sens == 0)
+    assert full[last] == 0.5 and now[last] == 1.0  # 5 others in the 5 s heard, not in 10
+    late = (sens == 1) & (t > 7.0)  # the other sensor's windows that reach past its 12 s
+    assert np.allclose(now[late], 1.0) and (full[late] < 1.0).all()
