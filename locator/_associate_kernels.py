@@ -128,10 +128,13 @@ def _gather(t, st, order, active, ptr, spos, sx, sy, z0, t0, c, wx, wy, tl, cand
 def covered_s(x, half, t_end):
     """How much of the rate window ``x +- half`` (s) lies before ``t_end`` (s), the time up to
     which the detections are known: ``2 half`` offline; near the present of a live stream,
-    what has been heard so far (at least ``half``: the window's centre is always known).
+    what has been heard so far, but never less than ``half`` (a predicted arrival later than
+    ``t_end``, at a sensor the sound may not have reached yet, keeps the half window before it).
     A sensor's rate is its count over this, not over the whole window: counting a burst's
     last second of detections over ten seconds, half of them still to come, makes each
-    look rarer than it is, and the echoes of a burst line up into confident ghosts."""
+    look rarer than it is, and the echoes of a burst line up into confident ghosts.  The
+    floor of one detection a window is a prior, not a count, and stays ``1 / (2 half)``: a
+    lone shot in a quiet street weighs as much live as offline."""
     return min(2.0 * half, max(half, t_end - (x - half)))
 
 
@@ -163,6 +166,7 @@ def evidence_windows(spos, src, t0, c, wind, p_hear, rate_key, rate_base, rate_s
         pred[s] = _arrival(spos, s, src[0], src[1], src[2], t0, c, wind[0], wind[1])
     m = msens.shape[0]
     n_key = rate_key.shape[0]
+    floor = 0.5 / half  # at least one a whole window (a prior, not a count: not scaled by span)
     lo = np.empty(n_sens, np.int64)
     hi = np.empty(n_sens, np.int64)
     n_all = np.empty(n_sens)
@@ -171,8 +175,8 @@ def evidence_windows(spos, src, t0, c, wind, p_hear, rate_key, rate_base, rate_s
         x = rate_base[s] + pred[s]
         lo[s] = _lower_bound(rate_key, 0, n_key, x - half)
         hi[s] = _lower_bound(rate_key, 0, n_key, x + half)
-        n_all[s] = max(hi[s] - lo[s], 1)
         span[s] = covered_s(pred[s], half, t_end[s])
+        n_all[s] = max((hi[s] - lo[s]) / span[s], floor)  # all its detections' rate, Hz
     n_as = np.empty(m)
     for k in range(m):
         s = msens[k]
@@ -193,7 +197,7 @@ def evidence_windows(spos, src, t0, c, wind, p_hear, rate_key, rate_base, rate_s
         # every sensor in range as if it missed: log((1 - p) / (1 - P_s)) ...
         for s in range(n_sens):
             if p_hear[s] > 0.0:
-                ps = -np.expm1(-n_all[s] / span[s] * 2.0 * w)
+                ps = -np.expm1(-n_all[s] * 2.0 * w)
                 total += np.log((1.0 - p_hear[s]) / max(1.0 - ps, 1e-9))
         # ... then the ones that fit: that term back out, log(p / P_s) in (as-strong rate)
         nk = 0
@@ -201,9 +205,9 @@ def evidence_windows(spos, src, t0, c, wind, p_hear, rate_key, rate_base, rate_s
             s = msens[k]
             if res[k] <= w and p_hear[s] > 0.0:
                 p = p_hear[s]
-                ps = -np.expm1(-n_all[s] / span[s] * 2.0 * w)
+                ps = -np.expm1(-n_all[s] * 2.0 * w)
                 total -= np.log((1.0 - p) / max(1.0 - ps, 1e-9))
-                rate = max(n_as[k] - 1.0, 1.0) / span[s]
+                rate = max((n_as[k] - 1.0) / span[s], floor)
                 g1 = np.log(p / -np.expm1(-rate * 2.0 * w))
                 g2 = np.log(p / -np.expm1(-rate * gate))
                 i = nk  # insertion, ascending, stable

@@ -41,7 +41,7 @@ stand out of a noisy street, a string of them does.
 The best hypothesis is solved by ``locator.solve.solve`` (robust; it may leave out a sensor
 with a bad clock), challenged by the hypotheses anchored beside its arrivals and by the
 stronger arrivals just before them (``_Search._challenge``: an alias of two rounds, a fit to
-echoes; live, a near tie goes to the earlier sound), and accepted when its evidence against chance (``_Search.evidence``: a
+echoes), and accepted when its evidence against chance (``_Search.evidence``: a
 log-likelihood ratio from each sensor's own rate of detections at least as strong) clears
 ``min_evidence``.  "Strong" is ``strength_db``: the SNR, capped by how far a detection
 rises above the decaying level of the sensor's previous detections, so echoes and coda
@@ -62,8 +62,7 @@ releases a shot once every sensor that could have heard it has had time to (its 
 time plus the longest travel time to any sensor, plus the tolerance and margin); released
 shots stay patterns for later rounds (``REPEAT_MEMORY_S``).  A live search knows the stream
 only up to its present (``horizon_ns``): each sensor's rate is counted over the part of its
-window heard so far (``_associate_kernels.covered_s``), and a later sound needs
-``RIVAL_NATS`` more evidence than the front hypothesis to take its arrivals.
+window heard so far (``_associate_kernels.covered_s``).
 """
 
 from __future__ import annotations
@@ -132,14 +131,6 @@ RIVAL_S = 0.1
 #: more ghosts repeat it).  Unbounded, gunfight seed 121 called one firecracker gunfire; 0.5 and
 #: 1.0 s gave the same on the 18 tuning seeds as 0.1.
 RIVAL_T0_S = 1.0
-#: ... and, in a live search (``horizon_ns``), when it fires more than ``RIVAL_S`` after it (a
-#: later sound, not the same one better fitted), this much more evidence, nats: the front
-#: hypothesis keeps a near tie.  Near the present the rates that weigh both are counted over
-#: part of their windows, and a tie is no verdict.  Gunfight tuning seed 114 live: an alias
-#: 0.64 s after a burst's first round, 40.4 nats against its 39.7 (over the whole stream, 41.2
-#: against 43.0).  Offline, 3 nats cost the Pittsburgh audio 3 rounds (all of FP3's; 0 on FP1
-#: and FP2), so offline ties go to the evidence.
-RIVAL_NATS = 3.0
 #: A sensor outside a repeat's pattern joins it when its detection fits within this share of
 #: ``tolerance_s`` (``_Search._widen``): all of it, as for a new source (gunfight seeds 101-106:
 #: 0.5 left out sensors whose position errors cost 6-7 ms; 0.75 and 1.0 did as well otherwise).
@@ -625,12 +616,10 @@ def strength_db(t_s: np.ndarray, level_db: np.ndarray, snr_db: np.ndarray, windo
 def as_strong_rate_hz(t: np.ndarray, snr_db: np.ndarray, sens: np.ndarray, n_sens: int,
                       half_s: float = RATE_HALF_S, t_end: np.ndarray | None = None) -> np.ndarray:
     """Per detection, how often its sensor makes a detection at least as strong, per s: the
-    count of such other detections within +-``half_s`` (at least one) over ``2 half_s``, or
-    over the part of it before ``t_end[s]`` (s), the time up to which sensor ``s``'s detections
-    are known (``_associate_kernels.covered_s``; None: all are).  Unknown strengths (NaN) count
-    as equal to every other."""
-    from locator._associate_kernels import covered_s
-
+    count of such other detections within +-``half_s`` over ``2 half_s``, or over the part of
+    it before ``t_end[s]`` (s), the time up to which sensor ``s``'s detections are known
+    (``_associate_kernels.covered_s``; None: all are); at least one per ``2 half_s``.  Unknown
+    strengths (NaN) count as equal to every other."""
     rate = np.empty(t.size)
     for s in range(n_sens):
         ix = np.flatnonzero(sens == s)
@@ -641,10 +630,14 @@ def as_strong_rate_hz(t: np.ndarray, snr_db: np.ndarray, sens: np.ndarray, n_sen
         known = np.isfinite(ss)
         stronger = np.where(known[:, None] & known[None, :], ss[None, :] >= ss[:, None], True)
         n_as = (near & stronger).sum(axis=1) - 1
-        end = math.inf if t_end is None else float(t_end[s])
-        span = np.array([covered_s(x, half_s, end) for x in tt.tolist()]) if math.isfinite(end) else 2.0 * half_s
-        rate[ix] = np.maximum(n_as, 1) / span
+        span = 2.0 * half_s if t_end is None else _covered_s(tt, half_s, float(t_end[s]))
+        rate[ix] = np.maximum(n_as / span, 0.5 / half_s)  # the floor: one a whole window
     return rate
+
+
+def _covered_s(x: np.ndarray, half: float, t_end) -> np.ndarray:
+    """``_associate_kernels.covered_s`` over arrays (``t_end`` scalar or per element), s."""
+    return np.minimum(2.0 * half, np.maximum(half, t_end - (x - half)))
 
 
 def surprise_weights(rate_hz: np.ndarray, window_s: float) -> np.ndarray:
@@ -752,9 +745,9 @@ class _Search:
         self._rate_key = np.concatenate([r + b for r, b in zip(self.rate_t, self._rate_base)] or [np.zeros(0)])
         self._rate_str = np.concatenate(self.rate_strength or [np.zeros(0)])
         # How far each sensor's detections are known, s: offline all of them; live, up to the
-        # horizon (when every sensor had been heard), or its own latest detection if later.
+        # horizon (when every sensor had been heard), or its own latest detection if later (of
+        # those that set the rates: a repeat-only one, later still, leaves it a little early).
         self.t_end = np.full(n_sens, np.inf)
-        self.live = horizon_ns is not None
         if horizon_ns is not None:
             h = (horizon_ns - self.ref_ns) * 1e-9
             self.t_end[:] = [max(h, float(r[-1])) if r.size else h for r in self.rate_t]
@@ -876,10 +869,8 @@ class _Search:
         window is known (s, ``covered_s``), and per member the count of those at least as strong
         as it (unknown strength: all).  With
         ``_evidence_at``, the plain-numpy twin of the kernel ``evidence_windows``."""
-        from locator._associate_kernels import covered_s
-
         pred = t0 + travel_s(pos, self.table.pos_m, self.cfg.c_mps, wind)
-        span = np.array([covered_s(x, RATE_HALF_S, e) for x, e in zip(pred.tolist(), self.t_end.tolist())])
+        span = _covered_s(pred, RATE_HALF_S, self.t_end)
         key = self._rate_base + pred  # into the sensors' concatenated, offset times
         lo = np.searchsorted(self._rate_key, key - RATE_HALF_S)
         hi = np.searchsorted(self._rate_key, key + RATE_HALF_S)
@@ -900,16 +891,18 @@ class _Search:
         hear = p_s > 0.0
         ok = (res[None, :] <= w) & hear[ms][None, :]  # (W, m); one member per sensor
         # a sensor that does not fit: log((1 - p) / (1 - P_s)), P_s from all its detections
-        p_all = -np.expm1(-np.maximum(n_all[hear], 1.0)[None, :] / span[hear][None, :] * 2.0 * w)
+        floor = 0.5 / RATE_HALF_S  # one a whole window, a prior (``covered_s``)
+        r_all = np.maximum(n_all / span, floor)  # (S,), Hz
+        p_all = -np.expm1(-r_all[hear][None, :] * 2.0 * w)
         miss_all = np.log((1.0 - p_s[hear])[None, :] / np.maximum(1.0 - p_all, 1e-9))
-        p_mem = -np.expm1(-np.maximum(n_all[ms], 1.0)[None, :] / span[ms][None, :] * 2.0 * w)
+        p_mem = -np.expm1(-r_all[ms][None, :] * 2.0 * w)
         p = p_s[ms][None, :]
         with np.errstate(divide="ignore"):  # members out of hearing (p 0) never count
             miss_mem = np.log((1.0 - p) / np.maximum(1.0 - p_mem, 1e-9))
         total = miss_all.sum(axis=1) - np.where(ok, miss_mem, 0.0).sum(axis=1)
         # a sensor that fits: log(p / P_s), P_s from those at least as strong as its member
         # (at least one a window: silence is no proof that nothing else happened)
-        rate = np.maximum(n_as - 1.0, 1.0)[None, :] / span[ms][None, :]
+        rate = np.maximum((n_as - 1.0) / span[ms], floor)[None, :]
         with np.errstate(divide="ignore"):
             g_w = np.where(ok, np.log(p / -np.expm1(-rate * 2.0 * w)), np.inf)
             g_gate = np.log(p / -np.expm1(-rate * self._gate_s))  # (1, m)
@@ -1576,14 +1569,8 @@ class _Search:
                 break
             mem = mem[ok[np.argmax(self.score_[rivals[ok]])]]
             other = self.refine(mem[mem >= 0])
-            if other is None:
-                break
-            # the same sound better fitted, or an earlier one, takes over on any margin; live, a
-            # later one needs RIVAL_NATS more (front first: a near tie goes to the earlier sound)
-            lag = other.shot.t0_ns - got.shot.t0_ns
-            margin = RIVAL_NATS if lag > RIVAL_S * NS and self.live else 0.0
-            if (other.evidence <= got.evidence + margin or not np.isin(other.used, got.used).any()
-                    or abs(lag) > RIVAL_T0_S * NS):
+            if (other is None or other.evidence <= got.evidence or not np.isin(other.used, got.used).any()
+                    or abs(other.shot.t0_ns - got.shot.t0_ns) > RIVAL_T0_S * NS):
                 break
             got = other
         return got

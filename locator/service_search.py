@@ -47,7 +47,9 @@ class SearchJob(NamedTuple):
     shots already found around them (``locator.associate.Shot``), whose arrival patterns
     later rounds from the same places repeat (a burst cut into searches stays one burst),
     and the other detections those sensors made around the pool's time, which are not
-    searched but count towards the chance rates and strengths (``associate``'s ``context``)."""
+    searched but count towards the chance rates and strengths (``associate``'s ``context``);
+    and how far the sensors have been heard, UTC ns (``associate``'s ``horizon_ns``; None:
+    the detections are complete)."""
 
     idx: np.ndarray
     pool: list[Detection]
@@ -99,7 +101,8 @@ class SearchRunner:
 
         Parameters
         ----------
-        jobs : sequence of SearchJob, or of (sensor indices, pool[, prior[, context]]) tuples
+        jobs : sequence of SearchJob, or of (sensor indices, pool[, prior[, context[, horizon_ns]]])
+            tuples
         """
         out: list[list] = [[] for _ in jobs]
         for i, shots in self.search_each(jobs):
