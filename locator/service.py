@@ -362,7 +362,7 @@ class LocatorService:
         assert self._final_runner is not None
         return self._final_runner.submit(self._jobs([pool], cut_ns)[0])
 
-    def _jobs(self, pools: list[list[Detection]], horizon_ns: int) -> list[SearchJob]:
+    def _jobs(self, pools: list[list[Detection]], horizon_ns: int | None) -> list[SearchJob]:
         """Each pool with the sensors its search weighs: those that reported in it and their
         neighbours within ``locate_margin_m`` (whose silence is evidence); a city-wide table
         would make every search weigh a thousand sensors that could not have heard the shot.
@@ -373,7 +373,7 @@ class LocatorService:
         up an alias, and as a pattern it would find copies of itself.  And the detections
         around the pool that it leaves out (:meth:`_context`).  ``horizon_ns``: how far the
         sensors have been heard (UTC ns): a rate window reaching past it counts only what
-        came before (``locator.associate.associate``)."""
+        came before (``locator.associate.associate``; None: whole windows)."""
         jobs = []
         for pool in pools:
             used = np.array(sorted({self._index[d.sensor_id] for d in pool}), dtype=np.int64)
@@ -559,9 +559,10 @@ class LocatorService:
         if self._runner is None:
             self._search([])
         assert self._runner is not None
-        # every live node has been heard up to the last watermark (0 before the first tick:
-        # then each sensor up to its own latest detection)
-        for i, shots in self._runner.search_each(self._jobs([pool for _, pool in groups], self._last_cut_ns)):
+        # (rates over whole windows, as offline: a first search weighs the newest arrivals,
+        # whose windows are half heard, and counted over that half a sensor's false impulses of
+        # the last seconds count double, and some shots wait for their final search)
+        for i, shots in self._runner.search_each(self._jobs([pool for _, pool in groups], None)):
             new_keys = {f"{d.sensor_id}:{d.seq}" for d in groups[i][0]}
             yield [s for s in map(lambda s: live_shot(s, False), shots) if s.keys & new_keys]
 
