@@ -270,3 +270,28 @@ def test_the_incident_a_final_solution_leaves_is_announced_again(tmp_path, rng):
     _, alerts = svc.hub.subscribe(before[-1].seq)
     counts = {a.incident.id: a.incident.n_shots for a in alerts}
     assert sorted(counts.values()) == [1, 2] and len(counts) == 2
+
+
+def test_final_searches_know_how_far_the_sensors_were_heard_first_searches_weigh_whole_windows(tmp_path, rng):
+    # A final search counts rates over what was heard up to the watermark (a burst still
+    # arriving is not yet in its windows); a first search weighs whole windows, as offline.
+    from locator.wire_server import Received
+
+    ids, pos = make_site(tmp_path, rng)
+    svc = make_service(tmp_path)
+    jobs = []
+    real = svc._jobs
+
+    def spy(pools, horizon_ns):
+        out = real(pools, horizon_ns)
+        jobs.extend(out)
+        return out
+
+    svc._jobs = spy
+    t0 = 1_800_000_000 * NS
+    dets = hear_shot(ids, pos, np.array([300.0, 200.0, 1.5]), t0, rng)
+    svc._process_batch([Received(d, t0 + 2 * NS, time.time_ns()) for d in dets])
+    assert jobs and all(j.horizon_ns is None for j in jobs)
+    jobs.clear()
+    svc._submit_final(list(dets), t0 + 3 * NS).result()
+    assert [j.horizon_ns for j in jobs] == [t0 + 3 * NS]
