@@ -559,9 +559,9 @@ class LocatorService:
         if self._runner is None:
             self._search([])
         assert self._runner is not None
-        # (rates over whole windows, as offline: a first search weighs the newest arrivals,
-        # whose windows are half heard, and counted over that half a sensor's false impulses of
-        # the last seconds count double, and some shots wait for their final search)
+        # First searches weigh whole rate windows, as offline (no horizon): they weigh the newest
+        # arrivals, whose windows are half heard, and counted over that half a sensor's false
+        # impulses of the last seconds would count double and some shots wait for their final search.
         for i, shots in self._runner.search_each(self._jobs([pool for _, pool in groups], None)):
             new_keys = {f"{d.sensor_id}:{d.seq}" for d in groups[i][0]}
             yield [s for s in map(lambda s: live_shot(s, False), shots) if s.keys & new_keys]
