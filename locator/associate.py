@@ -36,7 +36,11 @@ looked for.  Each step tries two kinds of hypothesis:
 
 With 4-6 sensors (``support_max_sensors``) a new source may also count the rounds that repeat
 its arrival pattern (``_Search.pattern_support``): one round has too few redundant arrivals to
-stand out of a noisy street, a string of them does.
+stand out of a noisy street, a string of them does.  There the strings also propose hypotheses
+(``_Search._strings``): every sensor hears a gun's next round after the same interval, so
+detections that recur after one interval at several sensors within a wavefront's reach of
+each other are a round, whatever the model error of the sensors' positions; they compete with
+the kernel's best by evidence.
 
 The best hypothesis is solved by ``locator.solve.solve`` (robust; it may leave out a sensor
 with a bad clock), challenged by the hypotheses anchored beside its arrivals and by the
@@ -312,7 +316,7 @@ class AssociationConfig:
         has the evidence alone, while the aliases of a regular burst (built from neighbouring
         rounds' arrivals) repeat as faithfully as its rounds do and would gain from it.
     support_min_strength_db : float
-        ... and only when the median ``strength_db`` of its arrivals is at least this, dB
+        ... and only when the median ``strength_db`` of its four strongest arrivals is at least this, dB
         (default 20).  Street noise repeats too (a rattle, footsteps): strings of weak impulses
         vouched for one another and turned 19 gunfire shots into 263 on the Pittsburgh audio.
         Chosen on FP1+FP2 for the best balance (F1) of rounds within 15 m against gunfire
@@ -759,6 +763,8 @@ class _Search:
         # anchors and partners: detections that stand out (NaN, unknown, counts as standing out)
         # and are among the few strongest of their sensor's recent ones
         self.strong = ~(self.strength < cfg.min_strength_db) & (rate <= cfg.max_strong_rate_hz) & self.new_ok
+        # few sensors: strings of rounds also propose hypotheses (``_strings``)
+        self.sparse = 0 < n_sens <= cfg.support_max_sensors and cfg.repeat_tolerance_s > 0
 
     def for_new(self) -> np.ndarray:
         """(n,) bool: the active detections that may start or join a new source."""
@@ -862,6 +868,15 @@ class _Search:
         st = st[np.isfinite(st)]
         return _median(st) if st.size else math.inf
 
+    def _fix_strength(self, idx: np.ndarray) -> float:
+        """Median ``strength_db`` of the four strongest of detections ``idx`` (all, if fewer;
+        unknown strength counts as strong): how strong the arrivals that fix a 2D source and
+        first check it are.  A rival that adds weak far sensors to the same strong arrivals
+        keeps it (Pittsburgh FP2 test_019: the median of all five true arrivals fell below
+        ``support_min_strength_db`` while an alias with one weak arrival in four stayed above)."""
+        st = np.sort(np.where(np.isnan(self.strength[idx]), np.inf, self.strength[idx]))
+        return _median(st[-4:]) if st.size else math.inf
+
     def _evidence_terms(self, pos: np.ndarray, t0: float, members: np.ndarray, wind: np.ndarray,
                         p_hear: np.ndarray | None = None):
         """What ``evidence`` needs whatever the window: per sensor in hearing range the count of
@@ -920,13 +935,18 @@ class _Search:
                 + np.where((col >= start) & (col < k - 1), g_gate, 0.0).sum(axis=1))
 
     def _solve(self, idx: np.ndarray, z_m: float | None = None):
-        """Robust 2D solve of detections ``idx`` with the source at height ``z_m`` (None: the gun's)."""
+        """Robust 2D solve of detections ``idx`` with the source at height ``z_m`` (None: the gun's),
+        within ``max_range`` of the sensor that heard it first where the fit leaves a choice."""
         from locator.solve import solve
 
         pos = self.table.pos_m[self.sens[idx]]
         fit_wind = 0 < self.cfg.fit_wind_min_sensors <= idx.size
+        # Three arrivals fit two sources exactly (the roots of the hyperbolas' intersection); the
+        # search places sources within max_range of their first sensor (``best_hypotheses``), so
+        # the solver is told to keep the root there (Pittsburgh FP2 test_020: the other lies 2.7 km off).
+        first = pos[int(np.argmin(self.t[idx])), :2]
         return solve(pos, self.t[idx], self.sigma[idx], mode="2d", z_m=self.z0 if z_m is None else z_m,
-                     c_mps=self.cfg.c_mps, fit_wind=fit_wind, wind_mps=self.wind)
+                     c_mps=self.cfg.c_mps, fit_wind=fit_wind, wind_mps=self.wind, near_m=(first, self.max_range))
 
     def refine(self, idx: np.ndarray, pattern_res: np.ndarray | None = None,
                p_hear: np.ndarray | None = None, z_m: float | None = None, bonus: float = 0.0,
@@ -956,6 +976,10 @@ class _Search:
         pos = np.asarray(sol.pos_m, dtype=np.float64)
         need = self._need()
         if pattern_res is None:
+            # where the search looks for sources (``best_hypotheses``), not where a re-gather led
+            first = self.table.pos_m[self.sens[used[np.argmin(self.t[used])]], :2]
+            if np.hypot(*(pos[:2] - first)) > self.max_range:
+                return None
             # The model error (sensor positions, propagation) is a property of the site, shared by
             # every true shot; a fit several times looser than the shots accepted so far is a
             # periodic alias of a burst, made of arrivals of different rounds and their echoes.
@@ -975,7 +999,7 @@ class _Search:
             t0 = float(sol.t0_s)
             need += self._burst_extra(t0, float(self.t[used].min()))
             ev = self.evidence(pos, float(sol.t0_s), res, used, sol.wind_mps)
-            if (strength >= cfg.support_min_strength_db
+            if (self._fix_strength(used) >= cfg.support_min_strength_db
                     and np.count_nonzero(self._hearing(pos, None)) <= cfg.support_max_sensors):
                 # a sparse array's fit has few redundant arrivals: let the other rounds of a
                 # string from this place speak for it.  Counted whether or not the fit clears
@@ -1445,6 +1469,71 @@ class _Search:
             seen |= members
         return total
 
+    def _strings(self, anchors: np.ndarray) -> list[np.ndarray]:
+        """Hypotheses (detection indices, time order) that a string of rounds makes, one per
+        anchor and later detection of its sensor.
+
+        A gun firing again from the same place repeats every arrival after the same interval
+        ``T`` at every sensor (to ~1 ms on the Pittsburgh audio, whose sensors sit 10-15 ms off
+        the straight-line delays: model error cancels between rounds).  For an anchor and each
+        strong detection of its sensor ``MIN_ROUND_S`` to ``REPEAT_AHEAD_S`` later, ``T`` is
+        their interval; each other sensor contributes its earliest strong detection within one
+        wavefront's reach of the anchor (``d/c + gate_margin_s``) that is itself followed
+        ``T`` later (``repeat_tolerance_s``) by another.  Earliest, because a sensor's echoes
+        follow its direct arrival and repeat with the string too.  Cost per anchor: ``B`` later
+        detections times ``S`` sensors, each one vectorised binary search.
+        """
+        cfg = self.cfg
+        n_sens = len(self.table.ids)
+        ok = self.for_new() & self.strong
+        per = [self.order[self.ptr[s] : self.ptr[s + 1]] for s in range(n_sens)]
+        per = [o[ok[o]] for o in per]  # each sensor's, in time order
+        out = []
+        for a in anchors[ok[anchors]].tolist():
+            s, ta = int(self.sens[a]), float(self.t[a])
+            t_own = self.t[per[s]]
+            later = per[s][(t_own >= ta + MIN_ROUND_S) & (t_own <= ta + REPEAT_AHEAD_S)]
+            if later.size == 0:
+                continue
+            period = self.t[later] - ta  # (B,), s
+            groups = np.full((period.size, n_sens), -1, dtype=np.int64)
+            groups[:, s] = a
+            for s2 in range(n_sens):
+                t2 = self.t[per[s2]]
+                if s2 == s or t2.size == 0:
+                    continue
+                reach = self.dist[s, s2] / cfg.c_mps + cfg.gate_margin_s
+                lo, hi = np.searchsorted(t2, [ta - reach, ta + reach + 1e-12])
+                if hi <= lo:
+                    continue
+                want = t2[lo:hi, None] + period[None, :]  # (F, B): where each one's repeat falls
+                j = np.minimum(np.searchsorted(t2, want - cfg.repeat_tolerance_s), t2.size - 1)
+                hit = np.abs(t2[j] - want) <= cfg.repeat_tolerance_s
+                heard = hit.any(axis=0)
+                groups[heard, s2] = per[s2][lo + np.argmax(hit[:, heard], axis=0)]
+            for row in groups:
+                mem = row[row >= 0]
+                if mem.size >= cfg.min_sensors:
+                    out.append(np.sort(mem))
+        return out
+
+    def _string_rival(self, got: _Found | None, anchors: np.ndarray, expanded: set[int],
+                      tried: set[bytes]) -> _Found | None:
+        """``got``, or the string hypothesis (``_strings``) of ``anchors`` with more evidence.
+        ``expanded`` and ``tried``: anchors and groups already done since the last accepted
+        shot, updated here."""
+        new = np.array([a for a in anchors.tolist() if a not in expanded], dtype=np.int64)
+        expanded.update(new.tolist())
+        for idx in self._strings(new):
+            key = idx.tobytes()
+            if key in tried:
+                continue
+            tried.add(key)
+            other = self.refine(idx)
+            if other is not None and (got is None or other.evidence > got.evidence):
+                got = other
+        return got
+
     def _retire_shadow(self, used: np.ndarray) -> None:
         """Retire, at each sensor of a new shot, the detections just after the one it used: the
         ground reflection and the echoes off the sensor's own building, which would otherwise
@@ -1582,6 +1671,10 @@ class _Search:
         dead = ~self.strong  # anchors whose best hypothesis failed (weak ones never anchor)
         fresh = np.zeros(n, dtype=np.bool_)  # scored against the current active set
         rep_failed = (-1, -1)  # (shots accepted, end of range) of the last repeat search that failed
+        # string hypotheses (sparse arrays): anchors expanded and groups refined in vain, since the
+        # last accepted shot (nothing else changes what they give)
+        expanded: set[int] = set()
+        tried: set[bytes] = set()
         # "best" order: one window over everything, i.e. the globally best hypothesis first
         window = cfg.anchor_window_s if cfg.order == "front" else np.inf
         i0 = 0
@@ -1615,6 +1708,8 @@ class _Search:
             if got is not None:
                 self._accept(got, shots)
                 fresh[:] = False
+                expanded.clear()
+                tried.clear()
                 continue
             stale = cand[~fresh[cand]]
             if stale.size:
@@ -1631,10 +1726,16 @@ class _Search:
                 fresh[best] = False
                 continue
             got = None if self._hopeless(best, mem) else self.refine(mem)
+            if self.sparse:
+                # a string's rounds propose themselves (``_strings``): the kernel's best minimal
+                # set may be an echo line-up that fits tighter than rounds with 10 ms of model error
+                got = self._string_rival(got, cand, expanded, tried)
             if got is None:
                 dead[best] = True
                 continue
             self._accept(self._aloft(self._challenge(got, cand, dead)), shots)
+            expanded.clear()
+            tried.clear()
             if cfg.depth > 0:
                 # a gate's first strong detections changed: every hypothesis may have
                 fresh[:] = False

@@ -430,7 +430,7 @@ def _check(name: str, arr: np.ndarray) -> None:
 
 def solve(positions_m, toas_s, sigmas_s, *, mode: str = "2d", z_m: float | None = None, c_mps: float = 343.2,
           fit_c: bool = False, fit_wind: bool = False, method: str | None = None,
-          config: SolverConfig | None = None, wind_mps=None) -> Solution:
+          config: SolverConfig | None = None, wind_mps=None, near_m=None) -> Solution:
     """Locate one shot from its arrival times.
 
     Parameters
@@ -458,6 +458,11 @@ def solve(positions_m, toas_s, sigmas_s, *, mode: str = "2d", z_m: float | None 
     wind_mps : array_like, shape (2,), optional
         Known horizontal wind (towards east, north), m/s, e.g. from a weather station; the start
         value when ``fit_wind``.  Default no wind.
+    near_m : tuple (array_like (2,), float), optional
+        ``((x, y), radius)``, metres, same frame: where the source can be.  When the best
+        solution lies farther than ``radius`` from ``(x, y)`` and another that fits as well
+        (``Solution.alternatives``: the mirror root of an exact 3-arrival fix) lies within,
+        that one is given, and the far one becomes the alternative.  Default: the better fit.
 
     Returns
     -------
@@ -529,7 +534,40 @@ def solve(positions_m, toas_s, sigmas_s, *, mode: str = "2d", z_m: float | None 
     fit = solver(problem, config)
     if fit.status != K.OK:
         return _failed(n, _degenerate_reason(problem, fit), mode, method, c_mps)
+    if near_m is not None and fit.others:
+        fit = _nearer(problem, fit, near_m)
     return _solution(problem, fit, mode, method)
+
+
+def _nearer(problem: Problem, fit: Fit, near_m) -> Fit:
+    """``fit``, or its other root when only that one lies within ``near_m`` ((x, y), radius m,
+    caller's frame), with residuals and covariance evaluated there."""
+    (cx, cy), radius = near_m
+    centre = np.array([cx, cy], dtype=np.float64) - problem.origin[:2]
+
+    def inside(params: np.ndarray) -> bool:
+        return bool(np.hypot(*(params[:2] - centre)) <= radius)
+
+    if inside(fit.params):
+        return fit
+    for params, chi2 in fit.others:
+        if not inside(params):
+            continue
+        idx = np.flatnonzero(problem.free)
+        res, jac = K.residuals_jacobian_numpy(problem.s, problem.tau, params, idx)
+        w = problem.weight * fit.used
+        try:
+            inv = np.linalg.inv((jac * w[:, None]).T @ jac)
+        except np.linalg.LinAlgError:
+            return fit
+        cov = np.zeros((K.NPAR, K.NPAR))
+        cov[np.ix_(idx, idx)] = inv
+        stats = fit.stats.copy()
+        stats[0] = float(np.max(w * res * res))
+        K._ellipse(cov, stats)
+        return fit._replace(params=params.copy(), cov=cov, res=res, chi2=chi2, others=((fit.params, fit.chi2),),
+                            stats=stats)
+    return fit
 
 
 def _free_mask(mode: str, fit_c: bool, fit_wind: bool) -> np.ndarray:

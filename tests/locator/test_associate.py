@@ -297,6 +297,35 @@ def test_a_string_of_rounds_confirms_a_sparse_arrays_weak_fit():
     assert found_alone <= 3  # what the support adds: without it the rounds are lost
 
 
+def test_a_string_proposes_its_rounds_direct_arrivals_not_the_echoes_that_repeat_with_them(rng):
+    """At a sparse array each anchor and a later detection of its sensor propose the group of
+    every sensor's earliest detection within reach that recurs after the same interval: the
+    round's direct arrivals, although each sensor's echo recurs with the string too."""
+    pos = [(0, 0, 5), (400, 30, 6), (60, 420, 4), (380, 400, 7)]
+    sensors = {f"S{i}": np.array(p, float) for i, p in enumerate(pos)}
+    src = np.array([210.0, 180.0, 1.5])
+    echo = {sid: rng.uniform(0.15, 0.4) for sid in sensors}  # each sensor's wall, heard every round
+    bias = {sid: rng.uniform(-0.01, 0.01) for sid in sensors}  # model error, the same every round
+    dets, direct = [], {}
+    for k, t0 in enumerate((1.0, 1.62, 2.3)):
+        for sid, p in sensors.items():
+            ta = t0 + np.linalg.norm(p - src) / C + bias[sid] + rng.normal(0, 0.0003)
+            direct[sid, k] = Detection(sid, T_BASE + int(ta * 1e9), sigma_s=0.0003, snr_db=30.0)
+            dets += [direct[sid, k], Detection(sid, T_BASE + int((ta + echo[sid]) * 1e9), sigma_s=0.0003,
+                                               snr_db=24.0)]
+    for sid in sensors:  # street noise
+        dets += [Detection(sid, T_BASE + int(t * 1e9), sigma_s=0.0003, snr_db=12.0) for t in rng.uniform(0, 3.5, 4)]
+    dets.sort(key=lambda d: d.t_ns)
+    table = SensorTable.from_any(sensors)
+    cfg = AssociationConfig(tolerance_s=0.025, min_sensors=3)
+    s = _Search(_usable(dets, table, cfg), table, cfg)
+    assert s.sparse
+    first = min((direct[sid, 0] for sid in sensors), key=lambda d: d.t_ns)
+    groups = [{s.dets[i] for i in g} for g in s._strings(np.array([s.dets.index(first)]))]
+    assert {direct[sid, 0] for sid in sensors} in groups
+    assert not any(g & {d for d in dets if d not in direct.values()} and len(g) == 4 for g in groups)
+
+
 def test_three_sensors_make_a_shot_only_as_a_string():
     """With ``min_sensors=3`` a round heard by 3 of 4 sensors fits them exactly and proves nothing by
     itself (a lone one is not taken, nor a line-up of street noise: ~1 sharp trigger a second per

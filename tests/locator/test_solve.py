@@ -152,6 +152,26 @@ def test_three_sensors_behind_a_sensor_give_both_roots():
         np.testing.assert_allclose(arrivals(tri, cand, t0=t0), arrivals(tri, src), atol=1e-7)
 
 
+def test_near_keeps_the_root_within_reach_with_its_own_uncertainty():
+    """Of the two roots of an exact 3-arrival fix, ``near_m`` gives the one within the circle,
+    with residuals and covariance evaluated there (the Cramer-Rao bound at that point), and
+    lists the other; a circle around the root the solver gave anyway changes nothing."""
+    from locator.crlb import crlb
+
+    tri = np.array([[0.0, 0.0, 0.0], [300.0, 0.0, 0.0], [150.0, 260.0, 0.0]])
+    src = np.array([150.0, 600.0, 0.0])
+    sol = solve(tri, arrivals(tri, src), 1e-4, z_m=0.0)
+    (alt,) = sol.alternatives
+    for root, other in ((alt.pos_m, sol.pos_m), (sol.pos_m, alt.pos_m)):
+        got = solve(tri, arrivals(tri, src), 1e-4, z_m=0.0, near_m=(root[:2], 20.0))
+        np.testing.assert_allclose(got.pos_m, root, atol=1e-6)
+        np.testing.assert_allclose(got.residual_s, 0.0, atol=1e-9)
+        np.testing.assert_allclose([a.pos_m for a in got.alternatives], [other], atol=1e-6)
+        np.testing.assert_allclose(got.cov_m2[:2, :2], crlb(tri, root, 1e-4)[:2, :2], rtol=1e-3, atol=1e-9)
+    far = solve(tri, arrivals(tri, src), 1e-4, z_m=0.0, near_m=((5000.0, 5000.0), 20.0))
+    np.testing.assert_allclose(far.pos_m, sol.pos_m)  # neither within: the better fit, as without
+
+
 def test_three_sensors_inside_give_one_causal_root():
     tri = np.array([[0.0, 0.0, 0.0], [300.0, 0.0, 0.0], [150.0, 260.0, 0.0]])
     src = np.array([150.0, 90.0, 0.0])
