@@ -36,10 +36,10 @@ looked for.  Each step tries two kinds of hypothesis:
 
 With 4-6 sensors (``support_max_sensors``) a new source may also count the rounds that repeat
 its arrival pattern (``_Search.pattern_support``): one round has too few redundant arrivals to
-stand out of a noisy street, a string of them does.  There the strings also propose hypotheses
-(``_Search._strings``): every sensor hears a gun's next round after the same interval, so
+stand out of a noisy street, a string of them does.  In a search over that few sensors the
+strings also propose hypotheses (``_Search._strings``): every sensor hears a gun's next round after the same interval, so
 detections that recur after one interval at several sensors within a wavefront's reach of
-each other are a round, whatever the model error of the sensors' positions; they compete with
+the anchor are a round, whatever the model error of the sensors' positions; they compete with
 the kernel's best by evidence.
 
 The best hypothesis is solved by ``locator.solve.solve`` (robust; it may leave out a sensor
@@ -80,7 +80,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from locator.incidents import ECHO_FAR, ECHO_STEADY_S
+from locator.incidents import ECHO_FAR, ECHO_MAX_LAG_S, ECHO_STEADY_S
 from salvo.errors import ConfigError, InputError
 from sensor_node.protocol import Detection
 
@@ -323,7 +323,10 @@ class AssociationConfig:
         shots reported: 10 dB 24 / 77, 15 dB 24 / 56, 20 dB 21 / 35, 25 dB 19 / 31.  Arrivals of
         unknown strength count as strong.
     strength_window_s : float
-        How far back ``strength_db`` looks, s (default 0.3: the loud part of a coda).
+        How far back ``strength_db`` looks, s (default ``incidents.ECHO_MAX_LAG_S``, 0.5: the
+        longest lag of an echo behind its blast).  At 0.3 s (before session 15) an echo 0.3-0.4 s
+        late, as the Pittsburgh sensors' walls return them, stood out at its full SNR, and at a
+        sparse array the echoes that recur with a string made strings of their own.
     strength_decay_db_per_s : float
         How fast an earlier detection's level is taken to fade, dB/s (default 50).
     """
@@ -360,7 +363,7 @@ class AssociationConfig:
     depth: int = 2
     support_max_sensors: int = 6
     support_min_strength_db: float = 20.0
-    strength_window_s: float = 0.3
+    strength_window_s: float = ECHO_MAX_LAG_S
     strength_decay_db_per_s: float = 50.0
 
     def __post_init__(self) -> None:
@@ -765,6 +768,8 @@ class _Search:
         self.strong = ~(self.strength < cfg.min_strength_db) & (rate <= cfg.max_strong_rate_hz) & self.new_ok
         # few sensors: strings of rounds also propose hypotheses (``_strings``)
         self.sparse = 0 < n_sens <= cfg.support_max_sensors and cfg.repeat_tolerance_s > 0
+        # (mask, per sensor its indices, their times) of the detections that may join a string
+        self._string_per: tuple[np.ndarray, list[np.ndarray], list[np.ndarray]] | None = None
 
     def for_new(self) -> np.ndarray:
         """(n,) bool: the active detections that may start or join a new source."""
@@ -942,8 +947,9 @@ class _Search:
         pos = self.table.pos_m[self.sens[idx]]
         fit_wind = 0 < self.cfg.fit_wind_min_sensors <= idx.size
         # Three arrivals fit two sources exactly (the roots of the hyperbolas' intersection); the
-        # search places sources within max_range of their first sensor (``best_hypotheses``), so
-        # the solver is told to keep the root there (Pittsburgh FP2 test_020: the other lies 2.7 km off).
+        # search places sources within max_range of their anchor (``best_hypotheses``), so the
+        # solver is told to keep the root within that of the sensor that heard it first, the
+        # nearest if its arrival is right (Pittsburgh FP2 test_020: the other root lies 2.7 km off).
         first = pos[int(np.argmin(self.t[idx])), :2]
         return solve(pos, self.t[idx], self.sigma[idx], mode="2d", z_m=self.z0 if z_m is None else z_m,
                      c_mps=self.cfg.c_mps, fit_wind=fit_wind, wind_mps=self.wind, near_m=(first, self.max_range))
@@ -976,9 +982,10 @@ class _Search:
         pos = np.asarray(sol.pos_m, dtype=np.float64)
         need = self._need()
         if pattern_res is None:
-            # where the search looks for sources (``best_hypotheses``), not where a re-gather led
-            first = self.table.pos_m[self.sens[used[np.argmin(self.t[used])]], :2]
-            if np.hypot(*(pos[:2] - first)) > self.max_range:
+            # The search looks for sources within max_range of their anchor (``best_hypotheses``);
+            # one that a re-gather or the solver's other root put farther than that from every
+            # sensor it used is not one it would have proposed.
+            if np.hypot(*(self.table.pos_m[self.sens[used], :2] - pos[:2]).T).min() > self.max_range:
                 return None
             # The model error (sensor positions, propagation) is a property of the site, shared by
             # every true shot; a fit several times looser than the shots accepted so far is a
@@ -1117,6 +1124,7 @@ class _Search:
         shots.append(shot)
         self.scales.append(_robust_scale(shot.residual_s))
         self.active[used] = False
+        self._string_per = None
         self.taken[used] = True
         self._retire_shadow(used)
         # A repeat that failed among these arrivals may not now: the new shot deafens sensors
@@ -1480,37 +1488,41 @@ class _Search:
         their interval; each other sensor contributes its earliest strong detection within one
         wavefront's reach of the anchor (``d/c + gate_margin_s``) that is itself followed
         ``T`` later (``repeat_tolerance_s``) by another.  Earliest, because a sensor's echoes
-        follow its direct arrival and repeat with the string too.  Cost per anchor: ``B`` later
-        detections times ``S`` sensors, each one vectorised binary search.
+        follow its direct arrival and repeat with the string too.  Cost per anchor: for each of
+        its ``B`` later detections and ``S`` sensors, binary searches over that sensor's
+        detections (``F x B`` of them, ``F`` the sensor's detections within reach).
         """
         cfg = self.cfg
         n_sens = len(self.table.ids)
-        ok = self.for_new() & self.strong
-        per = [self.order[self.ptr[s] : self.ptr[s + 1]] for s in range(n_sens)]
-        per = [o[ok[o]] for o in per]  # each sensor's, in time order
+        if self._string_per is None:  # the same until a shot is accepted
+            ok = self.for_new() & self.strong
+            per = [self.order[self.ptr[s] : self.ptr[s + 1]] for s in range(n_sens)]
+            per = [o[ok[o]] for o in per]  # each sensor's, in time order
+            self._string_per = (ok, per, [self.t[o] for o in per])
+        ok, per, times = self._string_per
         out = []
         for a in anchors[ok[anchors]].tolist():
             s, ta = int(self.sens[a]), float(self.t[a])
-            t_own = self.t[per[s]]
-            later = per[s][(t_own >= ta + MIN_ROUND_S) & (t_own <= ta + REPEAT_AHEAD_S)]
-            if later.size == 0:
+            t_own = times[s]
+            lo, hi = np.searchsorted(t_own, [ta + MIN_ROUND_S, ta + REPEAT_AHEAD_S + 1e-12])
+            if hi <= lo:
                 continue
-            period = self.t[later] - ta  # (B,), s
+            period = t_own[lo:hi] - ta  # (B,), s
             groups = np.full((period.size, n_sens), -1, dtype=np.int64)
             groups[:, s] = a
             for s2 in range(n_sens):
-                t2 = self.t[per[s2]]
+                t2 = times[s2]
                 if s2 == s or t2.size == 0:
                     continue
                 reach = self.dist[s, s2] / cfg.c_mps + cfg.gate_margin_s
-                lo, hi = np.searchsorted(t2, [ta - reach, ta + reach + 1e-12])
-                if hi <= lo:
+                f_lo, f_hi = np.searchsorted(t2, [ta - reach, ta + reach + 1e-12])
+                if f_hi <= f_lo:
                     continue
-                want = t2[lo:hi, None] + period[None, :]  # (F, B): where each one's repeat falls
+                want = t2[f_lo:f_hi, None] + period[None, :]  # (F, B): where each one's repeat falls
                 j = np.minimum(np.searchsorted(t2, want - cfg.repeat_tolerance_s), t2.size - 1)
                 hit = np.abs(t2[j] - want) <= cfg.repeat_tolerance_s
                 heard = hit.any(axis=0)
-                groups[heard, s2] = per[s2][lo + np.argmax(hit[:, heard], axis=0)]
+                groups[heard, s2] = per[s2][f_lo + np.argmax(hit[:, heard], axis=0)]
             for row in groups:
                 mem = row[row >= 0]
                 if mem.size >= cfg.min_sensors:
@@ -1523,6 +1535,8 @@ class _Search:
         ``expanded`` and ``tried``: anchors and groups already done since the last accepted
         shot, updated here."""
         new = np.array([a for a in anchors.tolist() if a not in expanded], dtype=np.int64)
+        if new.size == 0:
+            return got
         expanded.update(new.tolist())
         for idx in self._strings(new):
             key = idx.tobytes()
@@ -1716,22 +1730,21 @@ class _Search:
                 self.score(stale)
                 fresh[stale] = True
             ok = cand[self.support[cand] >= cfg.min_sensors]
-            if ok.size == 0:
-                dead[cand] = True
-                continue
-            best = ok[np.argmax(self.score_[ok])]
-            mem = self.members[best]
-            mem = mem[mem >= 0]
-            if not self.active[mem].all():
-                fresh[best] = False
-                continue
-            got = None if self._hopeless(best, mem) else self.refine(mem)
+            best, got = -1, None
+            if ok.size:
+                best = int(ok[np.argmax(self.score_[ok])])
+                mem = self.members[best]
+                mem = mem[mem >= 0]
+                if not self.active[mem].all():
+                    fresh[best] = False
+                    continue
+                got = None if self._hopeless(best, mem) else self.refine(mem)
             if self.sparse:
                 # a string's rounds propose themselves (``_strings``): the kernel's best minimal
                 # set may be an echo line-up that fits tighter than rounds with 10 ms of model error
                 got = self._string_rival(got, cand, expanded, tried)
             if got is None:
-                dead[best] = True
+                dead[cand if best < 0 else best] = True
                 continue
             self._accept(self._aloft(self._challenge(got, cand, dead)), shots)
             expanded.clear()

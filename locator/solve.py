@@ -505,6 +505,13 @@ def solve(positions_m, toas_s, sigmas_s, *, mode: str = "2d", z_m: float | None 
         wind = np.asarray(wind_mps, dtype=np.float64)
         if wind.shape != (2,) or not np.isfinite(wind).all() or float(wind @ wind) > (0.25 * c_mps) ** 2:
             raise InputError(f"wind_mps: {wind_mps!r} is not a finite (east, north) wind well below c_mps")
+    if near_m is not None:
+        try:
+            centre_m, radius_m = np.asarray(near_m[0], dtype=np.float64), float(near_m[1])
+        except (TypeError, ValueError, IndexError):
+            centre_m, radius_m = np.full(1, np.nan), math.nan
+        if centre_m.shape != (2,) or not np.isfinite(centre_m).all() or not radius_m > 0 or not math.isfinite(radius_m):
+            raise InputError(f"near_m: {near_m!r} is not ((x, y), radius) in metres with a finite radius > 0")
     if n == 0:
         return _failed(0, f"0 sensors for {k} unknowns: at least {k} needed", mode, method, c_mps)
 
@@ -535,39 +542,46 @@ def solve(positions_m, toas_s, sigmas_s, *, mode: str = "2d", z_m: float | None 
     if fit.status != K.OK:
         return _failed(n, _degenerate_reason(problem, fit), mode, method, c_mps)
     if near_m is not None and fit.others:
-        fit = _nearer(problem, fit, near_m)
+        fit = _nearer(problem, fit, centre_m, radius_m)
     return _solution(problem, fit, mode, method)
 
 
-def _nearer(problem: Problem, fit: Fit, near_m) -> Fit:
-    """``fit``, or its other root when only that one lies within ``near_m`` ((x, y), radius m,
-    caller's frame), with residuals and covariance evaluated there."""
-    (cx, cy), radius = near_m
-    centre = np.array([cx, cy], dtype=np.float64) - problem.origin[:2]
+def _nearer(problem: Problem, fit: Fit, centre_m: np.ndarray, radius_m: float) -> Fit:
+    """``fit``, or the other root that fits as well (``_ambiguous``) when only that one lies within
+    ``radius_m`` of ``centre_m`` ((2,), caller's frame), with residuals and covariance evaluated there."""
+    centre = centre_m - problem.origin[:2]
 
     def inside(params: np.ndarray) -> bool:
-        return bool(np.hypot(*(params[:2] - centre)) <= radius)
+        return bool(np.hypot(*(params[:2] - centre)) <= radius_m)
 
     if inside(fit.params):
         return fit
     for params, chi2 in fit.others:
-        if not inside(params):
+        if not (inside(params) and _ambiguous(problem, fit, params, chi2)):
             continue
         idx = np.flatnonzero(problem.free)
         res, jac = K.residuals_jacobian_numpy(problem.s, problem.tau, params, idx)
         w = problem.weight * fit.used
-        try:
-            inv = np.linalg.inv((jac * w[:, None]).T @ jac)
+        try:  # as the kernel: a Fisher matrix that is not positive definite leaves the fit as it was
+            low = np.linalg.cholesky((jac * w[:, None]).T @ jac)
         except np.linalg.LinAlgError:
             return fit
+        inv_low = np.linalg.inv(low)
         cov = np.zeros((K.NPAR, K.NPAR))
-        cov[np.ix_(idx, idx)] = inv
+        cov[np.ix_(idx, idx)] = inv_low.T @ inv_low
         stats = fit.stats.copy()
         stats[0] = float(np.max(w * res * res))
         K._ellipse(cov, stats)
         return fit._replace(params=params.copy(), cov=cov, res=res, chi2=chi2, others=((fit.params, fit.chi2),),
                             stats=stats)
     return fit
+
+
+def _ambiguous(problem: Problem, fit: Fit, params: np.ndarray, chi2: float) -> bool:
+    """Whether another root ``params`` (its ``chi2``) of ``fit`` is a real ambiguity: it fits as well
+    as chance allows and was fired before the arrivals."""
+    dof = int(fit.stats[1]) - problem.n_unknowns
+    return chi2 <= dof + 3.0 * math.sqrt(2.0 * max(dof, 0)) + 1e-6 and params[K.IT0] <= fit.stats[3]
 
 
 def _free_mask(mode: str, fit_c: bool, fit_wind: bool) -> np.ndarray:
@@ -611,8 +625,7 @@ def _solution(problem: Problem, fit: Fit, mode: str, method: str) -> Solution:
     note = fit.note
     alternatives = []
     for params, chi2 in fit.others:
-        # another root is a real ambiguity when it fits as well as chance allows and was fired before the arrivals
-        if chi2 <= dof + 3.0 * math.sqrt(2.0 * max(dof, 0)) + 1e-6 and params[K.IT0] <= tau_min:
+        if _ambiguous(problem, fit, params, chi2):
             alternatives.append(Alternative(params[:3] + problem.origin, float(params[K.IT0] + problem.t_ref),
                                             chi2))
     if alternatives:

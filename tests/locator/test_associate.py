@@ -326,6 +326,39 @@ def test_a_string_proposes_its_rounds_direct_arrivals_not_the_echoes_that_repeat
     assert not any(g & {d for d in dets if d not in direct.values()} and len(g) == 4 for g in groups)
 
 
+def test_echoes_that_recur_with_a_string_make_no_string_of_their_own():
+    """Five sensors 10-12 ms off their straight-line delays, each hearing its own wall's echo
+    0.15-0.4 s after every round, 6 dB down: the echoes recur with the string as faithfully as
+    the rounds do, and any three of them fit a source exactly.  They ride below the blast that
+    caused them (``strength_window_s`` reaches back to the longest echo lag), so they are no
+    strong string and never a shot, while the rounds are found."""
+    found, echo_shots = 0, 0
+    cfg = AssociationConfig(tolerance_s=0.025, min_sensors=3, min_evidence=7.0)
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        pos = [(0, 0, 5), (400, 30, 6), (60, 420, 4), (380, 400, 7), (200, -150, 5)]
+        sensors = {f"S{i}": np.array(p, float) for i, p in enumerate(pos)}
+        src = np.array([210.0, 180.0, 1.5])
+        truth = [(1.0 + 0.6 * k + rng.uniform(0, 0.2), src) for k in range(3)]
+        bias = {sid: rng.uniform(-0.012, 0.012) for sid in sensors}
+        lag = {sid: rng.uniform(0.15, 0.4) for sid in sensors}
+        dets, echoes = [], set()
+        for t0, p in truth:
+            for sid, q in sensors.items():
+                ta = t0 + np.linalg.norm(q - p) / C + bias[sid] + rng.normal(0, 0.0003)
+                echo = Detection(sid, T_BASE + int((ta + lag[sid]) * 1e9), sigma_s=0.0003, snr_db=24.0 + rng.normal(0, 2))
+                dets += [Detection(sid, T_BASE + int(ta * 1e9), sigma_s=0.0003, snr_db=30.0 + rng.normal(0, 2)), echo]
+                echoes.add(echo)
+        for sid in sensors:  # street noise
+            dets += [Detection(sid, T_BASE + int(t * 1e9), sigma_s=0.0003, snr_db=rng.normal(12, 3))
+                     for t in rng.uniform(0, 3.5, 4)]
+        dets.sort(key=lambda d: d.t_ns)
+        shots = associate(dets, sensors, cfg)
+        found += sum(e is not None and e < 15 for e in _match(shots, truth))
+        echo_shots += sum(2 * sum(d in echoes for d in s.detections) >= len(s.detections) for s in shots)
+    assert echo_shots == 0 and found >= 20, (echo_shots, found)
+
+
 def test_three_sensors_make_a_shot_only_as_a_string():
     """With ``min_sensors=3`` a round heard by 3 of 4 sensors fits them exactly and proves nothing by
     itself (a lone one is not taken, nor a line-up of street noise: ~1 sharp trigger a second per

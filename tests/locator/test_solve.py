@@ -172,6 +172,33 @@ def test_near_keeps_the_root_within_reach_with_its_own_uncertainty():
     np.testing.assert_allclose(far.pos_m, sol.pos_m)  # neither within: the better fit, as without
 
 
+def test_near_never_trades_a_fit_for_a_root_that_fits_worse():
+    """With redundant arrivals the other root of the closed-form start usually fits far worse than
+    chance allows: ``near_m`` keeps the best fit then, even when only that root is within reach."""
+    import math
+
+    rng = np.random.default_rng(1)
+    swaps = 0
+    for _ in range(600):
+        n = int(rng.integers(4, 6))
+        pos = np.c_[rng.uniform(-300, 300, (n, 2)), rng.uniform(0, 10, n)]
+        src = np.r_[rng.uniform(-2000, 2000, 2), 1.5]
+        toa = np.linalg.norm(pos - src, axis=1) / C + rng.normal(0, 0.01, n)
+        best = solve(pos, toa, 0.0083, z_m=1.5)
+        got = solve(pos, toa, 0.0083, z_m=1.5, near_m=(pos[np.argmin(toa), :2], 900.0))
+        if best.ok and not np.allclose(got.pos_m, best.pos_m):
+            swaps += 1
+            assert got.chi2 <= got.dof + 3.0 * math.sqrt(2.0 * got.dof) + 1e-6 and got.t0_s <= toa.min()
+    assert swaps >= 3
+
+
+@pytest.mark.parametrize("near", [((0.0, 0.0, 0.0), 10.0), ((0.0, 0.0), -1.0), ((0.0, np.nan), 5.0), (5.0, 1.0)])
+def test_near_must_be_a_centre_and_a_radius(near):
+    tri = np.array([[0.0, 0.0, 0.0], [300.0, 0.0, 0.0], [150.0, 260.0, 0.0]])
+    with pytest.raises(InputError, match="near_m"):
+        solve(tri, np.zeros(3), 1e-3, near_m=near)
+
+
 def test_three_sensors_inside_give_one_causal_root():
     tri = np.array([[0.0, 0.0, 0.0], [300.0, 0.0, 0.0], [150.0, 260.0, 0.0]])
     src = np.array([150.0, 90.0, 0.0])
