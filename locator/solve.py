@@ -459,7 +459,7 @@ def solve(positions_m, toas_s, sigmas_s, *, mode: str = "2d", z_m: float | None 
         Known horizontal wind (towards east, north), m/s, e.g. from a weather station; the start
         value when ``fit_wind``.  Default no wind.
     near_m : tuple (array_like (2,), float), optional
-        ``((x, y), radius)``, metres, same frame: where the source can be.  When the best
+        ``((x, y), radius)``, metres, same frame (radius > 0, inf: anywhere): where the source can be.  When the best
         solution lies farther than ``radius`` from ``(x, y)`` and another that fits as well
         (``Solution.alternatives``: the mirror root of an exact 3-arrival fix) lies within,
         that one is given, and the far one becomes the alternative.  Default: the better fit.
@@ -507,11 +507,12 @@ def solve(positions_m, toas_s, sigmas_s, *, mode: str = "2d", z_m: float | None 
             raise InputError(f"wind_mps: {wind_mps!r} is not a finite (east, north) wind well below c_mps")
     if near_m is not None:
         try:
-            centre_m, radius_m = np.asarray(near_m[0], dtype=np.float64), float(near_m[1])
-        except (TypeError, ValueError, IndexError):
+            centre, radius = near_m
+            centre_m, radius_m = np.asarray(centre, dtype=np.float64), float(radius)
+        except (TypeError, ValueError, KeyError):
             centre_m, radius_m = np.full(1, np.nan), math.nan
-        if centre_m.shape != (2,) or not np.isfinite(centre_m).all() or not radius_m > 0 or not math.isfinite(radius_m):
-            raise InputError(f"near_m: {near_m!r} is not ((x, y), radius) in metres with a finite radius > 0")
+        if centre_m.shape != (2,) or not np.isfinite(centre_m).all() or not radius_m > 0:
+            raise InputError(f"near_m: {near_m!r} is not ((x, y), radius) in metres with a radius > 0")
     if n == 0:
         return _failed(0, f"0 sensors for {k} unknowns: at least {k} needed", mode, method, c_mps)
 
@@ -562,18 +563,22 @@ def _nearer(problem: Problem, fit: Fit, centre_m: np.ndarray, radius_m: float) -
         idx = np.flatnonzero(problem.free)
         res, jac = K.residuals_jacobian_numpy(problem.s, problem.tau, params, idx)
         w = problem.weight * fit.used
-        try:  # as the kernel: a Fisher matrix that is not positive definite leaves the fit as it was
-            low = np.linalg.cholesky((jac * w[:, None]).T @ jac)
-        except np.linalg.LinAlgError:
-            return fit
-        inv_low = np.linalg.inv(low)
+        fisher = (jac * w[:, None]).T @ jac
         cov = np.zeros((K.NPAR, K.NPAR))
-        cov[np.ix_(idx, idx)] = inv_low.T @ inv_low
+        unit, col = np.zeros(idx.size), np.empty(idx.size)
+        for j in range(idx.size):  # as the kernel does; a singular Fisher matrix leaves the fit as it was
+            unit[:] = 0.0
+            unit[j] = 1.0
+            if not K._chol_solve(fisher, unit, col):
+                return fit
+            cov[idx, idx[j]] = col
         stats = fit.stats.copy()
         stats[0] = float(np.max(w * res * res))
         K._ellipse(cov, stats)
-        return fit._replace(params=params.copy(), cov=cov, res=res, chi2=chi2, others=((fit.params, fit.chi2),),
-                            stats=stats)
+        # what an arrival left out is off by, now from this root
+        flags = tuple(f and _flag_text(float(r), float(sd)) for f, r, sd in zip(fit.flags, res, problem.sigma))
+        return fit._replace(params=params.copy(), cov=cov, res=res, chi2=chi2, flags=flags,
+                            others=((fit.params, fit.chi2),), stats=stats)
     return fit
 
 

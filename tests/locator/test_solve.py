@@ -192,11 +192,17 @@ def test_near_never_trades_a_fit_for_a_root_that_fits_worse():
     assert swaps >= 3
 
 
-@pytest.mark.parametrize("near", [((0.0, 0.0, 0.0), 10.0), ((0.0, 0.0), -1.0), ((0.0, np.nan), 5.0), (5.0, 1.0)])
+@pytest.mark.parametrize("near", [((0.0, 0.0, 0.0), 10.0), ((0.0, 0.0), -1.0), ((0.0, np.nan), 5.0), (5.0, 1.0), {},
+                                  ((0.0, 0.0), 5.0, 1.0), ((0.0, 0.0), np.nan)])
 def test_near_must_be_a_centre_and_a_radius(near):
     tri = np.array([[0.0, 0.0, 0.0], [300.0, 0.0, 0.0], [150.0, 260.0, 0.0]])
     with pytest.raises(InputError, match="near_m"):
         solve(tri, np.zeros(3), 1e-3, near_m=near)
+    # an infinite radius is no constraint (AssociationConfig(max_range_m=inf))
+    src = np.array([150.0, 600.0, 0.0])
+    free = solve(tri, arrivals(tri, src), 1e-4, z_m=0.0)
+    np.testing.assert_allclose(solve(tri, arrivals(tri, src), 1e-4, z_m=0.0, near_m=((0.0, 0.0), np.inf)).pos_m,
+                               free.pos_m)
 
 
 def test_three_sensors_inside_give_one_causal_root():
