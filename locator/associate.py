@@ -37,10 +37,10 @@ looked for.  Each step tries two kinds of hypothesis:
 With 4-6 sensors (``support_max_sensors``) a new source may also count the rounds that repeat
 its arrival pattern (``_Search.pattern_support``): one round has too few redundant arrivals to
 stand out of a noisy street, a string of them does.  In a search over that few sensors the
-strings also propose hypotheses (``_Search._strings``): every sensor hears a gun's next round after the same interval, so
-detections that recur after one interval at several sensors within a wavefront's reach of
-the anchor are a round, whatever the model error of the sensors' positions; they compete with
-the kernel's best by evidence.
+strings also propose hypotheses (``_Search._strings``): every sensor hears a gun's next round
+after the same interval, so detections that recur after one interval at several sensors
+within a wavefront's reach of the anchor are a round, whatever the model error of the
+sensors' positions; they compete with the kernel's best by evidence.
 
 The best hypothesis is solved by ``locator.solve.solve`` (robust; it may leave out a sensor
 with a bad clock), challenged by the hypotheses anchored beside its arrivals and by the

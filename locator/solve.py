@@ -459,8 +459,8 @@ def solve(positions_m, toas_s, sigmas_s, *, mode: str = "2d", z_m: float | None 
         Known horizontal wind (towards east, north), m/s, e.g. from a weather station; the start
         value when ``fit_wind``.  Default no wind.
     near_m : tuple (array_like (2,), float), optional
-        ``((x, y), radius)``, metres, same frame (radius > 0, inf: anywhere): where the source can be.  When the best
-        solution lies farther than ``radius`` from ``(x, y)`` and another that fits as well
+        ``((x, y), radius)``, metres, same frame (radius > 0; inf: anywhere): where the source
+        can be.  When the best solution lies farther than ``radius`` from ``(x, y)`` and another that fits as well
         (``Solution.alternatives``: the mirror root of an exact 3-arrival fix) lies within,
         that one is given, and the far one becomes the alternative.  Default: the better fit.
 

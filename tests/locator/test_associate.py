@@ -346,7 +346,8 @@ def test_echoes_that_recur_with_a_string_make_no_string_of_their_own():
         for t0, p in truth:
             for sid, q in sensors.items():
                 ta = t0 + np.linalg.norm(q - p) / C + bias[sid] + rng.normal(0, 0.0003)
-                echo = Detection(sid, T_BASE + int((ta + lag[sid]) * 1e9), sigma_s=0.0003, snr_db=24.0 + rng.normal(0, 2))
+                echo = Detection(sid, T_BASE + int((ta + lag[sid]) * 1e9), sigma_s=0.0003,
+                                 snr_db=24.0 + rng.normal(0, 2))
                 dets += [Detection(sid, T_BASE + int(ta * 1e9), sigma_s=0.0003, snr_db=30.0 + rng.normal(0, 2)), echo]
                 echoes.add(echo)
         for sid in sensors:  # street noise
