@@ -625,7 +625,7 @@ def _degenerate_reason(problem: Problem, fit: Fit) -> str:
 
 def _solution(problem: Problem, fit: Fit, mode: str, method: str) -> Solution:
     p = fit.params
-    _, n_used, sig2_mean, tau_min, err, major, minor, azimuth = fit.stats.tolist()
+    _, n_used, sig2_mean, _, err, major, minor, azimuth = fit.stats.tolist()
     dof = int(n_used) - problem.n_unknowns
     note = fit.note
     alternatives = []
