@@ -75,7 +75,7 @@ import functools
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -187,6 +187,12 @@ SUPPORT_TRIES = 4
 #: that detection repeats both places' patterns.  A candidate made mostly of other shots'
 #: arrivals is a ghost of them.  Tuning seeds: 1,073 -> 1,076 rounds, the same from 1/3 to 5/6.
 SHARED_MAX = 0.5
+#: Fewest sensors at which a round must repeat its place's pattern in a search over at most
+#: ``support_max_sensors`` sensors (``_Search._pinned``).  Two arrivals that recur with the
+#: pattern's delay between them to ``repeat_tolerance_s`` time a round at a place already
+#: located; with 4-6 sensors a string's later rounds are often heard sharp at no more
+#: (Pittsburgh FP2 test_031: round 2 at 2 of 4).  The evidence still decides, as for any repeat.
+SPARSE_REPEAT_SENSORS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,6 +527,8 @@ class _Place(NamedTuple):
     many rounds each sensor heard.  recent : (r, S) the arrival - emission times of its last
     r <= ``PATTERN_ROUNDS`` rounds at every sensor, s (NaN: not heard), in the place's time frame.
     levels : (r, S) the peak levels of those rounds' arrivals, dB (NaN: not heard or unknown).
+    sol : the solver's ``Solution`` of the round that placed it at ``pos`` (None: unknown), which a
+    round matched at too few sensors to solve keeps (``_pinned``).
     """
 
     pos: np.ndarray
@@ -530,6 +538,7 @@ class _Place(NamedTuple):
     hits: np.ndarray
     recent: np.ndarray
     levels: np.ndarray
+    sol: Any = None
 
 
 class _Found(NamedTuple):
@@ -709,7 +718,7 @@ class _Search:
             sens = np.array([table.index[d.sensor_id] for d in mine], dtype=np.int64)
             t_det = np.array([(d.t_ns - shot.t0_ns) * 1e-9 for d in mine])
             lev = np.array([d.peak_dbfs for d in mine], dtype=np.float64)
-            self._remember(shot.pos_m, sens, t_det, (shot.t0_ns - self.ref_ns) * 1e-9, lev)
+            self._remember(shot.pos_m, sens, t_det, (shot.t0_ns - self.ref_ns) * 1e-9, lev, shot.solution)
             self.scales.append(_robust_scale(shot.residual_s))
         m = len(dets)
         self.support = np.zeros(m, dtype=np.int64)
@@ -768,6 +777,8 @@ class _Search:
         self.strong = ~(self.strength < cfg.min_strength_db) & (rate <= cfg.max_strong_rate_hz) & self.new_ok
         # few sensors: strings of rounds also propose hypotheses (``_strings``)
         self.sparse = 0 < n_sens <= cfg.support_max_sensors and cfg.repeat_tolerance_s > 0
+        # fewest pattern sensors a repeat must match (``_enough``)
+        self._repeat_min = min(SPARSE_REPEAT_SENSORS, cfg.min_sensors) if self.sparse else cfg.min_sensors
         # (mask, per sensor its indices, their times) of the detections that may join a string
         self._string_per: tuple[np.ndarray, list[np.ndarray], list[np.ndarray]] | None = None
 
@@ -956,15 +967,17 @@ class _Search:
 
     def refine(self, idx: np.ndarray, pattern_res: np.ndarray | None = None,
                p_hear: np.ndarray | None = None, z_m: float | None = None, bonus: float = 0.0,
-               deaf: np.ndarray | None = None) -> _Found | None:
+               deaf: np.ndarray | None = None, place: _Place | None = None) -> _Found | None:
         """The shot the detections ``idx`` make, if it clears ``min_evidence``: a new source
-        (re-gathered at its solution) or, given ``pattern_res`` (their residuals against a
-        place's pattern, s) and ``p_hear``, a repeat, widened to no sensor of ``deaf`` (sensor
-        indices: deaf to this round, ``_blind`` or ``_masked``); the source at height ``z_m``
-        (None: the gun's)."""
+        (re-gathered at its solution) or, given ``pattern_res`` (their residuals against the
+        pattern of ``place``, s) and ``p_hear``, a repeat, widened to no sensor of ``deaf``
+        (sensor indices: deaf to this round, ``_blind`` or ``_masked``); the source at height
+        ``z_m`` (None: the gun's).  A repeat at fewer than ``min_sensors`` is pinned to its
+        place (``_pinned``)."""
         cfg = self.cfg
-        sol = self._solve(idx, z_m)
-        if not sol.ok:
+        pinned = pattern_res is not None and idx.size < cfg.min_sensors
+        sol = self._pinned(idx, place) if pinned else self._solve(idx, z_m)
+        if sol is None or not sol.ok:
             return None
         for _ in range(2 if pattern_res is None else 0):
             again = self._gather(np.asarray(sol.pos_m, dtype=np.float64), float(sol.t0_s), sol.wind_mps)
@@ -976,7 +989,7 @@ class _Search:
             idx, sol = again, sol2
         keep = np.asarray(sol.used, dtype=bool)
         used = idx[keep]
-        if used.size < cfg.min_sensors:
+        if used.size < (self._repeat_min if pinned else cfg.min_sensors):
             return None
         res = np.asarray(sol.residual_s, dtype=np.float64)[keep]
         pos = np.asarray(sol.pos_m, dtype=np.float64)
@@ -1023,7 +1036,7 @@ class _Search:
         if ev < need:
             return None
         if pattern_res is not None:
-            used, sol, keep_res = self._widen(used, sol, deaf)
+            used, sol, keep_res = self._widen(used, sol, deaf, place if pinned else None)
         else:
             keep_res = np.asarray(sol.residual_s, dtype=np.float64)[keep]
         order = np.argsort(self.t[used], kind="stable")
@@ -1040,10 +1053,11 @@ class _Search:
             solution=sol,
         ), used, ev)
 
-    def _widen(self, used: np.ndarray, sol, deaf: np.ndarray | None = None) -> tuple[np.ndarray, Any, np.ndarray]:
+    def _widen(self, used: np.ndarray, sol, deaf: np.ndarray | None = None,
+               pinned: _Place | None = None) -> tuple[np.ndarray, Any, np.ndarray]:
         """A repeat's detections plus those of the other sensors (``deaf`` (sensor indices)
-        excepted) that fit its solution within ``WIDEN_FRACTION`` of the tolerance, re-solved;
-        and the residuals, s.
+        excepted) that fit its solution within ``WIDEN_FRACTION`` of the tolerance, re-solved
+        (or, for a round ``pinned`` to its place, timed again there); and the residuals, s.
 
         A pattern holds the sensors that heard the place's first rounds; a sensor that missed
         them (10% of detections are missed) would otherwise stay out of it for the whole
@@ -1059,6 +1073,10 @@ class _Search:
         if extra.size == 0:
             return used, sol, res
         wide = np.concatenate([used, extra])
+        if pinned is not None:
+            # no more redundant than the place's own fix: the round stays where its place is
+            sol2 = self._pinned(wide, pinned)
+            return wide, sol2, np.asarray(sol2.residual_s, dtype=np.float64)
         sol2 = self._solve(wide, float(sol.pos_m[2]))
         if not sol2.ok:
             return used, sol, res
@@ -1066,6 +1084,34 @@ class _Search:
         if keep.sum() < used.size:
             return used, sol, res
         return wide[keep], sol2, np.asarray(sol2.residual_s, dtype=np.float64)[keep]
+
+    def _pinned(self, idx: np.ndarray, place: _Place | None):
+        """The solution of a round at ``place`` timed by its detections ``idx``: the place's
+        (position, covariance, sound speed, wind), at the emission time the pattern's sensors
+        among them give (median of arrival less the pattern's delay, s, in the place's time
+        frame), with every detection's residual against the model there, s.  None when the
+        place's solution is unknown or no detection is at a pattern sensor.
+
+        The position is not re-fitted: two or three arrivals fix nothing the place's own fix
+        did not, and the pattern has matched them to it within ``repeat_tolerance_s``.
+        """
+        if place is None or place.sol is None or not place.sol.ok:
+            return None
+        slot = np.full(len(self.table.ids), -1)
+        slot[place.sp] = np.arange(place.sp.size)
+        k = slot[self.sens[idx]]
+        if not (k >= 0).any():
+            return None
+        t0 = _median(self.t[idx[k >= 0]] - place.delay[k[k >= 0]])
+        sol = place.sol
+        wind = np.asarray(sol.wind_mps, dtype=np.float64)
+        res = self.t[idx] - t0 - travel_s(np.asarray(sol.pos_m, dtype=np.float64),
+                                          self.table.pos_m[self.sens[idx]], float(sol.c_mps), wind)
+        n = int(idx.size)
+        return replace(
+            sol, reason="timed at the place of an earlier round (too few arrivals to solve)", t0_s=float(t0),
+            residual_s=res, used=np.ones(n, dtype=bool), flags=("",) * n, alternatives=(),
+            chi2=float(np.sum((res / self.sigma[idx]) ** 2)), dof=n - 1)
 
     def _rounds_near(self, pos: np.ndarray) -> list[float]:
         """Emission times, s, of the accepted rounds fired within ``GHOST_M`` of ``pos``."""
@@ -1077,9 +1123,9 @@ class _Search:
         return any(abs(t0 - r) < MIN_ROUND_S for r in self._rounds_near(pos))
 
     def _remember(self, pos: np.ndarray, sens: np.ndarray, delay_s: np.ndarray, t0: float,
-                  level_db: np.ndarray | None = None) -> None:
+                  level_db: np.ndarray | None = None, sol: Any = None) -> None:
         """Add a shot's arrival pattern (its sensors, their arrival - emission times, s, and
-        peak levels, dB; None: unknown) to the repeat patterns.  One pattern per place: a shot
+        peak levels, dB; None: unknown; and its ``Solution``) to the repeat patterns.  One pattern per place: a shot
         within a few metres of an earlier one updates it, keeping the delays of the sensors that
         missed this round from the rounds they heard, and how many of the place's rounds each
         sensor heard."""
@@ -1116,7 +1162,7 @@ class _Search:
         hits[np.abs(new - delay) <= self.cfg.repeat_tolerance_s] += 1
         sp = np.flatnonzero(np.isfinite(delay))
         self.patterns.append(_Place(np.asarray(pos, dtype=np.float64).copy(), sp, delay[sp], rounds, hits[sp],
-                                    recent, levels))
+                                    recent, levels, sol))
 
     def _accept(self, got: _Found, shots: list[Shot]) -> None:
         """Keep a shot: retire its detections and their shadows, remember its pattern."""
@@ -1132,7 +1178,7 @@ class _Search:
         lo, hi = np.searchsorted(self.t, [self.t[used].min() - BLIND_S, self.t[used].max() + BLIND_S])
         self.rep_dead[lo:hi] = False
         self._remember(shot.pos_m, self.sens[used], self.t[used] - (shot.t0_ns - self.ref_ns) * 1e-9,
-                       (shot.t0_ns - self.ref_ns) * 1e-9, self.level[used])
+                       (shot.t0_ns - self.ref_ns) * 1e-9, self.level[used], shot.solution)
 
     def repeat(self, cand: np.ndarray) -> _Found | None:
         """The earliest shot among the anchors ``cand`` that repeats an accepted shot's pattern.
@@ -1151,7 +1197,8 @@ class _Search:
             best = self._best_repeat(cand)
             if best is None:
                 return None
-            got = self.refine(best[1], pattern_res=best[2], p_hear=best[4], z_m=best[5], bonus=best[6], deaf=best[7])
+            got = self.refine(best[1], pattern_res=best[2], p_hear=best[4], z_m=best[5], bonus=best[6], deaf=best[7],
+                              place=best[8])
             if got is not None:
                 return got
             # these detections repeat no pattern well enough (every anchor among them would
@@ -1159,9 +1206,11 @@ class _Search:
             self.rep_dead[best[3]] = True
             self.rep_dead[best[1]] = True
 
-    def _match_pattern(self, sp: np.ndarray, off: np.ndarray, rounds: Sequence[float], anc: np.ndarray):
+    def _match_pattern(self, sp: np.ndarray, off: np.ndarray, rounds: Sequence[float], anc: np.ndarray,
+                       own_min: int | None = None):
         """Where the pattern (sensors ``sp``, arrival - emission ``off``, s) repeats, one
-        candidate per anchor of ``anc`` (detections at pattern sensors).
+        candidate per anchor of ``anc`` (detections at pattern sensors), with at least
+        ``own_min`` matches no other shot took (None: ``min_sensors``).
 
         Returns ``(shift, mem, res, n_fit)``: the candidate emission times (m,), s, the matching
         detection per pattern sensor (m, k) (-1: none), the residuals (m, k), s (inf: none) and
@@ -1186,9 +1235,10 @@ class _Search:
                 shift = shift + np.where(n_ok > 0, mid, 0.0)
         n_fit = (mem >= 0).sum(axis=1)
         # A detection another shot took may stand for this round too (``SHARED_MAX``), but a
-        # round must have ``min_sensors`` of its own.
+        # round must have ``own_min`` of its own.
+        own_min = self.cfg.min_sensors if own_min is None else own_min
         shared = ((mem >= 0) & self.taken[np.maximum(mem, 0)]).sum(axis=1)
-        n_fit[(n_fit - shared < self.cfg.min_sensors) | (shared > SHARED_MAX * n_fit)] = 0
+        n_fit[(n_fit - shared < own_min) | (shared > SHARED_MAX * n_fit)] = 0
         # no gun cycles faster than MIN_ROUND_S: a copy of the pattern closer than that to its
         # shot is the blast reflected off a wall beside the shooter (an image source a few
         # metres away, heard everywhere with nearly the same delays)
@@ -1233,17 +1283,22 @@ class _Search:
             out[:, j] = (n > 0) & (mem[:, j] < 0)
         return out
 
-    def _too_weak(self, ref_db: np.ndarray, mem: np.ndarray) -> np.ndarray:
+    def _too_weak(self, ref_db: np.ndarray, mem: np.ndarray, each: bool = False) -> np.ndarray:
         """(m,) bool: the candidates whose matched detections ``mem`` (m, k) (-1: none) are,
         in median over the sensors where both are known, more than ``LEVEL_DROP_DB`` weaker
         than ``ref_db`` (k,), dB, the levels they are compared with at the pattern's sensors
         (a place's rounds, for a repeat; the candidate source's own arrivals, for pattern
         support): a chance line-up of noise or coda at a gun's delays, not its next round.
         A second gun at the same spot over 12 dB quieter than the first can only be found as
-        a new source."""
+        a new source.  ``each``: any matched detection that much weaker, or not comparable
+        (a pair has no median to outvote an arrival that is not the gun's, and none to vouch
+        for one of unknown level)."""
         lev = np.where(mem >= 0, self.level[np.maximum(mem, 0)], np.nan)
+        drop = ref_db[None, :] - lev
+        if each:
+            return ((mem >= 0) & ~(drop <= LEVEL_DROP_DB)).any(axis=1)
         with np.errstate(invalid="ignore"):
-            return _row_medians(ref_db[None, :] - lev) > LEVEL_DROP_DB  # NaN: nothing to compare
+            return _row_medians(drop) > LEVEL_DROP_DB  # NaN: nothing to compare
 
     def _p_hear(self, sp: np.ndarray, hits: np.ndarray | None = None, rounds: int = 0) -> np.ndarray:
         """(S,) the probability that each sensor hears the next round from a place: 0 off its
@@ -1263,8 +1318,8 @@ class _Search:
 
     def _enough(self, n_fit: np.ndarray, expected: float) -> np.ndarray:
         """Candidates matching enough of a pattern to be a repeat: ``repeat_fraction`` of the
-        ``expected`` sensors (see ``_expected``)."""
-        return n_fit >= max(self.cfg.min_sensors, int(math.ceil(self.cfg.repeat_fraction * expected - 1e-9)))
+        ``expected`` sensors (see ``_expected``), and at least ``_repeat_min``."""
+        return n_fit >= max(self._repeat_min, int(math.ceil(self.cfg.repeat_fraction * expected - 1e-9)))
 
     def _expected(self, p_hear: np.ndarray) -> float:
         """How many sensors ``p_hear`` expects to hear a round, counted in sensors as reliable
@@ -1282,9 +1337,12 @@ class _Search:
             anc = cand[(slot[self.sens[cand]] >= 0) & ~self.rep_dead[cand]]
             if anc.size == 0:
                 continue
-            shift, mem, res, n_fit = self._match_pattern(sp, off, self._rounds_near(pos), anc)
+            shift, mem, res, n_fit = self._match_pattern(sp, off, self._rounds_near(pos), anc, self._repeat_min)
             usual_db = _row_medians(place.levels[:, sp].T)  # each sensor's usual level of its rounds
             n_fit[self._too_weak(usual_db, mem)] = 0
+            if self._repeat_min < self.cfg.min_sensors:
+                few = n_fit < self.cfg.min_sensors
+                n_fit[few & self._too_weak(usual_db, mem, each=True)] = 0
             p_hear = self._p_hear(sp, hits, len(rounds))
             ok = self._enough(n_fit, self._expected(p_hear))
             own_beat = not self._follows(place)  # a ghost keeps its gun's beat, not one of its own
@@ -1320,7 +1378,7 @@ class _Search:
                 beat_known = own_beat and (_on_cadence(rounds, float(shift[k])) or int(k) in train)
                 bonus = self.cfg.cadence_bonus if beat_known else 0.0
                 best = (shift[k], mem[k][sel], res[k][sel], anc[k], p_k.get(int(k), p_hear), float(pos[2]), bonus,
-                        deaf_k.get(int(k)))
+                        deaf_k.get(int(k)), place)
         return best
 
     def _train(self, place: _Place, shift: np.ndarray, mem: np.ndarray, res: np.ndarray, n_fit: np.ndarray,
