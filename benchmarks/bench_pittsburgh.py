@@ -37,6 +37,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from locator.associate import SPARSE_REPEAT_SENSORS  # noqa: E402
 from locator.analyze import AnalyzeConfig, detect_recordings, locate_detections, site_configs  # noqa: E402
 from locator.detections_io import read_detections, write_detections  # noqa: E402
 from locator.pittsburgh import convert_test, iter_tests, pooled_positions  # noqa: E402
@@ -149,6 +150,24 @@ def print_fix_scatter(root: Path, fps: tuple[str, ...], positions: dict) -> None
                   f"{max(zsd):.1f} m")
 
 
+def clip_coverage(test, recordings, t_refs) -> list[int]:
+    """Per round, how many of the released sensors' clips hold its arrival (predicted from the
+    survey position, the round's reference time and the test's c; a clip is its nonzero span,
+    less the 5 ms a picker needs): the release cut each sensor's audio to ~2 s around its
+    pulses, and a round beyond every clip cannot be found from the audio."""
+    spans = []
+    for rec in recordings:
+        nz = np.flatnonzero(rec.audio != 0)
+        if nz.size == 0:
+            continue
+        t0 = rec.sensor.start_ns
+        spans.append((rec.sensor.pos_m, t0 + nz[0] / rec.fs_hz * 1e9, t0 + (nz[-1] / rec.fs_hz - 0.005) * 1e9))
+    out = []
+    for tr in t_refs:
+        out.append(sum(lo <= tr + np.linalg.norm(p - test.survey.pos_m) / test.c_mps * 1e9 <= hi for p, lo, hi in spans))
+    return out
+
+
 def score(analysis, test, t_refs) -> tuple[list[float], bool, int]:
     """Per round the error (NaN when not found), whether the gunfire shot count is right, and
     how many gunfire shots there were."""
@@ -251,7 +270,7 @@ def main() -> int:
     for test in iter_tests(DATA, fps):
         fp = test.firing_position
         r = rows.setdefault(fp, {"a": [], "a_cnt": [], "a_shots": [], "b": [], "b_cnt": [], "b_shots": [], "c": [],
-                                 "n": 0, "sig_true": [], "sig_other": [], "sharp": [], "offsets": {}})
+                                 "n": 0, "sig_true": [], "sig_other": [], "sharp": [], "offsets": {}, "cut": []})
         r["n"] += test.survey.num_rounds
         t_refs = reference_times(test)
         out = convert_test(test, Path(args.work) / fp / test.name, positions)
@@ -278,6 +297,9 @@ def main() -> int:
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 write_detections(cache, dets)
         if not args.skip_audio:
+            for k, n_in in enumerate(clip_coverage(test, rs.recordings, t_refs)):
+                if n_in < 3:
+                    r["cut"].append((f"{test.name} round {k + 1} ({n_in} of {len(rs.recordings)})", n_in))
             eb, cb, nb = run_audio(args, rs, dets, test, t_refs)
             if args.sharpness:
                 st, so, per_round = sharpness(test, dets, (args.max_sigma_ms or 0.5) / 1e3)
@@ -338,6 +360,14 @@ def main() -> int:
             if med:
                 print(f"{fp}: sensors' steady offsets {min(med):+.1f} to {max(med):+.1f} ms, round-to-round scatter "
                       f"median {np.median(spread):.1f} ms (max {max(spread):.1f})")
+    cut = [(f"{fp} {c}", n_in) for fp, r in rows.items() for c, n_in in r["cut"]]
+    if cut:
+        # a round heard in two clips may still be found, timed at its string's place
+        # (associate.SPARSE_REPEAT_SENSORS); in fewer, not at all
+        n_all = sum(r["n"] for r in rows.values())
+        lost = sum(n_in < SPARSE_REPEAT_SENSORS for _, n_in in cut)
+        print(f"\nrounds whose arrival (predicted from the survey) falls in fewer than 3 of the released clips: "
+              f"{', '.join(c for c, _ in cut)}; (b) can find at most {n_all - lost}/{n_all}")
     where = ("each sensor's sidecar fixes pooled over the firing position's tests (median)" if args.pool_positions
              else "each test's own sidecar fixes")
     print(f"\nsensor positions for (b) and (c): {where}")

@@ -40,7 +40,11 @@ stand out of a noisy street, a string of them does.  In a search over that few s
 strings also propose hypotheses (``_Search._strings``): every sensor hears a gun's next round
 after the same interval, so detections that recur after one interval at several sensors
 within a wavefront's reach of the anchor are a round, whatever the model error of the
-sensors' positions; they compete with the kernel's best by evidence.
+sensors' positions; they compete with the kernel's best by evidence.  There a later round
+may repeat its place's pattern at two sensors (``SPARSE_REPEAT_SENSORS``), too few to solve:
+it is timed at the place (``_Search._pinned``).  And a kernel set that fails there is tried
+again with the stronger arrivals just before its members (``_Search._blasts_before``): one
+echo that fits tighter than its blast sinks a fit with no redundant arrival to spare.
 
 The best hypothesis is solved by ``locator.solve.solve`` (robust; it may leave out a sensor
 with a bad clock), challenged by the hypotheses anchored beside its arrivals and by the
@@ -211,7 +215,9 @@ class AssociationConfig:
     gate_margin_s : float
         Slack of the pair gate |dt| <= d/c + margin, s (default 0.030).
     min_sensors : int
-        Sensors a shot needs (default 4; 3 fix a 2D source exactly and check nothing).
+        Sensors a shot needs (default 4; 3 fix a 2D source exactly and check nothing).  In a
+        search over at most ``support_max_sensors`` sensors a later round of an accepted
+        shot's place may have fewer (``SPARSE_REPEAT_SENSORS``): it is timed at that place.
     neighbours : int
         Nearest sensors of the anchor sensor tried as partners, K (default 4).
     source_z_m : float or None
@@ -528,7 +534,9 @@ class _Place(NamedTuple):
     r <= ``PATTERN_ROUNDS`` rounds at every sensor, s (NaN: not heard), in the place's time frame.
     levels : (r, S) the peak levels of those rounds' arrivals, dB (NaN: not heard or unknown).
     sol : the solver's ``Solution`` of the round that placed it at ``pos`` (None: unknown), which a
-    round matched at too few sensors to solve keeps (``_pinned``).
+    round matched at too few sensors to solve keeps (``_pinned``).  frame_s : how much later
+    that round's arrivals fell, less its emission time, than ``delay`` (its own fit's offset
+    from the place's time frame), s.
     """
 
     pos: np.ndarray
@@ -539,6 +547,7 @@ class _Place(NamedTuple):
     recent: np.ndarray
     levels: np.ndarray
     sol: Any = None
+    frame_s: float = 0.0
 
 
 class _Found(NamedTuple):
@@ -1072,11 +1081,16 @@ class _Search:
         res = np.asarray(sol.residual_s, dtype=np.float64)[np.asarray(sol.used, dtype=bool)]
         if extra.size == 0:
             return used, sol, res
-        wide = np.concatenate([used, extra])
         if pinned is not None:
-            # no more redundant than the place's own fix: the round stays where its place is
-            sol2 = self._pinned(wide, pinned)
+            # A pattern sensor's arrival either matched the pattern or is not this round's.  The
+            # others are taken in at the place, and time nothing: the pair did.
+            extra = extra[~np.isin(self.sens[extra], pinned.sp)]
+            if extra.size == 0:
+                return used, sol, res
+            wide = np.concatenate([used, extra])
+            sol2 = self._pinned(wide, pinned, float(sol.t0_s))
             return wide, sol2, np.asarray(sol2.residual_s, dtype=np.float64)
+        wide = np.concatenate([used, extra])
         sol2 = self._solve(wide, float(sol.pos_m[2]))
         if not sol2.ok:
             return used, sol, res
@@ -1085,24 +1099,26 @@ class _Search:
             return used, sol, res
         return wide[keep], sol2, np.asarray(sol2.residual_s, dtype=np.float64)[keep]
 
-    def _pinned(self, idx: np.ndarray, place: _Place | None):
+    def _pinned(self, idx: np.ndarray, place: _Place | None, t0: float | None = None):
         """The solution of a round at ``place`` timed by its detections ``idx``: the place's
-        (position, covariance, sound speed, wind), at the emission time the pattern's sensors
-        among them give (median of arrival less the pattern's delay, s, in the place's time
-        frame), with every detection's residual against the model there, s.  None when the
-        place's solution is unknown or no detection is at a pattern sensor.
+        (position, covariance, sound speed, wind), at the emission time ``t0`` (s; None: the
+        one its detections at the place's pattern sensors give, the median of arrival less the
+        pattern's delay, in the time frame of the fit that placed it), with every detection's
+        residual against the model there, s.  None when the place's solution is unknown or no
+        detection is at a pattern sensor.
 
         The position is not re-fitted: two or three arrivals fix nothing the place's own fix
         did not, and the pattern has matched them to it within ``repeat_tolerance_s``.
         """
         if place is None or place.sol is None or not place.sol.ok:
             return None
-        slot = np.full(len(self.table.ids), -1)
-        slot[place.sp] = np.arange(place.sp.size)
-        k = slot[self.sens[idx]]
-        if not (k >= 0).any():
-            return None
-        t0 = _median(self.t[idx[k >= 0]] - place.delay[k[k >= 0]])
+        if t0 is None:
+            slot = np.full(len(self.table.ids), -1)
+            slot[place.sp] = np.arange(place.sp.size)
+            k = slot[self.sens[idx]]
+            if not (k >= 0).any():
+                return None
+            t0 = _median(self.t[idx[k >= 0]] - place.delay[k[k >= 0]]) - place.frame_s
         sol = place.sol
         wind = np.asarray(sol.wind_mps, dtype=np.float64)
         res = self.t[idx] - t0 - travel_s(np.asarray(sol.pos_m, dtype=np.float64),
@@ -1161,8 +1177,12 @@ class _Search:
         # a sensor heard this round if it has an arrival at the pattern's delay (not an echo)
         hits[np.abs(new - delay) <= self.cfg.repeat_tolerance_s] += 1
         sp = np.flatnonzero(np.isfinite(delay))
+        own = np.full(n_s, np.nan)
+        own[sens] = delay_s
+        on = np.isfinite(own) & np.isfinite(delay)
+        frame = _median(own[on] - delay[on]) if on.any() else 0.0
         self.patterns.append(_Place(np.asarray(pos, dtype=np.float64).copy(), sp, delay[sp], rounds, hits[sp],
-                                    recent, levels, sol))
+                                    recent, levels, sol, frame))
 
     def _accept(self, got: _Found, shots: list[Shot]) -> None:
         """Keep a shot: retire its detections and their shadows, remember its pattern."""
@@ -1209,8 +1229,9 @@ class _Search:
     def _match_pattern(self, sp: np.ndarray, off: np.ndarray, rounds: Sequence[float], anc: np.ndarray,
                        own_min: int | None = None):
         """Where the pattern (sensors ``sp``, arrival - emission ``off``, s) repeats, one
-        candidate per anchor of ``anc`` (detections at pattern sensors), with at least
-        ``own_min`` matches no other shot took (None: ``min_sensors``).
+        candidate per anchor of ``anc`` (detections at pattern sensors), with ``min_sensors``
+        matches no other shot took (a candidate of fewer matches: ``own_min``, None:
+        ``min_sensors``).
 
         Returns ``(shift, mem, res, n_fit)``: the candidate emission times (m,), s, the matching
         detection per pattern sensor (m, k) (-1: none), the residuals (m, k), s (inf: none) and
@@ -1235,10 +1256,11 @@ class _Search:
                 shift = shift + np.where(n_ok > 0, mid, 0.0)
         n_fit = (mem >= 0).sum(axis=1)
         # A detection another shot took may stand for this round too (``SHARED_MAX``), but a
-        # round must have ``own_min`` of its own.
-        own_min = self.cfg.min_sensors if own_min is None else own_min
+        # round must have ``min_sensors`` of its own (a pair, ``own_min``: both).
+        k_min = self.cfg.min_sensors
+        need = np.where(n_fit >= k_min, k_min, k_min if own_min is None else own_min)
         shared = ((mem >= 0) & self.taken[np.maximum(mem, 0)]).sum(axis=1)
-        n_fit[(n_fit - shared < own_min) | (shared > SHARED_MAX * n_fit)] = 0
+        n_fit[(n_fit - shared < need) | (shared > SHARED_MAX * n_fit)] = 0
         # no gun cycles faster than MIN_ROUND_S: a copy of the pattern closer than that to its
         # shot is the blast reflected off a wall beside the shooter (an image source a few
         # metres away, heard everywhere with nearly the same delays)

@@ -398,24 +398,30 @@ def test_a_round_heard_at_two_sensors_is_timed_at_its_strings_place(rng, monkeyp
     cfg = AssociationConfig(tolerance_s=0.025, min_sensors=3, min_evidence=7.0)
 
     def middles(**kw):
-        found, wrong = 0, 0
+        """(middle rounds found as pairs at their place, shots near a middle round, wrong shots)"""
+        found, near, wrong = 0, 0, 0
         for seed in range(6):
             sensors, dets, truth = _pair_string(np.random.default_rng(seed), **kw)
             shots = associate(dets, sensors, cfg)
             mid = [s for s in shots if abs(s.t0_ns - (T_BASE + truth[1][0] * 1e9)) < 30e6]
+            near += len(mid)
             wrong += len(shots) - sum(e is not None for e in _match(shots, truth))
             if mid and len(mid[0].detections) == 2:
-                # where the place's latest round put it, with that round's uncertainty
-                assert any(np.array_equal(mid[0].pos_m, s.pos_m) and np.array_equal(mid[0].cov_m2, s.cov_m2)
-                           for s in shots if s is not mid[0])
+                # where the place's latest round put it, with that round's uncertainty, and timed in
+                # that round's fit's frame: the same model error at each sensor
+                (src,) = [s for s in shots if s is not mid[0] and np.array_equal(mid[0].pos_m, s.pos_m)
+                          and np.array_equal(mid[0].cov_m2, s.cov_m2)][-1:]
                 assert {d.sensor_id for d in mid[0].detections} == {"S0", "S1"}
+                r_src = dict(zip(src.sensor_ids, src.residual_s))
+                for sid, r in zip(mid[0].sensor_ids, mid[0].residual_s):
+                    assert abs(r - r_src[sid]) < 5e-4, (seed, sid, r, r_src[sid])
                 found += 1
-        return found, wrong
+        return found, near, wrong
 
-    assert middles() == (6, 0)
-    assert middles(pair_drop_db=(0.0, 15.0))[0] == 0
+    assert middles() == (6, 6, 0)
+    assert middles(pair_drop_db=(0.0, 15.0))[1] == 0
     monkeypatch.setattr(A, "SPARSE_REPEAT_SENSORS", 3)
-    assert middles()[0] == 0
+    assert middles()[1] == 0
 
 
 def test_a_sparse_arrays_echo_that_fits_tighter_than_its_blast_does_not_sink_the_round(monkeypatch):
