@@ -455,7 +455,10 @@ def _classify(kind: str, shots: Sequence, heights: list[float], cfg: IncidentCon
         return 0.9, f"{len(shots)} shot(s) solve {np.median(known):.0f} m above ground"
     if kind == "impulse":
         return round(1.0 - p, 3), f"p_gunshot {p:.2f} (SNR-weighted)"
-    n_sens = float(np.mean([len(s.detections) for s in shots]))
+    # a shot of fewer than 3 sensors was timed at an earlier round's place (a sparse array's
+    # string, ``associate.SPARSE_REPEAT_SENSORS``) and located nothing itself
+    located = [len(s.detections) for s in shots if len(s.detections) >= 3]
+    n_sens = float(np.mean(located)) if located else 2.0
     # location quality: many sensors agreeing is itself evidence of one impulsive source
     q_loc = 1.0 - math.exp(-(n_sens - 2.0) / 3.0)
     conf = q_loc * (p if math.isfinite(p) else 0.7)

@@ -182,3 +182,14 @@ def test_a_second_gun_against_a_dense_burst_is_not_an_echo(rng):
     assert random_hits <= 2 and cadence_hits <= 2, (random_hits, cadence_hits)
     echo = burst[2:] + 0.09 + rng.normal(0, 0.003, 18)  # a reflector's ghost, 40 m off
     assert echo_lag_s(echo, burst, 40.0 / C) is not None
+
+
+def test_a_round_timed_at_its_place_does_not_lower_the_confidence():
+    """A string's round found at two sensors and timed at its place (``associate._Search._pinned``)
+    located nothing itself: the incident is as sure as its located rounds make it."""
+    located = [_shot(0.0, (0, 0), n=4), _shot(1.2, (0, 0), n=3)]
+    pinned = _shot(0.6, (0, 0), n=2)
+    (alone,) = build_incidents(located)
+    (inc,) = build_incidents(located + [pinned])
+    assert inc.n_shots == 3 and inc.klass == "gunfire"
+    assert inc.confidence == alone.confidence > 0
