@@ -44,7 +44,10 @@ sensors' positions; they compete with the kernel's best by evidence.  There a la
 may repeat its place's pattern at two sensors (``SPARSE_REPEAT_SENSORS``), too few to solve:
 it is timed at the place (``_Search._pinned``).  And a kernel set that fails there is tried
 again with the stronger arrivals just before its members (``_Search._blasts_before``): one
-echo that fits tighter than its blast sinks a fit with no redundant arrival to spare.
+echo that fits tighter than its blast sinks a fit with no redundant arrival to spare.  When
+nothing passes, a string whose rounds recur at two sensors only is fitted two rounds at a
+time, the later round's arrivals moved back by the interval (``_Search._stacked``): one
+place, one fit, however few sensors hear each round sharp.
 
 The best hypothesis is solved by ``locator.solve.solve`` (robust; it may leave out a sensor
 with a bad clock), challenged by the hypotheses anchored beside its arrivals and by the
@@ -959,19 +962,21 @@ class _Search:
         return (total + np.where(col < start, g_w, 0.0).sum(axis=1)
                 + np.where((col >= start) & (col < k - 1), g_gate, 0.0).sum(axis=1))
 
-    def _solve(self, idx: np.ndarray, z_m: float | None = None):
-        """Robust 2D solve of detections ``idx`` with the source at height ``z_m`` (None: the gun's),
-        within ``max_range`` of the sensor that heard it first where the fit leaves a choice."""
+    def _solve(self, idx: np.ndarray, z_m: float | None = None, t: np.ndarray | None = None):
+        """Robust 2D solve of detections ``idx`` (at times ``t``, s; None: their own) with the
+        source at height ``z_m`` (None: the gun's), within ``max_range`` of the sensor that heard
+        it first where the fit leaves a choice."""
         from locator.solve import solve
 
+        t = self.t[idx] if t is None else t
         pos = self.table.pos_m[self.sens[idx]]
         fit_wind = 0 < self.cfg.fit_wind_min_sensors <= idx.size
         # Three arrivals fit two sources exactly (the roots of the hyperbolas' intersection); the
         # search places sources within max_range of their anchor (``best_hypotheses``), so the
         # solver is told to keep the root within that of the sensor that heard it first, the
         # nearest if its arrival is right (Pittsburgh FP2 test_020: the other root lies 2.7 km off).
-        first = pos[int(np.argmin(self.t[idx])), :2]
-        return solve(pos, self.t[idx], self.sigma[idx], mode="2d", z_m=self.z0 if z_m is None else z_m,
+        first = pos[int(np.argmin(t)), :2]
+        return solve(pos, t, self.sigma[idx], mode="2d", z_m=self.z0 if z_m is None else z_m,
                      c_mps=self.cfg.c_mps, fit_wind=fit_wind, wind_mps=self.wind, near_m=(first, self.max_range))
 
     def refine(self, idx: np.ndarray, pattern_res: np.ndarray | None = None,
@@ -1048,6 +1053,11 @@ class _Search:
             used, sol, keep_res = self._widen(used, sol, deaf, place if pinned else None)
         else:
             keep_res = np.asarray(sol.residual_s, dtype=np.float64)[keep]
+        return self._found(used, sol, keep_res, int(max(idx.size, used.size)), ev)
+
+    def _found(self, used: np.ndarray, sol, res: np.ndarray, n_candidates: int, ev: float) -> _Found:
+        """The shot of detections ``used`` (indices) with their residuals ``res`` (s) at the
+        solver's ``sol``, in time order, and its evidence ``ev``."""
         order = np.argsort(self.t[used], kind="stable")
         used = used[order]
         return _Found(Shot(
@@ -1057,8 +1067,8 @@ class _Search:
             cov_m2=np.asarray(sol.cov_m2, dtype=np.float64).copy(),
             detections=tuple(self.dets[i] for i in used),
             sensor_pos_m=self.table.pos_m[self.sens[used]].copy(),
-            residual_s=keep_res[order].copy(),
-            n_candidates=int(max(idx.size, used.size)),
+            residual_s=np.asarray(res, dtype=np.float64)[order].copy(),
+            n_candidates=n_candidates,
             solution=sol,
         ), used, ev)
 
@@ -1305,20 +1315,20 @@ class _Search:
             out[:, j] = (n > 0) & (mem[:, j] < 0)
         return out
 
-    def _too_weak(self, ref_db: np.ndarray, mem: np.ndarray, each: bool = False) -> np.ndarray:
+    def _too_weak(self, ref_db: np.ndarray, mem: np.ndarray, each: bool = False, louder: bool = False) -> np.ndarray:
         """(m,) bool: the candidates whose matched detections ``mem`` (m, k) (-1: none) are,
         in median over the sensors where both are known, more than ``LEVEL_DROP_DB`` weaker
         than ``ref_db`` (k,), dB, the levels they are compared with at the pattern's sensors
         (a place's rounds, for a repeat; the candidate source's own arrivals, for pattern
         support): a chance line-up of noise or coda at a gun's delays, not its next round.
         A second gun at the same spot over 12 dB quieter than the first can only be found as
-        a new source.  ``each``: any matched detection that much weaker, or not comparable
-        (a pair has no median to outvote an arrival that is not the gun's, and none to vouch
-        for one of unknown level)."""
+        a new source.  ``each``: any matched detection that much weaker (``louder``: or
+        louder), or not comparable (a pair has no median to outvote an arrival that is not
+        the gun's, and none to vouch for one of unknown level)."""
         lev = np.where(mem >= 0, self.level[np.maximum(mem, 0)], np.nan)
         drop = ref_db[None, :] - lev
         if each:
-            return ((mem >= 0) & ~(drop <= LEVEL_DROP_DB)).any(axis=1)
+            return ((mem >= 0) & ~((np.abs(drop) if louder else drop) <= LEVEL_DROP_DB)).any(axis=1)
         with np.errstate(invalid="ignore"):
             return _row_medians(drop) > LEVEL_DROP_DB  # NaN: nothing to compare
 
@@ -1572,42 +1582,241 @@ class _Search:
         its ``B`` later detections and ``S`` sensors, binary searches over that sensor's
         detections (``F x B`` of them, ``F`` the sensor's detections within reach).
         """
-        cfg = self.cfg
-        n_sens = len(self.table.ids)
-        if self._string_per is None:  # the same until a shot is accepted
-            ok = self.for_new() & self.strong
-            per = [self.order[self.ptr[s] : self.ptr[s + 1]] for s in range(n_sens)]
-            per = [o[ok[o]] for o in per]  # each sensor's, in time order
-            self._string_per = (ok, per, [self.t[o] for o in per])
-        ok, per, times = self._string_per
         out = []
-        for a in anchors[ok[anchors]].tolist():
-            s, ta = int(self.sens[a]), float(self.t[a])
-            t_own = times[s]
-            lo, hi = np.searchsorted(t_own, [ta + MIN_ROUND_S, ta + REPEAT_AHEAD_S + 1e-12])
-            if hi <= lo:
-                continue
-            period = t_own[lo:hi] - ta  # (B,), s
-            groups = np.full((period.size, n_sens), -1, dtype=np.int64)
-            groups[:, s] = a
-            for s2 in range(n_sens):
-                t2 = times[s2]
-                if s2 == s or t2.size == 0:
-                    continue
-                reach = self.dist[s, s2] / cfg.c_mps + cfg.gate_margin_s
-                f_lo, f_hi = np.searchsorted(t2, [ta - reach, ta + reach + 1e-12])
-                if f_hi <= f_lo:
-                    continue
-                want = t2[f_lo:f_hi, None] + period[None, :]  # (F, B): where each one's repeat falls
-                j = np.minimum(np.searchsorted(t2, want - cfg.repeat_tolerance_s), t2.size - 1)
-                hit = np.abs(t2[j] - want) <= cfg.repeat_tolerance_s
-                heard = hit.any(axis=0)
-                groups[heard, s2] = per[s2][f_lo + np.argmax(hit[:, heard], axis=0)]
+        for a in anchors[self._string_sets()[0][anchors]].tolist():
+            _, _, groups = self._recurring(a)
             for row in groups:
                 mem = row[row >= 0]
-                if mem.size >= cfg.min_sensors:
+                if mem.size >= self.cfg.min_sensors:
                     out.append(np.sort(mem))
         return out
+
+    def _string_sets(self) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """(mask, per sensor its indices, their times, s) of the strong detections that may
+        start or join a new source: the same until a shot is accepted."""
+        if self._string_per is None:
+            ok = self.for_new() & self.strong
+            per = [self.order[self.ptr[s] : self.ptr[s + 1]] for s in range(len(self.table.ids))]
+            per = [o[ok[o]] for o in per]  # each sensor's, in time order
+            self._string_per = (ok, per, [self.t[o] for o in per])
+        return self._string_per
+
+    def _recurring(self, a: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For anchor ``a`` and each strong detection of its sensor ``MIN_ROUND_S`` to
+        ``REPEAT_AHEAD_S`` later: the interval ``T`` (B,), s, that later detection (B,), and per
+        sensor the earliest strong detection within a wavefront's reach of ``a`` followed ``T``
+        later by another (B, S) (-1: none; the anchor at its own sensor)."""
+        cfg = self.cfg
+        n_sens = len(self.table.ids)
+        _, per, times = self._string_sets()
+        s, ta = int(self.sens[a]), float(self.t[a])
+        t_own = times[s]
+        lo, hi = np.searchsorted(t_own, [ta + MIN_ROUND_S, ta + REPEAT_AHEAD_S + 1e-12])
+        period = t_own[lo:hi] - ta  # (B,), s
+        groups = np.full((period.size, n_sens), -1, dtype=np.int64)
+        if period.size == 0:
+            return period, per[s][lo:hi], groups
+        groups[:, s] = a
+        for s2 in range(n_sens):
+            t2 = times[s2]
+            if s2 == s or t2.size == 0:
+                continue
+            reach = self.dist[s, s2] / cfg.c_mps + cfg.gate_margin_s
+            f_lo, f_hi = np.searchsorted(t2, [ta - reach, ta + reach + 1e-12])
+            if f_hi <= f_lo:
+                continue
+            want = t2[f_lo:f_hi, None] + period[None, :]  # (F, B): where each one's repeat falls
+            j = np.minimum(np.searchsorted(t2, want - cfg.repeat_tolerance_s), t2.size - 1)
+            hit = np.abs(t2[j] - want) <= cfg.repeat_tolerance_s
+            heard = hit.any(axis=0)
+            groups[heard, s2] = per[s2][f_lo + np.argmax(hit[:, heard], axis=0)]
+        return period, per[s][lo:hi], groups
+
+    def _stacked(self, anchors: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray, list, list]], int]:
+        """Hypotheses of a string whose rounds are heard sharp at different sensors, one place
+        and two rounds at a time: the arrivals of both fit one source once the later round's
+        are moved back by their interval ``T``.
+
+        A *core* is the anchor and a detection of another sensor, both at least
+        ``support_min_strength_db``, that both recur at about their level (``_same_gun``)
+        after ``T`` and after at least one other interval (``_recurring``, to
+        ``repeat_tolerance_s``): a string of three rounds or more (two arrivals recurring
+        twice by chance are rare where once is not).  With a core, each strong detection at a
+        third sensor within a wavefront's reach of both core arrivals, in the anchor's round
+        or in the round ``T`` later moved back by ``T``, fixes a source (the root within
+        reach, ``_solve``); each sensor left takes the detection of either round nearest the
+        arrival it predicts, within twice ``tolerance_s`` (a fit of three with 10 ms of model
+        error predicts the fourth that far off; the joint fit is held to ``tolerance_s`` in
+        ``_stacked_rival``).  Returns the sets ``(members, shift, cores, intervals)``
+        (detection indices, the core first; how far each was moved back, s, 0 or ``T``; the
+        core's two detections in each later round that repeats it and those rounds'
+        intervals, s, ``T`` first) of four sensors or more, at least ``min_sensors`` (and
+        three) of them in the anchor's round and one or more in the later round; and the
+        search's look-elsewhere count: the minimal sets solved times the cores and intervals
+        they were solved for.  Cost per core and
+        interval: one minimal solve per candidate and a scan of each sensor's candidates.
+        """
+        cfg = self.cfg
+        ok, per, times = self._string_sets()
+        # a core fixes half a source and its interval every round: only arrivals as strong as a
+        # string's support needs (``support_min_strength_db``) make one
+        loud = ok & ~(self.strength < cfg.support_min_strength_db)
+        out, seen, n_solved, n_cores = [], set(), 0, 0
+        for a in anchors[loud[anchors]].tolist():
+            s = int(self.sens[a])
+            period, later, groups = self._recurring(a)
+            reps: dict[int, list[tuple[float, np.ndarray]]] = {}  # partner: (interval, its core there)
+            for j, s_r in zip(*np.nonzero(groups >= 0)):
+                r = int(groups[j, s_r])
+                if s_r == s or not loud[r]:
+                    continue
+                T = float(period[j])
+                k = int(np.argmin(np.abs(times[s_r] - (self.t[r] + T))))
+                if abs(times[s_r][k] - self.t[r] - T) > cfg.repeat_tolerance_s:
+                    continue
+                core_b = np.array([int(later[j]), int(per[s_r][k])], dtype=np.int64)
+                if self._same_gun(np.array([a, r]), core_b):
+                    reps.setdefault(r, []).append((T, core_b))
+            for r, mine in reps.items():
+                if len(mine) < 2:  # a string of three rounds or more
+                    continue
+                s_r = int(self.sens[r])
+                for n, (T, core_b) in enumerate(mine):
+                    pool = self._stacked_pool(a, int(core_b[0]), T)
+                    # within reach of the partner too, as the anchor's partners are in ``best_hypotheses``
+                    near = {}
+                    for q, (ix, sh, tt) in pool.items():
+                        if q == s_r:
+                            continue
+                        keep = np.abs(tt - self.t[r]) <= self.dist[s_r, q] / cfg.c_mps + cfg.gate_margin_s
+                        if keep.any():
+                            near[q] = (ix[keep], sh[keep], tt[keep])
+                    n_solved += sum(v[0].size for v in near.values())
+                    n_cores += 1
+                    rest = mine[:n] + mine[n + 1:]
+                    for mem, shift in self._stacked_sets(a, r, near):
+                        o = np.argsort(mem)
+                        key = (mem[o].tobytes(), shift[o].tobytes())
+                        if key not in seen:
+                            seen.add(key)
+                            out.append((mem, shift, [core_b] + [c for _, c in rest], [T] + [t for t, _ in rest]))
+        return out, n_solved * n_cores
+
+    def _stacked_pool(self, a: int, b: int, T: float) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per sensor but the anchor's: its strong detections within a wavefront's reach of the
+        anchor ``a`` or of ``b``, ``T`` s later: (indices, their shift back, s, their times
+        moved back, s)."""
+        cfg = self.cfg
+        _, per, times = self._string_sets()
+        s = int(self.sens[a])
+        pool = {}
+        for s3 in range(len(self.table.ids)):
+            if s3 == s or times[s3].size == 0:
+                continue
+            reach = self.dist[s, s3] / cfg.c_mps + cfg.gate_margin_s
+            ix, sh = [], []
+            for t_c, shift in ((float(self.t[a]), 0.0), (float(self.t[b]), T)):
+                lo, hi = np.searchsorted(times[s3], [t_c - reach, t_c + reach + 1e-12])
+                ix.append(per[s3][lo:hi])
+                sh.append(np.full(hi - lo, shift))
+            ix, sh = np.concatenate(ix), np.concatenate(sh)
+            if ix.size:
+                pool[s3] = (ix, sh, self.t[ix] - sh)
+        return pool
+
+    def _stacked_sets(self, a: int, r: int, pool: dict):
+        """The sets (indices, shifts, s) that the core ``a``, ``r`` and one candidate of ``pool``
+        (per sensor, the core's left out: indices, shifts, times moved back) fix and gather
+        (see ``_stacked``)."""
+        cfg = self.cfg
+        own_min = max(3, cfg.min_sensors)
+        for s3, (ix3, sh3, _) in pool.items():
+            for c, shift in zip(ix3.tolist(), sh3.tolist()):
+                idx = np.array([a, r, c], dtype=np.int64)
+                sol = self._solve(idx, t=self.t[idx] - np.array([0.0, 0.0, shift]))
+                if not sol.ok:
+                    continue
+                pos = np.asarray(sol.pos_m, dtype=np.float64)
+                pred = float(sol.t0_s) + travel_s(pos, self.table.pos_m, cfg.c_mps, sol.wind_mps)
+                mem, shs = [a, r, c], [0.0, 0.0, shift]
+                for s4, (ix4, sh4, tt4) in pool.items():
+                    if s4 == s3:
+                        continue
+                    j = int(np.argmin(np.abs(tt4 - pred[s4])))
+                    if abs(tt4[j] - pred[s4]) <= 2.0 * cfg.tolerance_s:
+                        mem.append(int(ix4[j]))
+                        shs.append(float(sh4[j]))
+                shift_a = np.array(shs)
+                n_own = np.count_nonzero(shift_a == 0.0)  # T >= MIN_ROUND_S: 0 is exact
+                if len(mem) >= 4 and n_own >= own_min and n_own < len(mem):
+                    yield np.array(mem, dtype=np.int64), shift_a
+
+    def _same_gun(self, first: np.ndarray, then: np.ndarray) -> bool:
+        """Whether detections ``then`` can be the next round of ``first`` (indices, the same
+        sensors in order) by their levels: a gun's rounds reach a sensor within
+        ``LEVEL_DROP_DB`` of each other, whichever came first.  (A pair of weak sounds spaced
+        by chance like a round's two loudest arrivals, a second before it, is no round of
+        that gun: Pittsburgh FP1 test_011.)  Unknown levels (NaN) cannot vouch: False."""
+        return not self._too_weak(self.level[first], then[None, :], each=True, louder=True)[0]
+
+    def _stacked_rival(self, anchors: np.ndarray, done: set[int]) -> _Found | None:
+        """The hypothesis of ``_stacked`` with the most evidence, if it clears what a new source
+        needs; ``done``: anchors already expanded since the last accepted shot, updated here.
+
+        Its evidence is that of the fit of both rounds' arrivals as one round's (``evidence``)
+        plus that of each later round's core as a repeat of the anchor round's pattern, less
+        the log of where else the search looked (``_stacked``).  It passes the gates of
+        any new source (strengths, residual scale, range, no accepted round there) and its
+        core those of a repeat (``_same_gun``).  The shot is the anchor's round, at the joint
+        fit; the later round is then found as a repeat of it (``_pinned`` when two sensors
+        match)."""
+        cfg = self.cfg
+        new = np.array([a for a in anchors.tolist() if a not in done], dtype=np.int64)
+        if new.size == 0:
+            return None
+        done.update(new.tolist())
+        hyps, n_tried = self._stacked(new)
+        if not hyps:
+            return None
+        cost = math.log(n_tried)
+        best = None
+        for mem, shift, cores, intervals in hyps:
+            if self._fix_strength(mem) < cfg.support_min_strength_db or self._median_strength(mem) < cfg.min_strength_db:
+                continue
+            sol = self._solve(mem, t=self.t[mem] - shift)
+            if not sol.ok or not np.all(sol.used):
+                continue
+            pos, t0 = np.asarray(sol.pos_m, dtype=np.float64), float(sol.t0_s)
+            res = np.asarray(sol.residual_s, dtype=np.float64)
+            if np.abs(res).max() > cfg.tolerance_s or self._near_round(pos, t0):
+                continue
+            if np.hypot(*(self.table.pos_m[self.sens[mem], :2] - pos[:2]).T).min() > self.max_range:
+                continue
+            # as for any new source (``refine``): a fit far looser than the shots so far is an alias
+            if len(self.scales) >= 3 and _robust_scale(res) > ALIAS_RATIO * _median(self.scales):
+                continue
+            own = shift == 0.0
+            core_a = mem[:2]  # the anchor and its partner, in the anchor's round
+            p_hear = self._p_hear(self.sens[mem[own]])
+            ev = self.evidence(pos, t0, res, mem, sol.wind_mps) - cost
+            for core_b, T in zip(cores, intervals):  # each later round's core, as a repeat of this one
+                res_b = self.t[core_b] - self.t[core_a] - T
+                ev += self.evidence(pos, t0 + T, res_b - res_b[0], core_b, sol.wind_mps,
+                                    tol_s=cfg.repeat_tolerance_s, floor_s=REPEAT_FLOOR_S, p_hear=p_hear)
+            need = self._need() + self._burst_extra(t0, float(self.t[mem[own]].min()))
+            if ev < need or (best is not None and ev <= best[0]):
+                continue
+            best = (ev, mem[own], sol, res[own], intervals[0])
+        if best is None:
+            return None
+        ev, used, sol, res, T = best
+        order = np.argsort(self.t[used], kind="stable")
+        used, res = used[order], res[order]
+        n = int(used.size)
+        # the joint fit, told as the shot's own round's (its arrivals, their residuals there)
+        sol = replace(sol, residual_s=res, used=np.ones(n, dtype=bool), flags=("",) * n,
+                      reason=f"fitted with the next round's arrivals, moved back {1e3 * T:.0f} ms")
+        return self._found(used, sol, res, n, ev)
 
     def _string_rival(self, got: _Found | None, anchors: np.ndarray, expanded: set[int],
                       tried: set[bytes]) -> _Found | None:
@@ -1782,6 +1991,7 @@ class _Search:
         # last accepted shot (nothing else changes what they give)
         expanded: set[int] = set()
         tried: set[bytes] = set()
+        stacked: set[int] = set()  # anchors expanded by ``_stacked_rival``
         # "best" order: one window over everything, i.e. the globally best hypothesis first
         window = cfg.anchor_window_s if cfg.order == "front" else np.inf
         i0 = 0
@@ -1817,6 +2027,7 @@ class _Search:
                 fresh[:] = False
                 expanded.clear()
                 tried.clear()
+                stacked.clear()
                 continue
             stale = cand[~fresh[cand]]
             if stale.size:
@@ -1839,12 +2050,15 @@ class _Search:
                 # a string's rounds propose themselves (``_strings``): the kernel's best minimal
                 # set may be an echo line-up that fits tighter than rounds with 10 ms of model error
                 got = self._string_rival(got, cand, expanded, tried)
+                if got is None:
+                    got = self._stacked_rival(cand, stacked)
             if got is None:
                 dead[cand if best < 0 else best] = True
                 continue
             self._accept(self._aloft(self._challenge(got, cand, dead)), shots)
             expanded.clear()
             tried.clear()
+            stacked.clear()
             if cfg.depth > 0:
                 # a gate's first strong detections changed: every hypothesis may have
                 fresh[:] = False

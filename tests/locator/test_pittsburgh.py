@@ -142,7 +142,7 @@ def test_a_string_is_placed_by_its_arrivals_not_by_an_echo_that_repeats_with_it(
 
 
 @pytest.mark.parametrize("fp, name, near", [("FP2", "test_026", 3), ("FP2", "test_019", 3), ("FP2", "test_020", 2),
-                                            ("FP2", "test_031", 3), ("FP1", "test_016", 1)])
+                                            ("FP2", "test_031", 3), ("FP1", "test_016", 1), ("FP2", "test_025", 3)])
 def test_a_sparse_arrays_string_is_found_where_echoes_line_up_tighter(pittsburgh, tmp_path, monkeypatch, fp, name,
                                                                       near):
     """FP1, FP2 (tuned on; pooled sidecar positions): the sensors sit 10-15 ms off the straight-line
@@ -154,8 +154,9 @@ def test_a_sparse_arrays_string_is_found_where_echoes_line_up_tighter(pittsburgh
     (``solve(near_m=...)``); in test_031 the second round is heard sharp at two sensors only and
     is timed at the string's place (``SPARSE_REPEAT_SENSORS``); in FP1 test_016 (one round, four
     sensors) the kernel's best set holds an echo 42 ms after a blast, and the blasts' set is
-    tried when it fails (``_blasts_before``).  Without each of these, its test has fewer rounds
-    within 15 m."""
+    tried when it fails (``_blasts_before``); in FP2 test_025 the rounds are heard sharp at 3, 3
+    and 2 sensors, only two of them recurring, and the first two rounds are fitted together
+    (``_stacked``).  Without each of these, its test has fewer rounds within 15 m."""
     import dataclasses
 
     from locator import associate as A
@@ -192,6 +193,8 @@ def test_a_sparse_arrays_string_is_found_where_echoes_line_up_tighter(pittsburgh
         monkeypatch.setattr(A, "SPARSE_REPEAT_SENSORS", 3)
     elif name == "test_016":
         monkeypatch.setattr(A._Search, "_blasts_before", lambda self, mem: None)
+    elif name == "test_025":
+        monkeypatch.setattr(A._Search, "_stacked_rival", lambda self, anchors, done: None)
     else:
         plain = S.solve
         monkeypatch.setattr(S, "solve", lambda *args, near_m=None, **kw: plain(*args, **kw))
