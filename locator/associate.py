@@ -45,9 +45,10 @@ may repeat its place's pattern at two sensors (``SPARSE_REPEAT_SENSORS``), too f
 it is timed at the place (``_Search._pinned``).  And a kernel set that fails there is tried
 again with the stronger arrivals just before its members (``_Search._blasts_before``): one
 echo that fits tighter than its blast sinks a fit with no redundant arrival to spare.  When
-nothing passes, a string whose rounds recur at two sensors only is fitted two rounds at a
-time, the later round's arrivals moved back by the interval (``_Search._stacked``): one
-place, one fit, however few sensors hear each round sharp.
+nothing passes, a string of three rounds or more whose rounds recur together at two sensors
+only is fitted two rounds at a time, the later round's arrivals moved back by the interval
+(``_Search._stacked``): one place, one fit, however few sensors hear each round sharp (its
+levels must be known, ``_same_gun``).
 
 The best hypothesis is solved by ``locator.solve.solve`` (robust; it may leave out a sensor
 with a bad clock), challenged by the hypotheses anchored beside its arrivals and by the
