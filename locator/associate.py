@@ -1769,7 +1769,7 @@ class _Search:
         the log of where else the search looked (``_stacked``).  It passes the gates of
         any new source (strengths, residual scale, range, no accepted round there) and its
         core those of a repeat (``_same_gun``).  The shot is the anchor's round, at the joint
-        fit; the later round is then found as a repeat of it (``_pinned`` when two sensors
+        fit; the later rounds are then found as repeats of it (``_pinned`` when two sensors
         match)."""
         cfg = self.cfg
         new = np.array([a for a in anchors.tolist() if a not in done], dtype=np.int64)
