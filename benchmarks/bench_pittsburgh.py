@@ -164,7 +164,8 @@ def clip_coverage(test, recordings, t_refs) -> list[int]:
         spans.append((rec.sensor.pos_m, t0 + nz[0] / rec.fs_hz * 1e9, t0 + (nz[-1] / rec.fs_hz - 0.005) * 1e9))
     out = []
     for tr in t_refs:
-        out.append(sum(lo <= tr + np.linalg.norm(p - test.survey.pos_m) / test.c_mps * 1e9 <= hi for p, lo, hi in spans))
+        at = [tr + np.linalg.norm(p - test.survey.pos_m) / test.c_mps * 1e9 for p, _, _ in spans]
+        out.append(sum(lo <= t <= hi for t, (_, lo, hi) in zip(at, spans)))
     return out
 
 

@@ -1152,10 +1152,10 @@ class _Search:
     def _remember(self, pos: np.ndarray, sens: np.ndarray, delay_s: np.ndarray, t0: float,
                   level_db: np.ndarray | None = None, sol: Any = None) -> None:
         """Add a shot's arrival pattern (its sensors, their arrival - emission times, s, and
-        peak levels, dB; None: unknown; and its ``Solution``) to the repeat patterns.  One pattern per place: a shot
-        within a few metres of an earlier one updates it, keeping the delays of the sensors that
-        missed this round from the rounds they heard, and how many of the place's rounds each
-        sensor heard."""
+        peak levels, dB; None: unknown; and its ``Solution``) to the repeat patterns.  One
+        pattern per place: a shot within a few metres of an earlier one updates it, keeping the
+        delays of the sensors that missed this round from the rounds they heard, and how many
+        of the place's rounds each sensor heard."""
         n_s = len(self.table.ids)
         delay = np.full(n_s, np.nan)
         hits = np.zeros(n_s, dtype=np.int64)
@@ -1782,7 +1782,8 @@ class _Search:
         cost = math.log(n_tried)
         best = None
         for mem, shift, cores, intervals in hyps:
-            if self._fix_strength(mem) < cfg.support_min_strength_db or self._median_strength(mem) < cfg.min_strength_db:
+            if (self._fix_strength(mem) < cfg.support_min_strength_db
+                    or self._median_strength(mem) < cfg.min_strength_db):
                 continue
             sol = self._solve(mem, t=self.t[mem] - shift)
             if not sol.ok or not np.all(sol.used):
