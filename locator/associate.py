@@ -794,6 +794,7 @@ class _Search:
         self._repeat_min = min(SPARSE_REPEAT_SENSORS, cfg.min_sensors) if self.sparse else cfg.min_sensors
         # (mask, per sensor its indices, their times) of the detections that may join a string
         self._string_per: tuple[np.ndarray, list[np.ndarray], list[np.ndarray]] | None = None
+        self._recur: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # ``_recurring``'s, per anchor
 
     def for_new(self) -> np.ndarray:
         """(n,) bool: the active detections that may start or join a new source."""
@@ -1202,6 +1203,7 @@ class _Search:
         self.scales.append(_robust_scale(shot.residual_s))
         self.active[used] = False
         self._string_per = None
+        self._recur.clear()
         self.taken[used] = True
         self._retire_shadow(used)
         # A repeat that failed among these arrivals may not now: the new shot deafens sensors
@@ -1606,7 +1608,15 @@ class _Search:
         """For anchor ``a`` and each strong detection of its sensor ``MIN_ROUND_S`` to
         ``REPEAT_AHEAD_S`` later: the interval ``T`` (B,), s, that later detection (B,), and per
         sensor the earliest strong detection within a wavefront's reach of ``a`` followed ``T``
-        later by another (B, S) (-1: none; the anchor at its own sensor)."""
+        later by another (B, S) (-1: none; the anchor at its own sensor).  The same until a shot
+        is accepted: kept (``_strings`` and ``_stacked`` both ask)."""
+        if a in self._recur:
+            return self._recur[a]
+        self._recur[a] = out = self._recurring_now(a)
+        return out
+
+    def _recurring_now(self, a: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``_recurring``, computed."""
         cfg = self.cfg
         n_sens = len(self.table.ids)
         _, per, times = self._string_sets()
